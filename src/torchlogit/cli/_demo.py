@@ -1,0 +1,69 @@
+"""``torchlogit demo``: the embedded default job, side by side with scikit-learn."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from ._main import register_command
+
+
+def _problems():
+    from sklearn.datasets import load_breast_cancer, make_blobs
+    from sklearn.preprocessing import StandardScaler
+
+    # The classic PyTorch-tutorial problem: two Gaussian blobs in the plane.
+    Xb, yb = make_blobs(n_samples=1000, centers=2, n_features=2, cluster_std=2.5, random_state=0)
+    Xc, yc = load_breast_cancer(return_X_y=True)
+    Xc = StandardScaler().fit_transform(Xc)
+    return [("two blobs (1000 x 2)", Xb, yb), ("breast cancer (569 x 30)", Xc, yc)]
+
+
+def _fit_and_measure(make, X, y):
+    from sklearn.metrics import accuracy_score, log_loss
+
+    t0 = time.perf_counter()
+    clf = make().fit(X, y)
+    elapsed = time.perf_counter() - t0
+    proba = np.asarray(clf.predict_proba(X))
+    return {
+        "accuracy": accuracy_score(y, np.asarray(clf.predict(X))),
+        "log_loss": log_loss(y, proba),
+        "n_iter": int(np.asarray(clf.n_iter_).max()),
+        "time_s": elapsed,
+    }
+
+
+def _add_arguments(parser):
+    parser.add_argument("--C", type=float, default=1.0, help="inverse regularisation strength")
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto")
+
+
+def run(args) -> int:
+    from sklearn.linear_model import LogisticRegression as SkLogisticRegression
+
+    from .. import LogisticRegression
+
+    rows = []
+    for name, X, y in _problems():
+        ours = _fit_and_measure(lambda: LogisticRegression(C=args.C, device=args.device), X, y)
+        theirs = _fit_and_measure(lambda: SkLogisticRegression(C=args.C), X, y)
+        rows.append((name, "torchlogit", ours))
+        rows.append((name, "scikit-learn", theirs))
+    header = (
+        f"{'problem':<26} {'library':<13} {'accuracy':>9} {'log-loss':>10} {'iters':>6} {'time':>9}"
+    )
+    print(header)
+    print("-" * len(header))
+    for name, lib, r in rows:
+        print(
+            f"{name:<26} {lib:<13} {r['accuracy']:>9.4f} {r['log_loss']:>10.6f} "
+            f"{r['n_iter']:>6d} {r['time_s'] * 1000:>7.1f}ms"
+        )
+    return 0
+
+
+register_command(
+    "demo", "fit the built-in problems and compare with scikit-learn", _add_arguments, run
+)

@@ -1,0 +1,62 @@
+"""The design matrix operations every objective needs, and the ``Batch`` they run on.
+
+A batch's ``X`` is a 2-D dense ``torch.Tensor`` of shape ``(n, d)``. Sparse layouts plug in
+here by giving the same three products; nothing above this module touches ``X`` directly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Rows of the training data on the compute device.
+
+    Shape:
+        - ``X``: ``(n, d)``, float32 or float64
+        - ``y``: ``(n,)`` int64 class indices in ``[0, K)``
+        - ``sample_weight``: ``(n,)`` same dtype as ``X`` (class weights already folded in)
+    """
+
+    X: torch.Tensor
+    y: torch.Tensor
+    sample_weight: torch.Tensor
+
+    @property
+    def n_samples(self) -> int:
+        return self.X.shape[0]
+
+
+def linear_predict(X: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """``X @ weights.T``: ``(n, d) x (m, d) -> (n, m)``."""
+    return X @ weights.T
+
+
+def transpose_matmul(X: torch.Tensor, G: torch.Tensor) -> torch.Tensor:
+    """``(X.T @ G).T``: ``(n, d) x (n, m) -> (m, d)``."""
+    return G.T @ X
+
+
+def weighted_gram(X: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """``X.T @ diag(c) @ X`` for ``c >= 0``, ``(d, d)``, symmetric."""
+    Xs = X * c.sqrt().unsqueeze(1)
+    return Xs.T @ Xs
+
+
+def weighted_cross_gram(X: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    """``X.T @ diag(c) @ X`` for ``c`` of any sign, ``(d, d)``."""
+    return X.T @ (X * c.unsqueeze(1))
+
+
+def iter_row_blocks(batch: Batch, block_rows: int):
+    """Yield views of ``batch`` with at most ``block_rows`` rows (no copy of X)."""
+    n = batch.n_samples
+    if n <= block_rows:
+        yield batch
+        return
+    for start in range(0, n, block_rows):
+        stop = min(start + block_rows, n)
+        yield Batch(batch.X[start:stop], batch.y[start:stop], batch.sample_weight[start:stop])

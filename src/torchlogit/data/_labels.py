@@ -1,0 +1,47 @@
+"""Class labels: any label type in, class indices out; class weights folded into sample weights."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.utils.class_weight import compute_class_weight
+from sklearn.utils.multiclass import check_classification_targets
+
+
+def encode_labels(y) -> tuple[np.ndarray, np.ndarray]:
+    """``(classes_, y_index)``: sorted unique labels and each sample's index into them.
+
+    Raises scikit-learn's ``ValueError`` for continuous or multi-output targets and for
+    targets with a single class.
+    """
+    y = np.asarray(y)
+    if y.ndim == 2 and y.shape[1] == 1:
+        y = y[:, 0]
+    check_classification_targets(y)
+    if y.dtype.kind == "O":
+        # Mixed or missing labels: np.unique would fail or mis-sort with a cryptic message.
+        if any(v is None or (isinstance(v, float) and v != v) for v in y):
+            raise ValueError("y contains missing labels (None or NaN)")
+    classes, y_index = np.unique(y, return_inverse=True)
+    if classes.shape[0] < 2:
+        raise ValueError(
+            "This solver needs samples of at least 2 classes in the data, but the data "
+            f"contains only one class: {classes[0]!r}"
+        )
+    return classes, y_index.astype(np.int64).reshape(-1)
+
+
+def class_weight_per_sample(
+    class_weight, classes: np.ndarray, y_index: np.ndarray, sample_weight: np.ndarray | None = None
+) -> np.ndarray:
+    """Each sample's class weight (scikit-learn's ``compute_class_weight``), float64 ``(n,)``.
+
+    ``"balanced"`` uses ``n / (K * count_k)`` (with sample weights when given, as
+    scikit-learn's ``LogisticRegression`` does).
+    """
+    if class_weight is None:
+        return np.ones(y_index.shape[0])
+    y_labels = classes[y_index]
+    cw = compute_class_weight(
+        class_weight, classes=classes, y=y_labels, sample_weight=sample_weight
+    )
+    return np.asarray(cw, dtype=np.float64)[y_index]

@@ -1,0 +1,213 @@
+"""Input validation: arrays in, tensors on the compute device out, nothing copied that need not be.
+
+NumPy, pandas and list inputs go through scikit-learn's ``validate_data`` (its messages and
+exception types, ``n_features_in_`` and ``feature_names_in_``); float arrays are not copied
+(``torch.from_numpy`` shares memory) and the finiteness check is one pass. Torch tensors are
+checked here with the same messages and stay where they are unless another device or dtype is
+asked for. Nothing the caller passed is modified: tensors that would be shared are only read.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+import torch
+from sklearn.utils.validation import _check_sample_weight, validate_data
+
+_DTYPES = {
+    "float32": torch.float32,
+    "float64": torch.float64,
+    torch.float32: torch.float32,
+    torch.float64: torch.float64,
+    np.float32: torch.float32,
+    np.float64: torch.float64,
+}
+
+
+def is_tensor(X) -> bool:
+    return isinstance(X, torch.Tensor)
+
+
+def resolve_dtype(dtype, X) -> torch.dtype:
+    """``None`` follows the input (float32 stays float32, anything else becomes float64)."""
+    if dtype is None:
+        src = X.dtype if hasattr(X, "dtype") else None
+        if src in (torch.float32, np.float32) or (isinstance(src, np.dtype) and src == np.float32):
+            return torch.float32
+        return torch.float64
+    key = (
+        np.dtype(dtype).type
+        if isinstance(dtype, (str, type))
+        and dtype in ("float32", "float64", np.float32, np.float64)
+        else dtype
+    )
+    if key not in _DTYPES:
+        raise ValueError(f"dtype must be None, 'float32' or 'float64'; got {dtype!r}")
+    return _DTYPES[key]
+
+
+def resolve_device(device, X=None) -> torch.device:
+    """``None``: the input tensor's device, else CPU. ``"auto"``: CUDA when available."""
+    if device is None:
+        return X.device if is_tensor(X) else torch.device("cpu")
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(
+            f"device must be 'cpu', 'cuda', 'cuda:N', 'auto' or None; got {device!r}"
+        ) from exc
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was asked for, but CUDA is not available here")
+    return dev
+
+
+def _check_tensor_X(estimator, X: torch.Tensor, *, reset: bool) -> torch.Tensor:
+    if X.is_complex():
+        raise ValueError("Complex data not supported; X is a complex tensor")
+    if X.layout != torch.strided:
+        raise TypeError(f"X is a sparse tensor ({X.layout}); this estimator needs dense input here")
+    if X.ndim != 2:
+        raise ValueError(
+            f"Expected 2D array, got {X.ndim}D tensor instead with shape {tuple(X.shape)}. "
+            "Reshape your data either using X.reshape(-1, 1) if your data has a single "
+            "feature or X.reshape(1, -1) if it contains a single sample."
+        )
+    if X.shape[0] == 0:
+        raise ValueError(
+            f"Found array with 0 sample(s) (shape={tuple(X.shape)}) while a "
+            "minimum of 1 is required."
+        )
+    if X.shape[1] == 0:
+        raise ValueError(
+            f"Found array with 0 feature(s) (shape={tuple(X.shape)}) while a "
+            "minimum of 1 is required."
+        )
+    if not (
+        X.is_floating_point()
+        or X.dtype in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8, torch.bool)
+    ):
+        raise ValueError(f"X has unsupported dtype {X.dtype}")
+    n_features = X.shape[1]
+    if reset:
+        estimator.n_features_in_ = n_features
+        if hasattr(estimator, "feature_names_in_"):
+            del estimator.feature_names_in_
+    elif n_features != estimator.n_features_in_:
+        raise ValueError(
+            f"X has {n_features} features, but {type(estimator).__name__} is expecting "
+            f"{estimator.n_features_in_} features as input."
+        )
+    return X
+
+
+def check_finite(X: torch.Tensor, name: str = "X") -> None:
+    """One pass over ``X``: a ValueError naming the first non-finite entry's position."""
+    if X.is_floating_point():
+        bad = ~torch.isfinite(X)
+        if bool(bad.any()):
+            idx = torch.nonzero(bad)[0].tolist()
+            where = f"row {idx[0]}" + (f", column {idx[1]}" if len(idx) > 1 else "")
+            kind = "NaN" if bool(torch.isnan(X[tuple(idx)])) else "infinity"
+            raise ValueError(f"Input {name} contains {kind} (first at {where}).")
+
+
+def to_device_tensor(X, *, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """A tensor view of ``X`` on ``device`` in ``dtype``; shares memory when it can.
+
+    A read-only NumPy array is shared too: torch warns that it could be written through
+    the tensor, but nothing in torchlogit writes to its inputs.
+    """
+    if is_tensor(X):
+        return X.to(device=device, dtype=dtype)
+    np_dtype = np.float32 if dtype == torch.float32 else np.float64
+    arr = np.asarray(X)
+    if arr.dtype != np_dtype:
+        arr = arr.astype(np_dtype)
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        return torch.from_numpy(arr).to(device)
+
+
+def validate_X(estimator, X, *, reset: bool, dtype=None, device=None):
+    """Validate ``X`` and return it as a tensor on ``device``.
+
+    Returns ``(X_tensor, was_tensor)``. ``reset=True`` (in ``fit``) records
+    ``n_features_in_`` / ``feature_names_in_``; otherwise they are checked.
+    """
+    if is_tensor(X):
+        X = _check_tensor_X(estimator, X, reset=reset)
+        dt = resolve_dtype(dtype, X)
+        Xt = X.to(device=device if device is not None else X.device, dtype=dt)
+        check_finite(Xt)
+        return Xt, True
+    dt = resolve_dtype(dtype, X if hasattr(X, "dtype") else None)
+    X = validate_data(
+        estimator,
+        X,
+        reset=reset,
+        dtype=[np.float64, np.float32] if dtype is None else str(dt).replace("torch.", ""),
+        ensure_all_finite=True,
+    )
+    dt = resolve_dtype(dtype, X)
+    return to_device_tensor(X, dtype=dt, device=device or torch.device("cpu")), False
+
+
+def validate_X_y(estimator, X, y, *, dtype=None, device=None):
+    """Validate training data. Returns ``(X_tensor, y_numpy, was_tensor)``."""
+    if is_tensor(X):
+        Xt, _ = validate_X(estimator, X, reset=True, dtype=dtype, device=device)
+        y_np = y.detach().cpu().numpy() if is_tensor(y) else y
+        if y_np is None:
+            raise ValueError(
+                f"{type(estimator).__name__} requires y to be passed, but the target y is None."
+            )
+        y_np = np.asarray(y_np)
+        if y_np.ndim == 2 and y_np.shape[1] == 1:
+            y_np = y_np[:, 0]
+        if y_np.shape[0] != Xt.shape[0]:
+            raise ValueError(
+                f"Found input variables with inconsistent numbers of samples: "
+                f"[{Xt.shape[0]}, {y_np.shape[0]}]"
+            )
+        return Xt, y_np, True
+    if is_tensor(y):
+        y = y.detach().cpu().numpy()
+    dt = resolve_dtype(dtype, X if hasattr(X, "dtype") else None)
+    X, y_np = validate_data(
+        estimator,
+        X,
+        y,
+        dtype=[np.float64, np.float32] if dtype is None else str(dt).replace("torch.", ""),
+        ensure_all_finite=True,
+        y_numeric=False,
+    )
+    dt = resolve_dtype(dtype, X)
+    return to_device_tensor(X, dtype=dt, device=device or torch.device("cpu")), y_np, False
+
+
+def validate_sample_weight(sample_weight, n_samples: int) -> np.ndarray:
+    """Non-negative, finite, of shape ``(n,)``, not all zero; a float64 NumPy copy."""
+    if is_tensor(sample_weight):
+        sample_weight = sample_weight.detach().cpu().numpy()
+    if isinstance(sample_weight, numbers.Number) or sample_weight is None:
+        sw = _check_sample_weight(sample_weight, np.empty((n_samples, 1)), dtype=np.float64)
+    else:
+        sw = np.asarray(sample_weight)
+        if sw.ndim != 1:
+            raise ValueError(f"Sample weights must be 1D array or scalar, got shape {sw.shape}")
+        if sw.shape[0] != n_samples:
+            raise ValueError(f"sample_weight.shape == ({sw.shape[0]},), expected ({n_samples},)!")
+        sw = _check_sample_weight(
+            sw, np.empty((n_samples, 1)), dtype=np.float64, ensure_non_negative=True, copy=True
+        )
+    if not np.all(np.isfinite(sw)):
+        raise ValueError("sample_weight contains NaN or infinity")
+    if np.any(sw < 0):
+        raise ValueError("Negative values in data passed to `sample_weight`")
+    if not np.any(sw > 0):
+        raise ValueError("sample_weight is zero for every sample; nothing to fit")
+    return np.array(sw, dtype=np.float64, copy=True)

@@ -1,0 +1,343 @@
+"""The scikit-learn-facing ``LogisticRegression``: it orchestrates, the numerics live below."""
+
+from __future__ import annotations
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+import torch
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import check_is_fitted
+
+from .. import solvers as _solvers
+from ..data import (
+    InMemoryData,
+    class_weight_per_sample,
+    encode_labels,
+    resolve_device,
+    validate_sample_weight,
+    validate_X,
+    validate_X_y,
+)
+from ..objective import ElasticNetPenalty, LinearObjective, make_loss
+
+
+class SeparableDataWarning(ConvergenceWarning):
+    """The training data are perfectly separable and no penalty bounds the coefficients."""
+
+
+class LogisticRegression(ClassifierMixin, BaseEstimator):
+    """Logistic regression with scikit-learn's objective, solved on PyTorch (CPU or CUDA).
+
+    The fitted coefficients minimise, for sample weights ``s_i`` (1 when not given, times the
+    class weight of ``y_i``) and logits ``z_i = W x_i + b``,
+
+    .. math::
+
+        C \\sum_i s_i \\, \\mathrm{logloss}(y_i, z_i) + r(W),
+
+    with ``r = ½‖W‖²`` (``penalty="l2"``), ``‖W‖₁`` (``"l1"``),
+    ``l1_ratio ‖W‖₁ + (1 - l1_ratio)/2 ‖W‖²`` (``"elasticnet"``) or ``0`` (``None``). The
+    intercept ``b`` is never penalised. Two classes use one logit and the sigmoid (``coef_``
+    has shape ``(1, d)``, class ``classes_[1]`` is the positive one); ``K > 2`` classes use the
+    full softmax over all ``K`` logits (``coef_`` is ``(K, d)``). This is exactly the objective
+    of :class:`sklearn.linear_model.LogisticRegression`, so both give the same coefficients.
+
+    Internally the objective is divided by ``C * sum_i s_i`` (same minimiser); ``tol`` bounds
+    the largest absolute gradient entry of that averaged objective, which means the same thing
+    on every device and dtype. ``history_`` records it per iteration.
+
+    Parameters
+    ----------
+    penalty : {"l2", "l1", "elasticnet"} or None, default="l2"
+    C : float, default=1.0
+        Inverse regularisation strength (ignored when ``penalty=None``).
+    l1_ratio : float in [0, 1] or None
+        Elastic-net mixing; only with ``penalty="elasticnet"``.
+    fit_intercept : bool, default=True
+    class_weight : dict, "balanced" or None
+        Multiplies each sample's weight by its class's weight (scikit-learn's convention).
+    solver : {"auto", "newton", "lbfgs", ...}, default="auto"
+        Any registered solver (:data:`torchlogit.solvers.SOLVERS`); ``"auto"`` picks by shape
+        and penalty (:func:`torchlogit.solvers.choose_solver`).
+    tol : float, default=1e-4
+        Stop when ``max_j |grad_j| <= tol`` on the averaged objective.
+    max_iter : int, default=100
+    warm_start : bool, default=False
+        Start from the previous ``coef_`` / ``intercept_`` when shapes and classes agree.
+    device : {"cpu", "cuda", "cuda:N", "auto"} or None, default=None
+        Where to compute. ``None`` follows the input (a CUDA tensor computes on its GPU;
+        NumPy / pandas on the CPU).
+    dtype : {"float32", "float64"} or None, default=None
+        ``None`` follows the input: float32 stays float32, anything else is float64.
+    verbose : int, default=0
+        Print one line per iteration when > 0.
+
+    Attributes
+    ----------
+    coef_ : ndarray of shape (1, d) or (K, d)
+    intercept_ : ndarray of shape (1,) or (K,)
+    classes_ : ndarray of shape (K,)
+    n_iter_ : ndarray of shape (1,)
+    n_features_in_ : int
+    feature_names_in_ : ndarray of str (pandas input with string column names)
+    history_ : dict of lists
+        Per iteration: ``objective`` (averaged), ``gradient_norm`` (max abs), ``step_size``,
+        ``time`` (seconds since the solver started).
+    solver_ : str
+        The solver that ran (what ``"auto"`` chose).
+
+    Outputs follow the input: NumPy in, NumPy out; a torch tensor in, a tensor out on the
+    tensor's device.
+    """
+
+    _parameter_constraints: dict = {
+        "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
+        "C": [Interval(Real, 0, None, closed="neither")],
+        "l1_ratio": [Interval(Real, 0, 1, closed="both"), None],
+        "fit_intercept": ["boolean"],
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+        "solver": [str],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "warm_start": ["boolean"],
+        "device": [str, torch.device, None],
+        "dtype": [StrOptions({"float32", "float64"}), torch.dtype, type, None],
+        "verbose": ["verbose"],
+    }
+
+    def __init__(
+        self,
+        penalty="l2",
+        *,
+        C=1.0,
+        l1_ratio=None,
+        fit_intercept=True,
+        class_weight=None,
+        solver="auto",
+        tol=1e-4,
+        max_iter=100,
+        warm_start=False,
+        device=None,
+        dtype=None,
+        verbose=0,
+    ):
+        self.penalty = penalty
+        self.C = C
+        self.l1_ratio = l1_ratio
+        self.fit_intercept = fit_intercept
+        self.class_weight = class_weight
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.warm_start = warm_start
+        self.device = device
+        self.dtype = dtype
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ configuration
+    def _check_params(self):
+        self._validate_params()
+        if self.solver != "auto":
+            _solvers.get_solver(self.solver)
+        if self.penalty == "elasticnet" and self.l1_ratio is None:
+            raise ValueError("l1_ratio must be given (a float in [0, 1]) with penalty='elasticnet'")
+        if self.penalty != "elasticnet" and self.l1_ratio is not None:
+            raise ValueError(
+                f"l1_ratio={self.l1_ratio!r} is only used with penalty='elasticnet', "
+                f"got penalty={self.penalty!r}"
+            )
+
+    def _penalty_strengths(self, weight_sum: float) -> tuple[float, float]:
+        """``(l1, l2)`` on the averaged objective: scikit-learn's ``r(W)`` over ``C S``."""
+        if self.penalty is None:
+            return 0.0, 0.0
+        scale = 1.0 / (self.C * weight_sum)
+        ratio = {"l2": 0.0, "l1": 1.0}.get(self.penalty, self.l1_ratio)
+        return ratio * scale, (1.0 - ratio) * scale
+
+    def _make_penalty(self, weight_sum: float, n_features: int, dtype, device):
+        l1, l2 = self._penalty_strengths(weight_sum)
+        return ElasticNetPenalty(l1, l2, n_features)
+
+    # ------------------------------------------------------------------ fit
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to ``X`` (n, d) and labels ``y`` (n,), with optional sample weights."""
+        self._check_params()
+        device = resolve_device(self.device, X)
+        Xt, y_np, _ = validate_X_y(self, X, y, dtype=self.dtype, device=device)
+        classes, y_index = encode_labels(y_np)
+        sw = validate_sample_weight(sample_weight, Xt.shape[0])
+        sw = sw * class_weight_per_sample(self.class_weight, classes, y_index, sw)
+        if not np.any(sw > 0):
+            raise ValueError("every sample has zero weight after applying class_weight")
+
+        dtype = Xt.dtype
+        data = InMemoryData(
+            Xt,
+            torch.from_numpy(y_index).to(device),
+            torch.from_numpy(sw).to(device=device, dtype=dtype),
+        )
+        n_features = Xt.shape[1]
+        penalty = self._make_penalty(data.weight_sum, n_features, dtype, device)
+        objective = LinearObjective(
+            make_loss(len(classes)),
+            data,
+            penalty,
+            fit_intercept=self.fit_intercept,
+            n_features=n_features,
+        )
+        self._run_solver(objective, penalty, classes, n_samples=Xt.shape[0], sparse=False)
+        self._warn_if_separable(objective, data)
+        return self
+
+    def _initial_coef(self, objective, classes, dtype, device) -> torch.Tensor:
+        m, p = objective.coef_shape
+        coef0 = torch.zeros(m, p, dtype=dtype, device=device)
+        if self.warm_start and hasattr(self, "_coef"):
+            same = (
+                self._coef.shape == coef0.shape
+                and len(self.classes_) == len(classes)
+                and np.array_equal(self.classes_, classes)
+            )
+            if same:
+                coef0.copy_(self._coef.to(device=device, dtype=dtype))
+        return coef0
+
+    def _run_solver(self, objective, penalty, classes, *, n_samples: int, sparse: bool):
+        m, p = objective.coef_shape
+        name = self.solver
+        if name == "auto":
+            name = _solvers.choose_solver(
+                n_samples=n_samples, n_parameters=m * p, penalty=penalty, sparse=sparse
+            )
+        solver_cls = _solvers.get_solver(name)
+        _solvers.check_solver_objective(solver_cls, objective, penalty)
+        batch = next(iter(objective.data.batches()))
+        dtype, device = batch.X.dtype, batch.X.device
+        coef0 = self._initial_coef(objective, classes, dtype, device)
+        solver = solver_cls(tol=self.tol, max_iter=self.max_iter, verbose=self.verbose)
+        result = solver.solve(objective, coef0)
+        self._set_fitted(result, objective, classes, name)
+        return result
+
+    def _set_fitted(self, result, objective, classes, solver_name):
+        coef = result.coef.detach().clone()
+        if coef.shape[0] > 1:
+            # The softmax is invariant to a shift common to all classes: report the
+            # representative whose unpenalised columns sum to zero over the classes.
+            free = objective.penalty.unpenalized_mask(coef)
+            coef = torch.where(free, coef - coef.mean(dim=0, keepdim=True), coef)
+        self._coef = coef
+        self._loss = objective.loss
+        self.classes_ = classes
+        d = objective.n_features
+        coef_np = coef.cpu().numpy()
+        self.coef_ = np.ascontiguousarray(coef_np[:, :d])
+        self.intercept_ = (
+            coef_np[:, d].copy()
+            if objective.fit_intercept
+            else np.zeros(coef.shape[0], coef_np.dtype)
+        )
+        self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
+        self.history_ = result.history.as_dict()
+        self.n_passes_ = result.n_passes
+        self.solver_ = solver_name
+        self.converged_ = result.converged
+        if not result.converged:
+            gnorm = self.history_["gradient_norm"][-1] if self.history_["gradient_norm"] else None
+            warnings.warn(
+                f"solver {solver_name!r} did not converge after {result.n_iter} iterations "
+                f"({result.message}; max|grad| = {gnorm:.3g} > tol = {self.tol:g}). "
+                "Increase max_iter, scale the data (e.g. sklearn.preprocessing.StandardScaler),"
+                " or add a penalty / lower C.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+
+    def _warn_if_separable(self, objective, data) -> None:
+        """Warn when no penalty is used and every training sample is classified with margin."""
+        if self.penalty is not None:
+            return
+        margins = []
+        for batch in data.batches():
+            raw = objective.raw_prediction(batch.X, self._coef)
+            if raw.shape[1] == 1:
+                sign = batch.y.to(raw.dtype) * 2 - 1
+                margin = sign * raw[:, 0]
+            else:
+                true = raw.gather(1, batch.y.unsqueeze(1))[:, 0]
+                other = raw.scatter(1, batch.y.unsqueeze(1), float("-inf")).amax(dim=1)
+                margin = true - other
+            keep = batch.sample_weight > 0
+            margins.append(margin[keep].min())
+        if float(torch.stack(margins).min()) > 0:
+            warnings.warn(
+                "the training data are perfectly separable and penalty=None: the unpenalised "
+                "optimum lies at infinity, and the finite coefficients returned depend on tol "
+                "and max_iter. Use penalty='l2' (any finite C) for a unique solution.",
+                SeparableDataWarning,
+                stacklevel=3,
+            )
+
+    # ------------------------------------------------------------------ predict
+    def _raw(self, X):
+        check_is_fitted(self, "_coef")
+        device = self._coef.device
+        Xt, was_tensor = validate_X(self, X, reset=False, dtype=self._coef.dtype, device=device)
+        d = self.n_features_in_
+        raw = Xt @ self._coef[:, :d].T
+        if self._coef.shape[1] > d:
+            raw = raw + self._coef[:, d]
+        return raw, (X.device if was_tensor else None)
+
+    @staticmethod
+    def _out(t: torch.Tensor, device):
+        return t.to(device) if device is not None else t.cpu().numpy()
+
+    def decision_function(self, X):
+        """Logits: ``(n,)`` for two classes (positive class ``classes_[1]``), else ``(n, K)``."""
+        raw, dev = self._raw(X)
+        return self._out(raw[:, 0] if raw.shape[1] == 1 else raw, dev)
+
+    def predict_proba(self, X):
+        """Class probabilities ``(n, K)``, from the logits (rows sum to 1)."""
+        raw, dev = self._raw(X)
+        return self._out(self._loss.predict_proba(raw), dev)
+
+    def predict_log_proba(self, X):
+        """Log-probabilities ``(n, K)`` via log-sigmoid / log-softmax (finite for any logit)."""
+        raw, dev = self._raw(X)
+        if raw.shape[1] == 1:
+            z = raw[:, 0]
+            out = torch.stack(
+                [torch.nn.functional.logsigmoid(-z), torch.nn.functional.logsigmoid(z)], dim=1
+            )
+        else:
+            out = torch.log_softmax(raw, dim=1)
+        return self._out(out, dev)
+
+    def predict(self, X):
+        """The most probable class for each row."""
+        raw, dev = self._raw(X)
+        idx = (raw[:, 0] > 0).long() if raw.shape[1] == 1 else raw.argmax(dim=1)
+        labels = self.classes_[idx.cpu().numpy()]
+        if dev is not None and labels.dtype.kind in "iufb":
+            return torch.as_tensor(labels, device=dev)
+        return labels
+
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy (weighted when ``sample_weight`` is given)."""
+        from sklearn.metrics import accuracy_score
+
+        pred = self.predict(X)
+        to_np = lambda a: a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else a  # noqa: E731
+        return accuracy_score(to_np(y), to_np(pred), sample_weight=to_np(sample_weight))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = False
+        return tags

@@ -1,0 +1,7 @@
+"""Objective layer: losses on the raw prediction, penalties, and the linear objective."""
+
+from ._linear import LinearObjective
+from ._loss import BinomialLoss, MultinomialLoss, make_loss
+from ._penalty import ElasticNetPenalty
+
+__all__ = ["BinomialLoss", "ElasticNetPenalty", "LinearObjective", "MultinomialLoss", "make_loss"]

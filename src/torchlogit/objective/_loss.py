@@ -1,0 +1,104 @@
+"""Per-sample losses on the raw prediction (the logits). They never see X.
+
+Conventions
+-----------
+``raw`` has shape ``(n, m)``: ``m = 1`` for the binomial loss (one logit per sample, the
+positive class is class index 1) and ``m = K`` for the multinomial loss (full softmax over
+all K classes). ``y`` holds class indices, shape ``(n,)``, dtype int64.
+
+Everything is computed from logits with log-sigmoid / log-sum-exp, so values, gradients and
+probabilities stay finite for logits as large as +-1e20.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch.nn import functional as F
+
+
+class BinomialLoss:
+    r"""Binary log-loss on one logit ``z``: :math:`\ell(y, z) = \log(1 + e^{z}) - y z`.
+
+    Gradient ``dl/dz = sigmoid(z) - y``; second derivative ``sigmoid(z) (1 - sigmoid(z))``.
+    """
+
+    is_multiclass = False
+
+    def __init__(self, n_classes: int = 2):
+        if n_classes != 2:
+            raise ValueError(f"BinomialLoss needs exactly 2 classes, got {n_classes}")
+        self.n_classes = 2
+        self.n_outputs = 1
+
+    def loss(self, y: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
+        """Per-sample loss, shape ``(n,)``: ``softplus(z) - y z`` written stably."""
+        z = raw[:, 0]
+        yf = y.to(z.dtype)
+        # softplus(z) - y z == softplus(-z) when y = 1 and softplus(z) when y = 0
+        return F.softplus(torch.where(yf > 0.5, -z, z))
+
+    def gradient(self, y: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
+        """``dl/draw``, shape ``(n, 1)``."""
+        return (torch.sigmoid(raw[:, 0]) - y.to(raw.dtype)).unsqueeze(1)
+
+    def loss_gradient(self, y: torch.Tensor, raw: torch.Tensor):
+        """Per-sample loss ``(n,)`` and gradient ``(n, 1)`` sharing one sigmoid."""
+        return self.loss(y, raw), self.gradient(y, raw)
+
+    def hessian_diagonal(self, raw: torch.Tensor) -> torch.Tensor:
+        """``d2l/dz2 = p (1 - p)``, shape ``(n, 1)``; computed as ``sigmoid(z) sigmoid(-z)``."""
+        return torch.sigmoid(raw) * torch.sigmoid(-raw)
+
+    def hessian_product(self, raw: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """Per-sample Hessian (in raw space) times ``v``, both ``(n, 1)``."""
+        return self.hessian_diagonal(raw) * v
+
+    def predict_proba(self, raw: torch.Tensor) -> torch.Tensor:
+        """Probabilities of both classes, shape ``(n, 2)``; rows sum to 1 exactly."""
+        p1 = torch.sigmoid(raw[:, 0])
+        p0 = torch.sigmoid(-raw[:, 0])
+        return torch.stack([p0, p1], dim=1)
+
+
+class MultinomialLoss:
+    r"""Multinomial log-loss with the full softmax over K classes.
+
+    :math:`\ell(y, z) = \operatorname{logsumexp}(z) - z_y`; gradient ``softmax(z) - onehot(y)``;
+    per-sample Hessian ``diag(p) - p p^T``.
+    """
+
+    is_multiclass = True
+
+    def __init__(self, n_classes: int):
+        if n_classes < 3:
+            raise ValueError(f"MultinomialLoss needs at least 3 classes, got {n_classes}")
+        self.n_classes = n_classes
+        self.n_outputs = n_classes
+
+    def loss(self, y: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
+        return torch.logsumexp(raw, dim=1) - raw.gather(1, y.unsqueeze(1))[:, 0]
+
+    def gradient(self, y: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
+        g = torch.softmax(raw, dim=1)
+        g.scatter_add_(1, y.unsqueeze(1), -torch.ones_like(g[:, :1]))
+        return g
+
+    def loss_gradient(self, y: torch.Tensor, raw: torch.Tensor):
+        log_p = torch.log_softmax(raw, dim=1)
+        loss = -log_p.gather(1, y.unsqueeze(1))[:, 0]
+        g = log_p.exp()
+        g.scatter_add_(1, y.unsqueeze(1), -torch.ones_like(g[:, :1]))
+        return loss, g
+
+    def hessian_product(self, raw: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+        """``(diag(p) - p p^T) v`` per sample, ``(n, K)``."""
+        p = torch.softmax(raw, dim=1)
+        return p * (v - (p * v).sum(dim=1, keepdim=True))
+
+    def predict_proba(self, raw: torch.Tensor) -> torch.Tensor:
+        return torch.softmax(raw, dim=1)
+
+
+def make_loss(n_classes: int):
+    """The loss for ``n_classes`` (binomial for 2, multinomial above)."""
+    return BinomialLoss() if n_classes == 2 else MultinomialLoss(n_classes)

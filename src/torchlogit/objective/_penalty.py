@@ -1,0 +1,100 @@
+"""Penalties on the weights (never on the intercept).
+
+A penalty works on the coefficient matrix ``coef`` of shape ``(m, p)`` whose last column is
+the intercept when ``fit_intercept`` (then ``p = d + 1``). With per-feature factors ``f_j >= 0``
+(1 when not given) the elastic-net family is
+
+.. math::  r(w) = \\lambda_1 \\sum_j f_j |w_j| + \\frac{\\lambda_2}{2} \\sum_j f_j w_j^2
+
+summed over the ``m`` rows. The smooth part (``lambda_2``) goes into value, gradient and
+Hessian; the non-smooth part (``lambda_1``) is handled by proximal solvers through
+:meth:`ElasticNetPenalty.prox`.
+
+To add a penalty: give it ``smooth_value``, ``smooth_gradient``, ``smooth_hessian_diagonal``
+(for the smooth part, zero when there is none), ``nonsmooth_value`` and ``prox``, and say in
+``is_smooth`` whether solvers that need a smooth objective may take it.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+class ElasticNetPenalty:
+    """``lambda_1 * sum f_j |w_j| + lambda_2 / 2 * sum f_j w_j^2`` on the non-intercept columns.
+
+    Parameters
+    ----------
+    l1, l2 : float
+        Strengths on the *averaged* objective (the data term is divided by the sum of sample
+        weights ``S``): for scikit-learn's ``C``, ``l1 = l1_ratio / (C S)`` and
+        ``l2 = (1 - l1_ratio) / (C S)``.
+    n_features : int
+        ``d``: the number of penalised columns (the intercept column, if any, comes after).
+    factor : tensor of shape (d,), optional
+        Per-feature penalty factors (0 leaves a feature unpenalised).
+    """
+
+    def __init__(self, l1: float, l2: float, n_features: int, factor: torch.Tensor | None = None):
+        if l1 < 0 or l2 < 0:
+            raise ValueError(f"penalty strengths must be >= 0, got l1={l1}, l2={l2}")
+        self.l1 = float(l1)
+        self.l2 = float(l2)
+        self.n_features = int(n_features)
+        self.factor = factor
+
+    @property
+    def is_smooth(self) -> bool:
+        return self.l1 == 0.0
+
+    def _weights(self, coef: torch.Tensor) -> torch.Tensor:
+        return coef[:, : self.n_features]
+
+    def _f(self, like: torch.Tensor):
+        return 1.0 if self.factor is None else self.factor.to(like.dtype)
+
+    def smooth_value(self, coef: torch.Tensor) -> torch.Tensor:
+        w = self._weights(coef)
+        return 0.5 * self.l2 * (self._f(w) * w * w).sum()
+
+    def smooth_gradient(self, coef: torch.Tensor) -> torch.Tensor:
+        g = torch.zeros_like(coef)
+        w = self._weights(coef)
+        g[:, : self.n_features] = self.l2 * self._f(w) * w
+        return g
+
+    def smooth_hessian_diagonal(self, coef: torch.Tensor) -> torch.Tensor:
+        """Diagonal of the smooth part's Hessian, same shape as ``coef``."""
+        h = torch.zeros_like(coef)
+        h[:, : self.n_features] = self.l2 * (
+            self.factor.to(coef.dtype) if self.factor is not None else 1.0
+        )
+        return h
+
+    def nonsmooth_value(self, coef: torch.Tensor) -> torch.Tensor:
+        w = self._weights(coef)
+        return self.l1 * (self._f(w) * w.abs()).sum()
+
+    def value(self, coef: torch.Tensor) -> torch.Tensor:
+        return self.smooth_value(coef) + self.nonsmooth_value(coef)
+
+    def prox(self, coef: torch.Tensor, step: float) -> torch.Tensor:
+        """``argmin_u  1/(2 step) ||u - coef||^2 + l1 sum f_j |u_j|`` (soft-thresholding).
+
+        Only the non-smooth part: the smooth part belongs to the gradient step.
+        """
+        out = coef.clone()
+        w = out[:, : self.n_features]
+        thresh = step * self.l1 * self._f(w)
+        out[:, : self.n_features] = torch.sign(w) * torch.clamp(w.abs() - thresh, min=0.0)
+        return out
+
+    def unpenalized_mask(self, coef: torch.Tensor) -> torch.Tensor:
+        """Boolean mask (shape of ``coef``) of entries with no penalty at all."""
+        mask = torch.ones_like(coef, dtype=torch.bool)
+        if self.l1 > 0 or self.l2 > 0:
+            pen = torch.ones(self.n_features, dtype=torch.bool, device=coef.device)
+            if self.factor is not None:
+                pen = self.factor > 0
+            mask[:, : self.n_features] = ~pen
+        return mask

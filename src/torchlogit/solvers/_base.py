@@ -1,0 +1,140 @@
+"""What every solver shares: the result type, the history, the registry and ``"auto"``.
+
+A solver is a class with a ``name``, the objective methods it ``requires`` and whether it
+handles a non-smooth penalty; it is configured in its constructor and run with
+``solve(objective, coef0) -> SolverResult``. Registering it makes it available to the
+estimators by name; nothing in the fit path branches on solver names.
+"""
+
+from __future__ import annotations
+
+import math
+import time as _time
+from dataclasses import dataclass, field
+
+import torch
+
+SOLVERS: dict[str, type] = {}
+
+
+def register_solver(cls):
+    """Class decorator: make ``cls`` available as ``solver=cls.name``."""
+    SOLVERS[cls.name] = cls
+    return cls
+
+
+def get_solver(name: str) -> type:
+    try:
+        return SOLVERS[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown solver {name!r}; available: {sorted(SOLVERS)} or 'auto'"
+        ) from None
+
+
+def check_solver_objective(solver_cls, objective, penalty) -> None:
+    """Fail with a clear message when ``solver_cls`` cannot run on this problem."""
+    missing = [a for a in solver_cls.requires if not hasattr(objective, a)]
+    if missing:
+        raise ValueError(
+            f"solver {solver_cls.name!r} needs the objective to provide {missing}, "
+            f"which {type(objective).__name__} does not"
+        )
+    if not penalty.is_smooth and not solver_cls.handles_nonsmooth:
+        raise ValueError(
+            f"solver {solver_cls.name!r} handles only smooth penalties (L2 or none); "
+            "use a proximal solver for L1 / elastic-net"
+        )
+
+
+# Newton builds an (m p) x (m p) Hessian and factors it: worth it up to about this size.
+NEWTON_MAX_PARAMETERS = 1024
+
+
+def choose_solver(*, n_samples: int, n_parameters: int, penalty, sparse: bool = False) -> str:
+    """The ``"auto"`` rule, a function of the problem's shape and penalty.
+
+    - smooth penalty, at most ``NEWTON_MAX_PARAMETERS`` parameters, dense X: ``"newton"``
+      (a handful of passes over X, each with one Gram product);
+    - smooth otherwise: ``"lbfgs"`` (no Hessian matrix, memory O(parameters));
+    - non-smooth (L1 / elastic-net): the first registered proximal solver.
+    """
+    if not penalty.is_smooth:
+        for name in ("cd", "fista"):
+            if name in SOLVERS:
+                return name
+        raise ValueError("no solver for non-smooth penalties is available")
+    if not sparse and n_parameters <= NEWTON_MAX_PARAMETERS:
+        return "newton"
+    return "lbfgs"
+
+
+@dataclass
+class History:
+    """Per-iteration diagnostics, one list per quantity (plot-ready)."""
+
+    objective: list[float] = field(default_factory=list)
+    gradient_norm: list[float] = field(default_factory=list)
+    step_size: list[float] = field(default_factory=list)
+    time: list[float] = field(default_factory=list)
+    _start: float = field(default_factory=_time.perf_counter, repr=False)
+
+    def record(self, objective: float, gradient_norm: float, step_size: float = math.nan):
+        self.objective.append(float(objective))
+        self.gradient_norm.append(float(gradient_norm))
+        self.step_size.append(float(step_size))
+        self.time.append(_time.perf_counter() - self._start)
+
+    def as_dict(self) -> dict[str, list[float]]:
+        return {
+            "objective": list(self.objective),
+            "gradient_norm": list(self.gradient_norm),
+            "step_size": list(self.step_size),
+            "time": list(self.time),
+        }
+
+
+@dataclass
+class SolverResult:
+    """What every solver returns.
+
+    ``coef`` has the objective's ``coef_shape``; ``converged`` says whether the stopping rule
+    was met (else ``message`` says why it stopped); ``n_passes`` counts passes over the data.
+    """
+
+    coef: torch.Tensor
+    n_iter: int
+    converged: bool
+    history: History
+    message: str = ""
+    n_passes: int = 0
+
+
+class SolverBase:
+    """Configuration shared by the solvers (keyword-only, stored as given)."""
+
+    name = "base"
+    requires: tuple[str, ...] = ("value_gradient",)
+    handles_nonsmooth = False
+
+    def __init__(self, *, tol: float = 1e-4, max_iter: int = 100, verbose: int = 0, callback=None):
+        self.tol = float(tol)
+        self.max_iter = int(max_iter)
+        self.verbose = int(verbose)
+        self.callback = callback
+
+    def _log(self, it: int, f: float, gnorm: float, step: float) -> None:
+        if self.verbose:
+            print(
+                f"[{self.name}] iter {it:4d}  objective {f:.10e}  |grad|_inf {gnorm:.3e}"
+                f"  step {step:.3g}"
+            )
+
+    def _after_iteration(self, it: int, coef: torch.Tensor, history: History) -> bool:
+        """Run the user's callback; a ``True`` return value asks the solver to stop."""
+        if self.callback is None:
+            return False
+        return bool(self.callback(it, coef, history))
+
+    def solve(self, objective, coef0: torch.Tensor) -> SolverResult:  # pragma: no cover
+        raise NotImplementedError

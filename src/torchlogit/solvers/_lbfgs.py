@@ -1,0 +1,121 @@
+"""Limited-memory BFGS on the device (``solver="lbfgs"``).
+
+The two-loop recursion (Nocedal & Wright, *Numerical Optimization*, Alg. 7.4) over the last
+``memory`` pairs ``(s_k, y_k)``, with the initial scaling ``gamma = s.y / y.y`` and an Armijo
+backtracking line search that evaluates value and gradient together (one pass over the data
+per trial). Pairs with ``s.y <= eps ||s|| ||y||`` are skipped, which keeps the inverse-Hessian
+approximation positive definite without a Wolfe search. Everything stays on the device; the
+only host synchronisations are the scalars the line search and the stopping rule read.
+
+Stopping rule: ``max_j |grad_j| <= tol`` on the averaged objective (as ``"newton"``).
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ._base import History, SolverBase, SolverResult, register_solver
+from ._linesearch import armijo_backtracking
+
+
+def two_loop_direction(g: torch.Tensor, pairs: list, gamma: float) -> torch.Tensor:
+    """``-H_k g`` for the L-BFGS inverse-Hessian approximation ``H_k`` (flat tensors)."""
+    q = g.clone()
+    alphas = []
+    for s, y, rho in reversed(pairs):
+        a = rho * torch.dot(s, q)
+        q.sub_(a * y)
+        alphas.append(a)
+    r = q * gamma
+    for (s, y, rho), a in zip(pairs, reversed(alphas), strict=True):
+        b = rho * torch.dot(y, r)
+        r.add_((a - b) * s)
+    return -r
+
+
+@register_solver
+class LBFGSSolver(SolverBase):
+    """L-BFGS with ``memory`` correction pairs (default 10)."""
+
+    name = "lbfgs"
+    requires = ("value_gradient",)
+
+    def __init__(self, *, memory: int = 10, **kwargs):
+        super().__init__(**kwargs)
+        self.memory = int(memory)
+
+    def solve(self, objective, coef0: torch.Tensor) -> SolverResult:
+        shape = coef0.shape
+        x = coef0.reshape(-1).clone()
+        history = History()
+        f, g = objective.value_gradient(x.reshape(shape))
+        f, g = float(f), g.reshape(-1)
+        pairs: list = []
+        gamma = 1.0
+        t = 0.0
+        n_iter, converged, message = 0, False, f"reached max_iter={self.max_iter}"
+        eps = torch.finfo(x.dtype).eps
+        while True:
+            gnorm = float(g.abs().max())
+            history.record(f, gnorm, t)
+            self._log(n_iter, f, gnorm, t)
+            if gnorm <= self.tol:
+                converged, message = True, "converged"
+                break
+            if n_iter >= self.max_iter:
+                break
+            d = two_loop_direction(g, pairs, gamma)
+            slope = float(torch.dot(g, d))
+            if slope >= 0:  # lost descent (rounding): restart from steepest descent
+                pairs.clear()
+                d, slope = -g, -float(torch.dot(g, g))
+            step = 1.0 if pairs else min(1.0, 1.0 / max(float(g.abs().sum()), 1e-30))
+            t, x_new, f_new, g_new = armijo_backtracking(
+                _Flat(objective, shape), x, d, f, slope, step=step, with_gradient=True
+            )
+            if t == 0.0:
+                if pairs:  # a bad curvature model: forget it and try steepest descent
+                    pairs.clear()
+                    gamma = 1.0
+                    continue
+                message = (
+                    "the line search could not decrease the objective: the working precision "
+                    f"({x.dtype}) is reached before tol={self.tol:g}"
+                )
+                break
+            g_new = g_new.reshape(-1)
+            s, y = x_new - x, g_new - g
+            sy = float(torch.dot(s, y))
+            if sy > eps * float(s.norm()) * float(y.norm()):
+                pairs.append((s, y, 1.0 / sy))
+                if len(pairs) > self.memory:
+                    pairs.pop(0)
+                gamma = sy / float(torch.dot(y, y))
+            x, f, g = x_new, f_new, g_new
+            n_iter += 1
+            if self._after_iteration(n_iter, x.reshape(shape), history):
+                message = "stopped by callback"
+                break
+        return SolverResult(
+            coef=x.reshape(shape),
+            n_iter=n_iter,
+            converged=converged,
+            history=history,
+            message=message,
+            n_passes=objective.n_evaluations,
+        )
+
+
+class _Flat:
+    """View an objective over ``coef`` of a given shape as one over flat vectors."""
+
+    def __init__(self, objective, shape):
+        self.objective = objective
+        self.shape = shape
+
+    def value(self, x):
+        return self.objective.value(x.reshape(self.shape))
+
+    def value_gradient(self, x):
+        f, g = self.objective.value_gradient(x.reshape(self.shape))
+        return f, g.reshape(-1)
