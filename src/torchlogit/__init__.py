@@ -7,4 +7,12 @@
 from ._version import __version__
 from .estimators import LogisticRegression, SeparableDataWarning
 
-__all__ = ["LogisticRegression", "SeparableDataWarning", "__version__"]
+
+def load(path, *, device=None):
+    """Read a model saved with ``clf.save(path)``; see :func:`torchlogit.io.load`."""
+    from .io import load as _load
+
+    return _load(path, device=device)
+
+
+__all__ = ["LogisticRegression", "SeparableDataWarning", "__version__", "load"]

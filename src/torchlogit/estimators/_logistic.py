@@ -337,6 +337,26 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         to_np = lambda a: a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else a  # noqa: E731
         return accuracy_score(to_np(y), to_np(pred), sample_weight=to_np(sample_weight))
 
+    # ------------------------------------------------------------------ files and torch
+    def save(self, path, *, metadata=None):
+        """Write the model to a safetensors file (no pickle); see :func:`torchlogit.io.save`."""
+        from ..io import save
+
+        save(self, path, metadata=metadata)
+
+    def to_torch(self):
+        """The fitted model as a :class:`torchlogit.nn.LogisticLayer` on the model's device."""
+        from ..nn import LogisticLayer
+
+        check_is_fitted(self, "_coef")
+        return LogisticLayer.from_estimator(self)
+
+    def export_onnx(self, path, *, dtype=None):
+        """Write an ONNX graph that outputs probabilities; see :func:`torchlogit.io.export_onnx`."""
+        from ..io import export_onnx
+
+        export_onnx(self, path, dtype=dtype)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = False

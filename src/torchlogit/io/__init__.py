@@ -1,0 +1,25 @@
+"""Files: safe model files (safetensors + JSON, never pickle), ONNX export, data tables.
+
+>>> from torchlogit.io import save, load
+>>> save(clf, "model.safetensors")  # doctest: +SKIP
+>>> clf2 = load("model.safetensors", device="cpu")  # doctest: +SKIP
+"""
+
+from ._errors import DataFileError, ModelFileError
+from ._format import MAX_HEADER_BYTES
+from ._model import FORMAT_VERSION, load, read_metadata, save
+from ._onnx import export_onnx
+from ._tables import read_table, write_table
+
+__all__ = [
+    "FORMAT_VERSION",
+    "MAX_HEADER_BYTES",
+    "DataFileError",
+    "ModelFileError",
+    "export_onnx",
+    "load",
+    "read_metadata",
+    "read_table",
+    "save",
+    "write_table",
+]

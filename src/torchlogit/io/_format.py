@@ -1,0 +1,191 @@
+"""The container: a safetensors file whose header carries torchlogit's JSON.
+
+Layout (the safetensors format, https://huggingface.co/docs/safetensors):
+
+    8 bytes  little-endian u64 ``N``
+    N bytes  UTF-8 JSON: {"__metadata__": {"torchlogit": "<JSON document>"},
+                          "<tensor name>": {"dtype": "F64", "shape": [...], "data_offsets": [b, e]},
+                          ...}
+    rest     the tensors' bytes, back to back
+
+Reading never runs code from the file: the header is checked here (its size against a fixed
+limit and against the file's size, its JSON, every tensor's dtype, shape and byte range)
+before ``safetensors`` is asked for the tensors, and the torchlogit document carries a
+SHA-256 over itself and every tensor's bytes, so corruption and edits are detected. Memory is
+bounded by the header limit plus the tensors' declared (and verified) size.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from pathlib import Path
+
+import torch
+
+from ._atomic import atomic_path
+from ._errors import ModelFileError
+
+#: The key under ``__metadata__`` that holds torchlogit's JSON document.
+METADATA_KEY = "torchlogit"
+#: Headers larger than this are refused before being read (feature names dominate: ~1M names).
+MAX_HEADER_BYTES = 64 * 2**20
+
+_DTYPES = {
+    "F64": (torch.float64, 8),
+    "F32": (torch.float32, 4),
+    "F16": (torch.float16, 2),
+    "BF16": (torch.bfloat16, 2),
+    "I64": (torch.int64, 8),
+    "I32": (torch.int32, 4),
+    "I16": (torch.int16, 2),
+    "I8": (torch.int8, 1),
+    "U8": (torch.uint8, 1),
+    "BOOL": (torch.bool, 1),
+}
+
+
+def canonical_json(doc) -> str:
+    """The one JSON spelling of ``doc`` that the checksum covers (sorted keys, no spaces)."""
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), allow_nan=False)
+
+
+def _tensor_bytes(t: torch.Tensor) -> bytes:
+    return t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
+
+
+def checksum(doc: dict, tensors: dict[str, torch.Tensor]) -> str:
+    """SHA-256 over the canonical JSON of ``doc`` and each tensor (by name, sorted)."""
+    h = hashlib.sha256(canonical_json(doc).encode("utf-8"))
+    for name in sorted(tensors):
+        t = tensors[name]
+        h.update(f"\0{name}\0{str(t.dtype)}\0{list(t.shape)}\0".encode())
+        h.update(_tensor_bytes(t))
+    return h.hexdigest()
+
+
+def write_container(path, doc: dict, tensors: dict[str, torch.Tensor]) -> None:
+    """Write ``tensors`` and the JSON ``doc`` (plus its checksum) to ``path`` atomically."""
+    from safetensors.torch import save_file
+
+    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    doc = dict(doc)
+    doc["sha256"] = checksum(doc, tensors)
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={METADATA_KEY: canonical_json(doc)})
+
+
+def _sniff(prefix: bytes) -> str:
+    if prefix[:1] == b"\x80" or prefix[:1] in (b"(", b"]", b"}", b"c"):
+        return " (it looks like a Python pickle, which torchlogit never loads)"
+    if prefix[:2] == b"PK":
+        return " (it looks like a zip archive, e.g. torch.save; torchlogit never unpickles)"
+    return ""
+
+
+def _fail(path, what: str) -> ModelFileError:
+    return ModelFileError(f"{path}: {what}")
+
+
+def read_header(path) -> tuple[dict, dict]:
+    """Check the container's header; return ``(doc, tensor_index)`` without reading tensors.
+
+    ``doc`` is torchlogit's JSON document (its checksum not yet verified) and
+    ``tensor_index`` maps each tensor's name to ``(dtype, shape, begin, end)``.
+    """
+    path = Path(path)
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            prefix = f.read(8)
+            if len(prefix) < 8:
+                raise _fail(path, f"not a torchlogit model file (only {size} bytes)")
+            n = int.from_bytes(prefix, "little")
+            if n > MAX_HEADER_BYTES:
+                raise _fail(
+                    path,
+                    f"not a torchlogit model file: its header would be {n} bytes, more than "
+                    f"the limit of {MAX_HEADER_BYTES}{_sniff(prefix)}",
+                )
+            if 8 + n > size:
+                raise _fail(
+                    path,
+                    f"truncated or not a torchlogit model file: the header needs {n} bytes "
+                    f"but only {size - 8} follow{_sniff(prefix)}",
+                )
+            raw = f.read(n)
+    except FileNotFoundError:
+        raise _fail(path, "no such file") from None
+    except IsADirectoryError:
+        raise _fail(path, "is a directory, not a model file") from None
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise _fail(path, "not a torchlogit model file: its header is not valid JSON") from None
+    if not isinstance(header, dict):
+        raise _fail(path, "not a torchlogit model file: its header is not a JSON object")
+    meta = header.pop("__metadata__", None)
+    if not isinstance(meta, dict) or not isinstance(meta.get(METADATA_KEY), str):
+        raise _fail(path, "a safetensors file, but not one written by torchlogit (no metadata)")
+    try:
+        doc = json.loads(meta[METADATA_KEY])
+    except (ValueError, RecursionError):
+        raise _fail(path, "corrupted: torchlogit's metadata is not valid JSON") from None
+    if not isinstance(doc, dict):
+        raise _fail(path, "corrupted: torchlogit's metadata is not a JSON object")
+
+    data_size = size - 8 - n
+    index, ranges = {}, []
+    for name, entry in header.items():
+        try:
+            dtype, itemsize = _DTYPES[entry["dtype"]]
+            shape = [int(s) for s in entry["shape"]]
+            begin, end = (int(o) for o in entry["data_offsets"])
+            ok = all(s >= 0 for s in shape) and 0 <= begin <= end
+        except (KeyError, TypeError, ValueError):
+            ok = False
+        if not ok or end - begin != math.prod(shape) * itemsize:
+            raise _fail(path, f"corrupted: the header entry for tensor {name!r} is invalid")
+        index[name] = (dtype, tuple(shape), begin, end)
+        ranges.append((begin, end))
+    covered = 0
+    for begin, end in sorted(ranges):
+        if begin != covered:
+            raise _fail(path, "corrupted: the tensors' byte ranges overlap or leave gaps")
+        covered = end
+    if covered != data_size:
+        raise _fail(
+            path,
+            f"truncated or corrupted: the header declares {covered} bytes of tensor data "
+            f"but the file holds {data_size}",
+        )
+    return doc, index
+
+
+def read_container(path) -> tuple[dict, dict[str, torch.Tensor]]:
+    """Read and verify a container: ``(doc, tensors)`` with every tensor on the CPU."""
+    from safetensors import SafetensorError
+    from safetensors.torch import safe_open
+
+    doc, index = read_header(path)
+    try:
+        with safe_open(str(path), framework="pt", device="cpu") as f:
+            tensors = {name: f.get_tensor(name) for name in index}
+    except SafetensorError as exc:  # pragma: no cover - read_header catches these first
+        raise _fail(path, f"corrupted ({exc})") from None
+    for name, (dtype, shape, _, _) in index.items():
+        if tensors[name].dtype != dtype or tuple(tensors[name].shape) != shape:
+            raise _fail(path, f"corrupted: tensor {name!r} does not match its header")
+    stored = doc.pop("sha256", None)
+    try:
+        actual = checksum(doc, tensors)
+    except ValueError:
+        raise _fail(path, "corrupted: torchlogit's metadata holds invalid numbers") from None
+    if stored != actual:
+        raise _fail(
+            path,
+            "the checksum does not match: the file was modified or damaged after it was saved",
+        )
+    return doc, tensors

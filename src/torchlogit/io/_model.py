@@ -1,0 +1,253 @@
+"""``save`` / ``load`` of fitted estimators: tensors in safetensors, the rest in JSON.
+
+The JSON document (``format_version`` :data:`FORMAT_VERSION`) holds
+
+- ``class``: the estimator's class name, looked up in :data:`MODEL_CLASSES` (never imported
+  by name from the file);
+- ``params``: ``get_params()`` (values without a JSON form are left out, with a warning);
+- ``fitted``: whether the tensors and ``attributes`` below are present;
+- ``attributes``: the fitted attributes (``classes_`` with its dtype, ``feature_names_in_``,
+  ``n_features_in_``, ``n_iter_``, ``solver_``, ...) except those rebuilt from tensors;
+- ``device`` and ``dtype`` of the fitted coefficients, ``library_version``, and ``user``:
+  free JSON metadata from the caller (the command line stores the target column there).
+
+The tensors are ``coef`` (the ``(m, p)`` coefficient matrix, intercept in the last column, in
+its fitted dtype) and ``history/<key>`` for each list in ``history_`` (float64).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+
+from .._version import __version__
+from ._errors import ModelFileError
+from ._format import read_container, read_header, write_container
+from ._values import NotEncodable, decode, encode
+
+#: The version of the file format this library writes; it reads every version up to it.
+FORMAT_VERSION = 1
+FORMAT_NAME = "torchlogit-model"
+
+# Attributes rebuilt from the tensors (or derived from them) rather than stored as JSON.
+_FROM_TENSORS = ("coef_", "intercept_", "history_")
+
+
+def _model_classes() -> dict[str, type]:
+    """The classes a file may name: a fixed table, so a file can never pick what is imported."""
+    from ..estimators import LogisticRegression
+
+    return {"LogisticRegression": LogisticRegression}
+
+
+def _encode_params(model) -> dict:
+    params, dropped = {}, []
+    for name, value in model.get_params(deep=False).items():
+        try:
+            params[name] = encode(value)
+        except NotEncodable:
+            dropped.append(name)
+    if dropped:
+        warnings.warn(
+            f"parameters {dropped} have no JSON form and are not saved; the loaded model "
+            "gets their defaults",
+            UserWarning,
+            stacklevel=3,
+        )
+    return params
+
+
+def _encode_attributes(model) -> dict:
+    attrs = {}
+    for name, value in vars(model).items():
+        if not name.endswith("_") or name.startswith("_") or name in _FROM_TENSORS:
+            continue
+        try:
+            attrs[name] = encode(value)
+        except NotEncodable:
+            warnings.warn(
+                f"fitted attribute {name!r} ({type(value).__name__}) is not saved",
+                UserWarning,
+                stacklevel=3,
+            )
+    return attrs
+
+
+def save(model, path, *, metadata: dict | None = None) -> None:
+    """Write ``model`` to ``path`` (a safetensors file; ``.safetensors`` is customary).
+
+    Tensors go to safetensors and everything else to JSON: nothing is pickled. The file is
+    written to a temporary name and renamed, so ``path`` never holds half a model.
+    ``metadata``: JSON-able facts to keep with the model (read back with :func:`read_metadata`).
+    """
+    name = type(model).__name__
+    if _model_classes().get(name) is not type(model):
+        raise TypeError(f"save: cannot save a {name}; supported: {sorted(_model_classes())}")
+    fitted = hasattr(model, "_coef")
+    try:
+        user = encode(metadata if metadata is not None else {})
+    except NotEncodable as exc:
+        raise TypeError(f"save: metadata must be JSON-able ({exc})") from None
+    doc = {
+        "format": FORMAT_NAME,
+        "format_version": FORMAT_VERSION,
+        "library_version": __version__,
+        "class": name,
+        "params": _encode_params(model),
+        "fitted": fitted,
+        "user": user,
+    }
+    tensors = {}
+    if fitted:
+        coef = model._coef
+        doc["device"] = str(coef.device)
+        doc["dtype"] = str(coef.dtype).removeprefix("torch.")
+        doc["attributes"] = _encode_attributes(model)
+        tensors["coef"] = coef
+        for key, values in getattr(model, "history_", {}).items():
+            tensors[f"history/{key}"] = torch.tensor(values, dtype=torch.float64).reshape(-1)
+    write_container(path, doc, tensors)
+
+
+def _check_version(path, doc) -> None:
+    if doc.get("format") != FORMAT_NAME:
+        raise ModelFileError(f"{path}: not a torchlogit model file (format {doc.get('format')!r})")
+    version = doc.get("format_version")
+    if not isinstance(version, int) or isinstance(version, bool) or version < 1:
+        raise ModelFileError(f"{path}: corrupted: format_version {version!r} is not valid")
+    if version > FORMAT_VERSION:
+        raise ModelFileError(
+            f"{path}: written by torchlogit {doc.get('library_version')} in model format "
+            f"version {version}; this torchlogit ({__version__}) reads versions up to "
+            f"{FORMAT_VERSION}. Upgrade torchlogit to load it."
+        )
+
+
+def read_metadata(path) -> dict:
+    """The JSON document of a model file (class, params, versions, ``user`` metadata).
+
+    Only the header is read and checked (not the tensors nor the checksum).
+    """
+    doc, _ = read_header(path)
+    _check_version(path, doc)
+    try:
+        return decode(doc)
+    except (ValueError, TypeError, RuntimeError) as exc:
+        raise ModelFileError(f"{path}: corrupted metadata ({exc})") from None
+
+
+def _default_device(path, saved: str) -> torch.device:
+    dev = torch.device(saved)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        warnings.warn(
+            f"{path}: the model was fitted on {saved}, which is not available here; "
+            "loading it on the CPU",
+            UserWarning,
+            stacklevel=3,
+        )
+        return torch.device("cpu")
+    return dev
+
+
+def _restore_fitted(model, coef: torch.Tensor, history: dict):
+    """Set the tensor-derived attributes exactly as ``LogisticRegression._set_fitted`` does."""
+    from ..objective import make_loss
+
+    d = model.n_features_in_
+    coef_np = coef.cpu().numpy()
+    model._coef = coef
+    model._loss = make_loss(len(model.classes_))
+    model.coef_ = np.ascontiguousarray(coef_np[:, :d])
+    model.intercept_ = (
+        coef_np[:, d].copy() if coef.shape[1] > d else np.zeros(coef.shape[0], coef_np.dtype)
+    )
+    model.history_ = history
+    return model
+
+
+def _rebuild(path, cls, doc, tensors, target: torch.device):
+    params = decode(doc.get("params", {}))
+    if not isinstance(params, dict):
+        raise ValueError("params is not an object")
+    known = cls().get_params(deep=False)
+    unknown = sorted(set(params) - set(known))
+    if unknown:
+        raise ModelFileError(
+            f"{path}: parameters {unknown} are unknown to {cls.__name__} in this torchlogit "
+            f"({__version__}); the file was written by torchlogit {doc.get('library_version')}"
+        )
+    if not doc.get("fitted"):
+        model = cls(**params)
+        model._validate_params()
+        return model
+    if target != torch.device(str(doc.get("device"))) and params.get("device") not in (
+        None,
+        "auto",
+    ):
+        params["device"] = str(target)
+    model = cls(**params)
+    model._validate_params()  # scikit-learn's declared constraints: types and ranges
+    attrs = decode(doc.get("attributes", {}))
+    if not isinstance(attrs, dict) or not all(
+        isinstance(k, str) and k.endswith("_") and not k.startswith("_") for k in attrs
+    ):
+        raise ValueError("attributes must be an object of fitted-attribute names")
+    coef = tensors.get("coef")
+    classes = attrs.get("classes_")
+    n_features = attrs.get("n_features_in_")
+    if coef is None or not isinstance(classes, np.ndarray) or not isinstance(n_features, int):
+        raise ValueError("a fitted model needs coef, classes_ and n_features_in_")
+    m = 1 if len(classes) == 2 else len(classes)
+    p = n_features + int(bool(params.get("fit_intercept", True)))
+    if classes.ndim != 1 or len(classes) < 2 or tuple(coef.shape) != (m, p):
+        raise ValueError(
+            f"coef has shape {tuple(coef.shape)} but {len(classes)} classes and "
+            f"{n_features} features need ({m}, {p})"
+        )
+    if not coef.is_floating_point():
+        raise ValueError(f"coef has dtype {coef.dtype}")
+    for name, value in attrs.items():
+        setattr(model, name, value)
+    history = {
+        key.removeprefix("history/"): t.tolist()
+        for key, t in tensors.items()
+        if key.startswith("history/")
+    }
+    return _restore_fitted(model, coef.to(target), history)
+
+
+def load(path, *, device=None):
+    """Read a model written by :func:`save`; nothing in the file is executed.
+
+    ``device``: where the coefficients go (``"cpu"``, ``"cuda"``, ``"cuda:N"``, ``"auto"``);
+    ``None`` keeps the device the model was fitted on, or the CPU when that device is not
+    available here (with a warning). The loaded model predicts bit-identically.
+
+    Raises :class:`ModelFileError` for a file that is not a torchlogit model, truncated,
+    modified after saving, from a newer format version, or naming an unknown class.
+    """
+    doc, tensors = read_container(path)
+    _check_version(path, doc)
+    cls = _model_classes().get(doc.get("class"))
+    if cls is None:
+        raise ModelFileError(
+            f"{path}: names the class {doc.get('class')!r}, which torchlogit does not load "
+            f"(known: {sorted(_model_classes())})"
+        )
+    if device is not None:
+        from ..data import resolve_device
+
+        target = resolve_device(device)  # the caller's mistake: its own ValueError
+    else:
+        try:
+            target = _default_device(path, str(doc.get("device", "cpu")))
+        except RuntimeError:
+            raise ModelFileError(f"{path}: corrupted: device {doc.get('device')!r}") from None
+    try:
+        return _rebuild(path, cls, doc, tensors, target)
+    except ModelFileError:
+        raise
+    except (ValueError, TypeError, RuntimeError) as exc:
+        raise ModelFileError(f"{path}: corrupted model ({exc})") from None
