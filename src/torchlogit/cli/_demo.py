@@ -32,12 +32,40 @@ def _fit_and_measure(make, X, y):
         "log_loss": log_loss(y, proba),
         "n_iter": int(np.asarray(clf.n_iter_).max()),
         "time_s": elapsed,
+        "model": clf,
     }
+
+
+DEFAULT_REPORT_DIR = "torchlogit-demo-report"
 
 
 def _add_arguments(parser):
     parser.add_argument("--C", type=float, default=1.0, help="inverse regularisation strength")
     parser.add_argument("--device", default=None, help="cpu, cuda, cuda:N or auto")
+    parser.add_argument(
+        "--report-dir",
+        default=DEFAULT_REPORT_DIR,
+        metavar="DIR",
+        help=f"HTML report of the breast-cancer fit (default ./{DEFAULT_REPORT_DIR})",
+    )
+    parser.add_argument("--no-report", action="store_true", help="skip the HTML report")
+
+
+def _write_report(clf, X, y, out_dir):
+    from sklearn.datasets import load_breast_cancer
+
+    from ..inspection import write_report
+
+    names = load_breast_cancer().feature_names
+    return write_report(
+        clf,
+        X,
+        y,
+        out_dir,
+        title="torchlogit demo: breast cancer (569 x 30, standardised)",
+        data_name="scikit-learn's breast-cancer data (training set)",
+        feature_names=names,
+    )
 
 
 def run(args) -> int:
@@ -45,12 +73,13 @@ def run(args) -> int:
 
     from .. import LogisticRegression
 
-    rows = []
+    rows, last = [], None
     for name, X, y in _problems():
         ours = _fit_and_measure(lambda: LogisticRegression(C=args.C, device=args.device), X, y)
         theirs = _fit_and_measure(lambda: SkLogisticRegression(C=args.C), X, y)
         rows.append((name, "torchlogit", ours))
         rows.append((name, "scikit-learn", theirs))
+        last = (ours["model"], X, y)  # the breast-cancer fit comes last
     header = (
         f"{'problem':<26} {'library':<13} {'accuracy':>9} {'log-loss':>10} {'iters':>6} {'time':>9}"
     )
@@ -61,6 +90,9 @@ def run(args) -> int:
             f"{name:<26} {lib:<13} {r['accuracy']:>9.4f} {r['log_loss']:>10.6f} "
             f"{r['n_iter']:>6d} {r['time_s'] * 1000:>7.1f}ms"
         )
+    if not args.no_report:
+        page = _write_report(*last, args.report_dir)
+        print(f"\nreport on the breast-cancer fit: {page}")
     return 0
 
 

@@ -1,9 +1,16 @@
-"""Argument parsing and dispatch for ``torchlogit <command>``."""
+"""Argument parsing and dispatch for ``torchlogit <command>``.
+
+A command that fails on its input (a bad data or model file, an invalid option value)
+prints one line, ``torchlogit COMMAND: error: ...``, on stderr and exits with status 1;
+set ``TORCHLOGIT_TRACEBACK=1`` to see the traceback instead. Warnings print as one line too.
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -25,7 +32,7 @@ def register_command(name: str, help: str, add_arguments, run) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import _demo  # noqa: F401  (registers its command)
+    from . import _demo, _evaluate, _fit, _predict, _report  # noqa: F401  (register commands)
 
     parser = argparse.ArgumentParser(
         prog="torchlogit",
@@ -40,7 +47,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _one_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(sys.argv[1:] if argv is None else argv)
-    return int(args._run(args) or 0)
+    prefix = f"torchlogit {args.command}"
+
+    def show_warning(message, category, filename, lineno, file=None, line=None):
+        print(f"{prefix}: warning: {_one_line(message)}", file=sys.stderr)
+
+    with warnings.catch_warnings():
+        warnings.showwarning = show_warning
+        try:
+            return int(args._run(args) or 0)
+        except (ValueError, TypeError, OSError, ImportError) as exc:
+            if os.environ.get("TORCHLOGIT_TRACEBACK"):
+                raise
+            print(f"{prefix}: error: {_one_line(exc)}", file=sys.stderr)
+            return 1

@@ -99,6 +99,7 @@ def feature_matrix(df, columns, path):
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
             raw = col.iloc[i]
+            raw = raw.item() if isinstance(raw, np.generic) else raw
             if pd.isna(raw):
                 what = "missing value"
             elif isinstance(raw, str):
