@@ -124,8 +124,20 @@ def plot_calibration(y, proba, classes, path, *, n_bins: int = 10):
     ax.set_title("Calibration")
     ax.legend(loc="upper left", fontsize=8, title="positive class", title_fontsize=8)
     ax.grid(alpha=0.3)
-    hist.set_yscale("log")
-    hist.set(xlabel="predicted probability", ylabel="count (log)")
+    counts = np.concatenate(
+        [np.histogram(score, bins=n_bins, range=(0, 1))[0] for _, _, score in curves]
+    )
+    nonzero = counts[counts > 0]
+    if nonzero.size and nonzero.max() > 30 * nonzero.min():  # a few bins would vanish
+        from matplotlib.ticker import LogFormatter
+
+        hist.set_yscale("log")
+        hist.yaxis.set_major_formatter(LogFormatter(labelOnlyBase=False))
+        hist.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=True))
+        hist.set_ylabel("count (log scale)")
+    else:
+        hist.set_ylabel("count")
+    hist.set_xlabel("predicted probability")
     hist.grid(alpha=0.3)
     return _save(fig, path)
 
