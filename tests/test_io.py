@@ -212,3 +212,27 @@ def test_load_errors_name_the_file(tmp_path):
         torchlogit.load(tmp_path / "missing.safetensors")
     with pytest.raises(ModelFileError, match="is a directory"):
         torchlogit.load(tmp_path)
+
+
+def test_atomic_path_leaves_nothing_on_failure(tmp_path):
+    import os
+    import stat
+
+    from torchlogit.io._atomic import atomic_path
+
+    target = tmp_path / "out.bin"
+    target.write_bytes(b"old")
+    with pytest.raises(RuntimeError), atomic_path(target) as tmp:
+        tmp.write_bytes(b"half a fi")
+        raise RuntimeError("interrupted")
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]
+    with atomic_path(target) as tmp:
+        tmp.write_bytes(b"new")
+    assert target.read_bytes() == b"new"
+    mask = os.umask(0o022)
+    os.umask(mask)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o666 & ~mask
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        with atomic_path(tmp_path / "no" / "dir.bin"):
+            pass

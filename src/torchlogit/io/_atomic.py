@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import shutil
 import tempfile
 from pathlib import Path
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 @contextlib.contextmanager
@@ -20,10 +27,10 @@ def atomic_path(path):
     parent = path.parent if str(path.parent) else Path(".")
     if not parent.is_dir():
         raise FileNotFoundError(f"{path}: the directory {str(parent)!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=parent)
-    os.close(fd)
+    tmp = parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp"
     try:
-        yield Path(tmp)
+        yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())  # some writers (safetensors) create files 0600
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

@@ -63,6 +63,10 @@ def read_table(path):
         raise DataFileError(f"{path}: cannot read it as {kind.upper()}: {msg}") from None
     if table.num_columns == 0:
         raise DataFileError(f"{path}: the file has no columns")
+    names = table.column_names
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise DataFileError(f"{path}: the column name {dupes[0]!r} appears more than once")
     if table.num_rows == 0:
         raise DataFileError(f"{path}: the file has a header but no data rows")
     return table.to_pandas()
