@@ -236,3 +236,20 @@ def test_atomic_path_leaves_nothing_on_failure(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         with atomic_path(tmp_path / "no" / "dir.bin"):
             pass
+
+
+def test_history_keeps_int_and_float_entries(tmp_path):
+    X, y = _data()
+    clf = LogisticRegression().fit(X, y)
+    clf.history_["n_active"] = [4, 3, 3]  # what a future solver might record
+    clf.history_["empty"] = []
+    clf.save(tmp_path / "m.safetensors")
+    loaded = torchlogit.load(tmp_path / "m.safetensors")
+    assert loaded.history_["n_active"] == [4, 3, 3]
+    assert all(isinstance(v, int) for v in loaded.history_["n_active"])
+    assert loaded.history_["empty"] == []
+    assert loaded.history_["objective"] == clf.history_["objective"]
+    clf.history_["bad"] = ["x"]
+    with pytest.raises(TypeError, match="history_"):
+        clf.save(tmp_path / "m2.safetensors")
+    assert not (tmp_path / "m2.safetensors").exists()

@@ -75,6 +75,17 @@ def _encode_attributes(model) -> dict:
     return attrs
 
 
+def _history_tensor(key, values) -> torch.Tensor:
+    """A list of numbers as a 1-D tensor: int64 when all are ints, else float64."""
+    values = list(values)
+    is_int = all(isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in values)
+    try:
+        t = torch.tensor(values, dtype=torch.int64 if is_int and values else torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"save: history_[{key!r}] is not a list of numbers") from None
+    return t.reshape(-1)
+
+
 def save(model, path, *, metadata: dict | None = None) -> None:
     """Write ``model`` to ``path`` (a safetensors file; ``.safetensors`` is customary).
 
@@ -107,7 +118,7 @@ def save(model, path, *, metadata: dict | None = None) -> None:
         doc["attributes"] = _encode_attributes(model)
         tensors["coef"] = coef
         for key, values in getattr(model, "history_", {}).items():
-            tensors[f"history/{key}"] = torch.tensor(values, dtype=torch.float64).reshape(-1)
+            tensors[f"history/{key}"] = _history_tensor(key, values)
     write_container(path, doc, tensors)
 
 
