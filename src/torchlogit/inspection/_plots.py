@@ -35,16 +35,17 @@ def plot_history(history: dict, path, *, tol: float | None = None):
     obj = np.asarray(history.get("objective", []), dtype=float)
     gn = np.asarray(history.get("gradient_norm", []), dtype=float)
     it = np.arange(len(obj))
-    ax1.plot(it, obj, "o-", color="C0", ms=4)
+    ms = 4 if len(obj) <= 40 else 0  # markers only while they can be told apart
+    ax1.plot(it, obj, "o-", color="C0", ms=ms)
     ax1.set(xlabel="iteration", ylabel="objective (averaged)", title="Objective")
     if len(obj) > 1 and np.all(obj - obj.min() >= 0):
         gap = obj - obj.min()
         if np.any(gap[:-1] > 0):
             inset = ax1.inset_axes([0.45, 0.45, 0.5, 0.45])
-            inset.semilogy(it[:-1], np.maximum(gap[:-1], 1e-17), "o-", color="C1", ms=3)
+            inset.semilogy(it[:-1], np.maximum(gap[:-1], 1e-17), "o-", color="C1", ms=ms * 0.75)
             inset.set_title("objective − final", fontsize=8)
             inset.tick_params(labelsize=7)
-    ax2.semilogy(np.arange(len(gn)), np.maximum(gn, 1e-300), "o-", color="C2", ms=4)
+    ax2.semilogy(np.arange(len(gn)), np.maximum(gn, 1e-300), "o-", color="C2", ms=ms)
     if tol is not None and tol > 0:
         ax2.axhline(tol, color="grey", ls="--", lw=1, label=f"tol = {tol:g}")
         ax2.legend(loc="upper right")
