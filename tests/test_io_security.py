@@ -224,6 +224,34 @@ def test_deeply_nested_json_is_refused(tmp_path):
         torchlogit.load(path)
 
 
+def test_deeply_nested_metadata(saved, tmp_path):
+    """Nesting within Python's limits loads; beyond them it is a ModelFileError, never a crash."""
+    doc, tensors = read_container(saved)
+    doc["user"] = json.loads("[" * 300 + "]" * 300)
+    write_container(tmp_path / "ok.safetensors", doc, tensors)
+    assert len(json.dumps(torchlogit.io.read_metadata(tmp_path / "ok.safetensors")["user"])) == 600
+    torchlogit.load(tmp_path / "ok.safetensors")
+
+    raw = saved.read_bytes()
+    n, header = _header(raw)
+    text = header["__metadata__"]["torchlogit"]
+    header["__metadata__"]["torchlogit"] = text[:-1] + ',"deep":' + "[" * 5000 + "]" * 5000 + "}"
+    blob = json.dumps(header).encode()
+    path = tmp_path / "deep.safetensors"
+    path.write_bytes(len(blob).to_bytes(8, "little") + blob + raw[8 + n :])
+    with pytest.raises(ModelFileError, match="not valid JSON"):
+        torchlogit.load(path)
+
+
+def test_oversized_metadata_is_refused_when_saving(tmp_path):
+    X = np.zeros((4, 2))
+    clf = torchlogit.LogisticRegression().fit(X + [[0, 1], [1, 0], [0, 2], [2, 0]], [0, 1, 0, 1])
+    clf.feature_names_in_ = np.array(["n" * (MAX_HEADER_BYTES // 2)] * 2, dtype=object)
+    with pytest.raises(ValueError, match="header limit"):
+        clf.save(tmp_path / "big.safetensors")
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_round_trip_still_exact_after_all_that(saved):
     loaded = torchlogit.load(saved)
     assert np.isfinite(loaded.coef_).all()

@@ -30,8 +30,10 @@ from ._errors import ModelFileError
 
 #: The key under ``__metadata__`` that holds torchlogit's JSON document.
 METADATA_KEY = "torchlogit"
-#: Headers larger than this are refused before being read (feature names dominate: ~1M names).
-MAX_HEADER_BYTES = 64 * 2**20
+#: Headers larger than this are refused before being read, so that parsing a hostile header
+#: costs at most a few hundred MB. Feature names dominate a real header: 16 MiB holds about
+#: a million of them; :func:`write_container` refuses to write a larger one.
+MAX_HEADER_BYTES = 16 * 2**20
 
 _DTYPES = {
     "F64": (torch.float64, 8),
@@ -73,8 +75,15 @@ def write_container(path, doc: dict, tensors: dict[str, torch.Tensor]) -> None:
     tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     doc = dict(doc)
     doc["sha256"] = checksum(doc, tensors)
+    text = canonical_json(doc)
+    room = MAX_HEADER_BYTES - 200 * (len(tensors) + 1)  # the tensors' own header entries
+    if len(json.dumps(text)) > room:
+        raise ValueError(
+            f"{path}: the model's metadata ({len(text)} bytes, mostly feature names) exceeds "
+            f"the {MAX_HEADER_BYTES}-byte header limit of the model file format"
+        )
     with atomic_path(path) as tmp:
-        save_file(tensors, str(tmp), metadata={METADATA_KEY: canonical_json(doc)})
+        save_file(tensors, str(tmp), metadata={METADATA_KEY: text})
 
 
 def _sniff(prefix: bytes) -> str:
@@ -181,8 +190,8 @@ def read_container(path) -> tuple[dict, dict[str, torch.Tensor]]:
     stored = doc.pop("sha256", None)
     try:
         actual = checksum(doc, tensors)
-    except ValueError:
-        raise _fail(path, "corrupted: torchlogit's metadata holds invalid numbers") from None
+    except (ValueError, RecursionError):
+        raise _fail(path, "corrupted: torchlogit's metadata cannot be checked") from None
     if stored != actual:
         raise _fail(
             path,
