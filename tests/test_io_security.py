@@ -189,6 +189,18 @@ def _rewrite(saved, out, edit):
             "corrupted",
         ),
         (lambda d, t: d.update(device="quantum:7"), "device"),
+        (
+            lambda d, t: d["attributes"].update(
+                classes_={"__ndarray__": {"dtype": "<i8", "shape": [2], "values": [1, 0]}}
+            ),
+            "sorted and distinct",
+        ),
+        (
+            lambda d, t: d["attributes"].update(
+                feature_names_in_={"__ndarray__": {"dtype": "|O", "shape": [1], "values": ["a"]}}
+            ),
+            "feature_names_in_ must hold 3 names",
+        ),
         (lambda d, t: d.update(format_version="1"), "format_version"),
         (lambda d, t: d.update(format="something-else"), "not a torchlogit model file"),
     ],

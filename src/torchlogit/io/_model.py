@@ -219,6 +219,11 @@ def _rebuild(path, cls, doc, tensors, target: torch.device):
         )
     if not coef.is_floating_point():
         raise ValueError(f"coef has dtype {coef.dtype}")
+    if not np.array_equal(np.unique(classes), classes):
+        raise ValueError("classes_ must be sorted and distinct (as np.unique gives them)")
+    names = attrs.get("feature_names_in_")
+    if names is not None and (not isinstance(names, np.ndarray) or names.shape != (n_features,)):
+        raise ValueError(f"feature_names_in_ must hold {n_features} names")
     for name, value in attrs.items():
         setattr(model, name, value)
     history = {
