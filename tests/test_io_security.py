@@ -140,7 +140,9 @@ def test_newer_format_version(saved, tmp_path):
         torchlogit.io.read_metadata(tmp_path / "new.safetensors")
 
 
-@pytest.mark.parametrize("name", ["os.system", "Pipeline", "subprocess.Popen", None, 3])
+@pytest.mark.parametrize(
+    "name", ["os.system", "Pipeline", "subprocess.Popen", None, 3, ["LogisticRegression"], {}]
+)
 def test_unknown_class(saved, tmp_path, name):
     doc, tensors = read_container(saved)
     doc["class"] = name

@@ -246,7 +246,8 @@ def load(path, *, device=None):
     """
     doc, tensors = read_container(path)
     _check_version(path, doc)
-    cls = _model_classes().get(doc.get("class"))
+    name = doc.get("class")
+    cls = _model_classes().get(name) if isinstance(name, str) else None
     if cls is None:
         raise ModelFileError(
             f"{path}: names the class {doc.get('class')!r}, which torchlogit does not load "
