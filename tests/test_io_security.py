@@ -269,3 +269,29 @@ def test_oversized_metadata_is_refused_when_saving(tmp_path):
 def test_round_trip_still_exact_after_all_that(saved):
     loaded = torchlogit.load(saved)
     assert np.isfinite(loaded.coef_).all()
+
+
+def test_random_damage_is_always_caught(saved, tmp_path):
+    """Any single damaged byte or cut: a ModelFileError, or (whitespace) the same model."""
+    raw = saved.read_bytes()
+    X = np.random.default_rng(1).standard_normal((20, 3))
+    expected = torchlogit.load(saved).predict_proba(X)
+    rng = np.random.default_rng(0)
+    path = tmp_path / "damaged.safetensors"
+    outcomes = {"error": 0, "same": 0}
+    for _ in range(300):
+        damaged = bytearray(raw)
+        if rng.random() < 0.8:
+            i = int(rng.integers(len(raw)))
+            damaged[i] = (damaged[i] + int(rng.integers(1, 256))) % 256
+        else:
+            damaged = damaged[: int(rng.integers(len(raw)))]
+        path.write_bytes(bytes(damaged))
+        try:
+            model = torchlogit.load(path)
+        except ModelFileError:
+            outcomes["error"] += 1
+            continue
+        np.testing.assert_array_equal(model.predict_proba(X), expected)
+        outcomes["same"] += 1
+    assert outcomes["error"] > 250
