@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
@@ -40,8 +42,22 @@ def class_weight_per_sample(
     """
     if class_weight is None:
         return np.ones(y_index.shape[0])
+    if isinstance(class_weight, dict):
+        for label, w in class_weight.items():
+            if not (isinstance(w, numbers.Real) and np.isfinite(w) and w >= 0):
+                raise ValueError(
+                    f"class_weight[{label!r}] = {w!r}: class weights must be finite and >= 0"
+                )
     y_labels = classes[y_index]
-    cw = compute_class_weight(
-        class_weight, classes=classes, y=y_labels, sample_weight=sample_weight
-    )
-    return np.asarray(cw, dtype=np.float64)[y_index]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cw = np.asarray(
+            compute_class_weight(
+                class_weight, classes=classes, y=y_labels, sample_weight=sample_weight
+            ),
+            dtype=np.float64,
+        )
+    # "balanced" divides by each class's total sample weight: a class whose samples all have
+    # weight 0 gets an infinite weight, which would turn 0 * inf into NaN. Its samples keep
+    # weight 0 (they are absent from the fit, as without class_weight).
+    cw[~np.isfinite(cw)] = 0.0
+    return cw[y_index]

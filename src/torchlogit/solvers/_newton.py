@@ -5,10 +5,10 @@ device), the Newton direction ``d = -H^{-1} g`` from a Cholesky factorisation, a
 line search that almost always accepts ``t = 1``. Converges quadratically near the optimum:
 the fast choice when ``n >> d``.
 
-Fallbacks (as scikit-learn's ``NewtonCholeskySolver``): when ``H`` is not positive definite
-to working precision (no penalty and collinear or separable data), a multiple of the identity
-is added until the factorisation succeeds (Levenberg–Marquardt damping); when the line search
-cannot decrease ``f``, the solver stops and reports it.
+Fallbacks: when ``H`` is singular to working precision (no penalty and collinear or
+separable data, fewer rows than features), the minimum-norm step ``-H^+ g`` from an
+eigendecomposition (see :func:`newton_direction`); when the line search cannot decrease
+``f``, the solver stops and reports it.
 
 Multinomial without a penalty on some columns: the full softmax is invariant to adding the
 same vector to every class's coefficients of an unpenalised column, so ``H`` is singular along
@@ -42,24 +42,35 @@ def _null_space_regularizer(objective, coef: torch.Tensor) -> torch.Tensor | Non
 
 
 def newton_direction(H: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, float]:
-    """Solve ``H d = -g`` by Cholesky; damp ``H`` with ``mu I`` until it factors.
+    """Solve ``H d = -g``: Cholesky when ``H`` is well conditioned, else ``d = -H^+ g``.
 
-    Returns the direction and the damping ``mu`` that was needed (0 when none).
+    The fallback is the minimum-norm step from the eigendecomposition of ``H``, with the
+    eigenvalues below ``lambda_max * n * eps`` treated as zero. It gives ``d`` no component
+    along (near-)null directions of ``H``, such as directions orthogonal to every row with a
+    positive weight when there is no penalty: a Levenberg–Marquardt damping ``mu I`` with a
+    tiny ``mu`` would instead put rounding noise of size ``eps |g| / mu`` there, and the fit
+    would depend on the order of the rows (scikit-learn's sample-weight equivalence check).
+
+    Returns the direction and the eigenvalue cut-off that was used (0 for Cholesky).
     """
-    mu = 0.0
-    scale = float(H.diagonal().abs().max()) or 1.0
-    eye = None
-    for _ in range(30):
-        Hd = H if mu == 0.0 else H + mu * eye
-        L, info = torch.linalg.cholesky_ex(Hd)
-        if int(info) == 0:
+    n = H.shape[0]
+    eps = torch.finfo(H.dtype).eps
+    L, info = torch.linalg.cholesky_ex(H)
+    if int(info) == 0:
+        piv = L.diagonal()
+        # pivots**2 bound the eigenvalues: a tiny ratio means H is singular to working precision
+        if float(piv.min()) ** 2 > n * eps * float(piv.max()) ** 2:
             d = torch.cholesky_solve(-g.unsqueeze(1), L).squeeze(1)
             if bool(torch.isfinite(d).all()):
-                return d, mu
-        if eye is None:
-            eye = torch.eye(H.shape[0], dtype=H.dtype, device=H.device)
-        mu = scale * torch.finfo(H.dtype).eps * 16 if mu == 0.0 else mu * 10.0
-    return -g, float("inf")
+                return d, 0.0
+    lam, V = torch.linalg.eigh(H)
+    cutoff = max(float(lam[-1]), 0.0) * n * eps
+    keep = lam > cutoff
+    if not bool(keep.any()):
+        return -g, float("inf")
+    Vk = V[:, keep]
+    d = -(Vk @ ((Vk.T @ g) / lam[keep]))
+    return d, cutoff
 
 
 @register_solver
