@@ -18,11 +18,20 @@ def encode_labels(y) -> tuple[np.ndarray, np.ndarray]:
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
-    check_classification_targets(y)
     if y.dtype.kind == "O":
-        # Mixed or missing labels: np.unique would fail or mis-sort with a cryptic message.
-        if any(v is None or (isinstance(v, float) and v != v) for v in y):
-            raise ValueError("y contains missing labels (None or NaN)")
+        # Missing labels: sorting them (in scikit-learn's checks or np.unique) would fail with
+        # a cryptic TypeError, so look for them first.
+        missing = [
+            i for i, v in enumerate(y.ravel()) if v is None or (isinstance(v, float) and v != v)
+        ]
+        if missing:
+            raise ValueError(
+                f"y contains {len(missing)} missing label(s) (None or NaN), the first at "
+                f"row {missing[0]}"
+            )
+        if len({isinstance(v, str) for v in y.ravel()}) > 1:
+            raise ValueError("Mix of label input types (string and number) in y")
+    check_classification_targets(y)
     classes, y_index = np.unique(y, return_inverse=True)
     if classes.shape[0] < 2:
         raise ValueError(

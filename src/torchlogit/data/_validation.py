@@ -14,7 +14,7 @@ import warnings
 
 import numpy as np
 import torch
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import _check_sample_weight, _check_y, validate_data
 
 _DTYPES = {
     "float32": torch.float32,
@@ -165,9 +165,8 @@ def validate_X_y(estimator, X, y, *, dtype=None, device=None):
             raise ValueError(
                 f"{type(estimator).__name__} requires y to be passed, but the target y is None."
             )
-        y_np = np.asarray(y_np)
-        if y_np.ndim == 2 and y_np.shape[1] == 1:
-            y_np = y_np[:, 0]
+        # scikit-learn's own checks on y (1-D or a column, finite), as for NumPy input.
+        y_np = _check_y(np.asarray(y_np), estimator=estimator)
         if y_np.shape[0] != Xt.shape[0]:
             raise ValueError(
                 f"Found input variables with inconsistent numbers of samples: "
