@@ -382,3 +382,26 @@ def test_history_records_every_iteration(solver):
     assert len(h["objective"]) == m.n_iter_[0] + 1  # the start and every iteration
     assert np.all(np.diff(h["objective"]) <= 1e-15)  # monotone decrease (line search)
     assert h["gradient_norm"][-1] <= m.tol
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_zero_weight_rows_are_absent_even_when_the_optimum_is_not_unique(n_classes, solver):
+    # No penalty and fewer weighted rows than features: many coefficient vectors fit the
+    # weighted rows equally well. The solvers must still not let the zero-weight rows (or
+    # rounding noise) pick one: the model equals the fit on the positive-weight rows alone,
+    # also where it predicts the rows that were left out.
+    rng = np.random.default_rng(5)
+    X = rng.uniform(size=(16, 24))
+    y = np.arange(16) % n_classes
+    sw = rng.integers(0, 3, size=16)
+    sw[:n_classes] = 1  # every class keeps a row
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SeparableDataWarning)
+        weighted = LogisticRegression(penalty=None, solver=solver).fit(X, y, sample_weight=sw)
+        kept = LogisticRegression(penalty=None, solver=solver).fit(
+            np.repeat(X, sw, axis=0), np.repeat(y, sw)
+        )
+    np.testing.assert_allclose(
+        weighted.predict_proba(X), kept.predict_proba(X), rtol=1e-9, atol=1e-12
+    )

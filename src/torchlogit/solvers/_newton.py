@@ -5,10 +5,11 @@ device), the Newton direction ``d = -H^{-1} g`` from a Cholesky factorisation, a
 line search that almost always accepts ``t = 1``. Converges quadratically near the optimum:
 the fast choice when ``n >> d``.
 
-Fallbacks: when ``H`` is singular to working precision (no penalty and collinear or
-separable data, fewer rows than features), the minimum-norm step ``-H^+ g`` from an
-eigendecomposition (see :func:`newton_direction`); when the line search cannot decrease
-``f``, the solver stops and reports it.
+Fallbacks: when ``H`` does not factor (no penalty and collinear or separable data, fewer
+weighted rows than parameters), a modified Newton step from an eigendecomposition that damps
+the tiny eigenvalues and leaves out directions where the gradient is only rounding noise (see
+:func:`newton_direction`); when the line search cannot decrease ``f``, the solver stops and
+reports it.
 
 Multinomial without a penalty on some columns: the full softmax is invariant to adding the
 same vector to every class's coefficients of an unpenalised column, so ``H`` is singular along
@@ -41,35 +42,35 @@ def _null_space_regularizer(objective, coef: torch.Tensor) -> torch.Tensor | Non
     return U
 
 
-def newton_direction(H: torch.Tensor, g: torch.Tensor) -> tuple[torch.Tensor, float]:
-    """Solve ``H d = -g``: Cholesky when ``H`` is well conditioned, else ``d = -H^+ g``.
+def newton_direction(
+    H: torch.Tensor, g: torch.Tensor, negligible: float = 0.0
+) -> tuple[torch.Tensor, float]:
+    """Solve ``H d = -g`` by Cholesky; when ``H`` does not factor, a modified Newton step.
 
-    The fallback is the minimum-norm step from the eigendecomposition of ``H``, with the
-    eigenvalues below ``lambda_max * n * eps`` treated as zero. It gives ``d`` no component
-    along (near-)null directions of ``H``, such as directions orthogonal to every row with a
-    positive weight when there is no penalty: a Levenberg–Marquardt damping ``mu I`` with a
-    tiny ``mu`` would instead put rounding noise of size ``eps |g| / mu`` there, and the fit
-    would depend on the order of the rows (scikit-learn's sample-weight equivalence check).
+    The fallback (``H`` singular to working precision: no penalty and collinear or separable
+    data, or fewer rows with a positive weight than parameters) uses the eigendecomposition
+    ``H = V diag(lambda) V^T`` and ``c = V^T g``. Eigenvalues below
+    ``cutoff = lambda_max * n * eps`` are raised to ``cutoff`` (a Levenberg–Marquardt-like
+    damping that keeps the step finite), and the components of those directions with
+    ``|c_k| <= negligible`` are dropped: there the gradient is rounding noise (directions
+    orthogonal to every row with a positive weight, say), and dividing noise by a tiny
+    eigenvalue would put an arbitrary, row-order-dependent component into the coefficients.
+    Starting from zeros, the coefficients then stay in the span of the weighted rows.
 
-    Returns the direction and the eigenvalue cut-off that was used (0 for Cholesky).
+    Returns the direction and the eigenvalue cut-off that was used (0 when Cholesky worked).
     """
-    n = H.shape[0]
-    eps = torch.finfo(H.dtype).eps
     L, info = torch.linalg.cholesky_ex(H)
     if int(info) == 0:
-        piv = L.diagonal()
-        # pivots**2 bound the eigenvalues: a tiny ratio means H is singular to working precision
-        if float(piv.min()) ** 2 > n * eps * float(piv.max()) ** 2:
-            d = torch.cholesky_solve(-g.unsqueeze(1), L).squeeze(1)
-            if bool(torch.isfinite(d).all()):
-                return d, 0.0
+        d = torch.cholesky_solve(-g.unsqueeze(1), L).squeeze(1)
+        if bool(torch.isfinite(d).all()):
+            return d, 0.0
     lam, V = torch.linalg.eigh(H)
-    cutoff = max(float(lam[-1]), 0.0) * n * eps
-    keep = lam > cutoff
-    if not bool(keep.any()):
+    cutoff = float(lam[-1]) * H.shape[0] * torch.finfo(H.dtype).eps
+    if not cutoff > 0.0:  # H is zero or negative definite: steepest descent
         return -g, float("inf")
-    Vk = V[:, keep]
-    d = -(Vk @ ((Vk.T @ g) / lam[keep]))
+    c = V.T @ g
+    keep = (lam > cutoff) | (c.abs() > negligible)
+    d = -(V[:, keep] @ (c[keep] / lam[keep].clamp(min=cutoff)))
     return d, cutoff
 
 
@@ -101,7 +102,8 @@ class NewtonSolver(SolverBase):
                 break
             if U is not None:
                 H = H + U * (float(H.diagonal().mean()) or 1.0)
-            d, _ = newton_direction(H, g.reshape(-1))
+            # Gradient components far below tol cannot stop convergence: rounding noise there.
+            d, _ = newton_direction(H, g.reshape(-1), negligible=1e-3 * self.tol)
             d = d.reshape(coef.shape)
             slope = float((g * d).sum())
             if slope >= 0:  # damping failed: fall back to steepest descent
