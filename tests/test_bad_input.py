@@ -243,6 +243,7 @@ def test_unfitted_model(conv, data):
         (dict(C=-1.0), InvalidParameterError, "'C' parameter"),
         (dict(C=0), InvalidParameterError, "'C' parameter"),
         (dict(C=np.nan), InvalidParameterError, "'C' parameter"),
+        (dict(C=-np.inf), InvalidParameterError, "'C' parameter"),
         (dict(penalty="l3"), InvalidParameterError, "'penalty' parameter"),
         (dict(tol=-1e-3), InvalidParameterError, "'tol' parameter"),
         (dict(max_iter=-1), InvalidParameterError, "'max_iter' parameter"),

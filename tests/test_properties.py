@@ -405,3 +405,26 @@ def test_zero_weight_rows_are_absent_even_when_the_optimum_is_not_unique(n_class
     np.testing.assert_allclose(
         weighted.predict_proba(X), kept.predict_proba(X), rtol=1e-9, atol=1e-12
     )
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_C_inf_means_no_penalty(n_classes):
+    # scikit-learn >= 1.8 spells "no penalty" C=np.inf; it must be the same fit.
+    X, y = make_problem(n_classes)
+    a = tight(penalty=None).fit(X, y)
+    b = tight(C=np.inf).fit(X, y)
+    np.testing.assert_allclose(full_coef(b), full_coef(a), rtol=1e-10, atol=1e-12)
+    Xs = X + 10.0 * np.eye(X.shape[1])[y]  # separable: the warning must come for C=inf too
+    with pytest.warns(SeparableDataWarning):
+        LogisticRegression(C=np.inf).fit(Xs, y)
+
+
+def test_tensor_that_requires_grad_trains_without_autograd():
+    X, y = make_problem(2)
+    Xt = torch.tensor(X, requires_grad=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch warns when a grad-tracking tensor is read
+        m = tight().fit(Xt, torch.as_tensor(y))
+    ref = tight().fit(X, y)
+    np.testing.assert_allclose(full_coef(m), full_coef(ref), rtol=1e-12)
+    assert Xt.grad is None

@@ -160,6 +160,9 @@ def validate_X_y(estimator, X, y, *, dtype=None, device=None):
     """Validate training data. Returns ``(X_tensor, y_numpy, was_tensor)``."""
     if is_tensor(X):
         Xt, _ = validate_X(estimator, X, reset=True, dtype=dtype, device=device)
+        # Training never differentiates through X: without this, a tensor that requires grad
+        # would make every pass over the data record an autograd graph.
+        Xt = Xt.detach()
         y_np = y.detach().cpu().numpy() if is_tensor(y) else y
         if y_np is None:
             raise ValueError(

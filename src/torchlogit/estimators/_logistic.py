@@ -54,7 +54,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     ----------
     penalty : {"l2", "l1", "elasticnet"} or None, default="l2"
     C : float, default=1.0
-        Inverse regularisation strength (ignored when ``penalty=None``).
+        Inverse regularisation strength (ignored when ``penalty=None``); ``np.inf`` means
+        no penalty, as in scikit-learn >= 1.8.
     l1_ratio : float in [0, 1] or None
         Elastic-net mixing; only with ``penalty="elasticnet"``.
     fit_intercept : bool, default=True
@@ -96,7 +97,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
-        "C": [Interval(Real, 0, None, closed="neither")],
+        # C = inf means no penalty, as in scikit-learn >= 1.8 (its strengths 1/(C S) are 0).
+        "C": [Interval(Real, 0, None, closed="right")],
         "l1_ratio": [Interval(Real, 0, 1, closed="both"), None],
         "fit_intercept": ["boolean"],
         "class_weight": [dict, StrOptions({"balanced"}), None],
@@ -260,7 +262,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     def _warn_if_separable(self, objective, data) -> None:
         """Warn when no penalty is used and every training sample is classified with margin."""
-        if self.penalty is not None:
+        if objective.penalty.l1 > 0 or objective.penalty.l2 > 0:  # penalty=None or C=inf
             return
         margins = []
         for batch in data.batches():
