@@ -348,3 +348,24 @@ def test_float32_in_float32_out(conv, data):
     model = LogisticRegression().fit(conv(X32), y)
     assert model.coef_.dtype == np.float32
     assert model.predict_proba(conv(X32)).dtype in (np.float32, torch.float32)
+
+
+@pytest.mark.parametrize(
+    "view",
+    [
+        lambda X: X[::-1],
+        lambda X: X[:, ::-1],
+        lambda X: X[::2],
+        np.asfortranarray,
+        lambda X: X.astype(">f8"),
+    ],
+    ids=["reversed-rows", "reversed-columns", "strided", "fortran", "big-endian"],
+)
+def test_array_layouts_are_accepted(data, view):
+    X, _ = data
+    Xv = view(X)
+    y = np.arange(Xv.shape[0]) % 2
+    ref = LogisticRegression(tol=1e-10).fit(np.array(Xv, dtype=np.float64, order="C"), y)
+    model = LogisticRegression(tol=1e-10).fit(Xv, y)
+    np.testing.assert_allclose(model.coef_, ref.coef_, rtol=1e-12)
+    np.testing.assert_allclose(model.predict_proba(Xv), ref.predict_proba(Xv), rtol=1e-12)

@@ -127,6 +127,8 @@ def to_device_tensor(X, *, dtype: torch.dtype, device: torch.device) -> torch.Te
     arr = np.asarray(X)
     if arr.dtype != np_dtype:
         arr = arr.astype(np_dtype)
+    if any(st < 0 for st in arr.strides):  # a reversed view: torch cannot share it
+        arr = np.ascontiguousarray(arr)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
         return torch.from_numpy(arr).to(device)
