@@ -428,3 +428,21 @@ def test_tensor_that_requires_grad_trains_without_autograd():
     ref = tight().fit(X, y)
     np.testing.assert_allclose(full_coef(m), full_coef(ref), rtol=1e-12)
     assert Xt.grad is None
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_warm_start_continues_from_the_previous_solution(n_classes, solver):
+    X, y = make_problem(n_classes)
+    cold = tight(solver=solver).fit(X, y)
+    warm = tight(solver=solver, warm_start=True).fit(X, y)
+    n_first = warm.n_iter_[0]
+    warm.fit(X, y)
+    assert warm.n_iter_[0] == 0 < n_first  # already optimal: no iteration needed
+    np.testing.assert_allclose(full_coef(warm), full_coef(cold), rtol=1e-10, atol=1e-12)
+    # Other labels (binary: other classes_, so a cold start; multinomial: relabelled, so a
+    # warm start from a poor point): the fit still reaches the new optimum.
+    y2 = (y + 1) % n_classes if n_classes > 2 else np.where(y == 0, 5, 7)
+    warm.fit(X, y2)
+    ref = tight(solver=solver).fit(X, y2)
+    np.testing.assert_allclose(full_coef(warm), full_coef(ref), rtol=1e-8, atol=1e-10)
