@@ -11,18 +11,9 @@ from __future__ import annotations
 
 import os
 
-import numpy as np
-import pytest
 import torch
 from threadpoolctl import threadpool_limits
 
 _THREADS = int(os.environ.get("TORCHLOGIT_TEST_THREADS", "1"))
 torch.set_num_threads(_THREADS)
 threadpool_limits(_THREADS)
-
-requires_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")
-
-
-@pytest.fixture
-def rng():
-    return np.random.default_rng(0)
