@@ -1,8 +1,13 @@
 """Data layer: validation, label encoding, dtype and device, batches."""
 
+from ._csv import CSVSource
 from ._design import Batch
 from ._labels import class_weight_per_sample, encode_labels
 from ._memory import InMemoryData
+from ._numpy_source import NumpySource
+from ._parquet import ParquetSource
+from ._sources import ArraySource, SourceSummary, StreamingSource
+from ._streaming import StreamingData
 from ._validation import (
     resolve_device,
     resolve_dtype,
@@ -12,8 +17,15 @@ from ._validation import (
 )
 
 __all__ = [
+    "ArraySource",
     "Batch",
+    "CSVSource",
     "InMemoryData",
+    "NumpySource",
+    "ParquetSource",
+    "SourceSummary",
+    "StreamingData",
+    "StreamingSource",
     "class_weight_per_sample",
     "encode_labels",
     "resolve_device",

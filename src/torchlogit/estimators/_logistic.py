@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import warnings
 from numbers import Integral, Real
 
@@ -15,6 +16,7 @@ from sklearn.utils.validation import check_is_fitted
 from .. import solvers as _solvers
 from ..data import (
     InMemoryData,
+    StreamingSource,
     class_weight_per_sample,
     encode_labels,
     resolve_device,
@@ -75,7 +77,16 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     dtype : {"float32", "float64"} or None, default=None
         ``None`` follows the input: float32 stays float32, anything else is float64.
     verbose : int, default=0
-        Print one line per iteration when > 0.
+        Print one line per iteration when > 0 (and, for a streaming source, a progress bar
+        per pass over the data).
+    checkpoint_dir : str or path, optional
+        Write the solver's state there after every iteration (one safetensors file, replaced
+        atomically). A later ``fit`` of the same problem (same data, penalty, solver) with
+        the same folder continues from it and reaches the same coefficients as one
+        uninterrupted fit.
+    solver_options : dict, optional
+        Extra keyword arguments for the solver (e.g. ``batch_size``, ``eta0``, ``lr``,
+        ``random_state`` for ``"sgd"`` / ``"adam"``; ``memory`` for ``"lbfgs"``).
 
     Attributes
     ----------
@@ -109,6 +120,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         "device": [str, torch.device, None],
         "dtype": [StrOptions({"float32", "float64"}), torch.dtype, type, None],
         "verbose": ["verbose"],
+        "checkpoint_dir": [str, os.PathLike, None],
+        "solver_options": [dict, None],
     }
 
     def __init__(
@@ -126,6 +139,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         device=None,
         dtype=None,
         verbose=0,
+        checkpoint_dir=None,
+        solver_options=None,
     ):
         self.penalty = penalty
         self.C = C
@@ -139,6 +154,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.device = device
         self.dtype = dtype
         self.verbose = verbose
+        self.checkpoint_dir = checkpoint_dir
+        self.solver_options = solver_options
 
     # ------------------------------------------------------------------ configuration
     def _check_params(self):
@@ -166,9 +183,18 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         return ElasticNetPenalty(l1, l2, n_features)
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X, y, sample_weight=None):
-        """Fit the model to ``X`` (n, d) and labels ``y`` (n,), with optional sample weights."""
+    def fit(self, X, y=None, sample_weight=None):
+        """Fit the model to ``X`` (n, d) and labels ``y`` (n,), with optional sample weights.
+
+        ``X`` may instead be a streaming source (:class:`~torchlogit.data.ParquetSource`,
+        ``CSVSource``, ``NumpySource``, ``ArraySource``) holding labels and weights; the
+        full-batch solvers then sum over its chunks and reach the in-memory fit's optimum.
+        """
         self._check_params()
+        if isinstance(X, StreamingSource):
+            from ._streaming import fit_source
+
+            return fit_source(self, X, y, sample_weight)
         device = resolve_device(self.device, X)
         Xt, y_np, _ = validate_X_y(self, X, y, dtype=self.dtype, device=device)
         classes, y_index = encode_labels(y_np)
@@ -196,6 +222,16 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self._warn_if_separable(objective, data)
         return self
 
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """One epoch of ``solver="sgd"`` (or ``"adam"``) on ``(X, y)``, for online learning.
+
+        ``classes`` (every label that will ever appear) is required on the first call. The
+        penalty uses the total sample weight seen so far.
+        """
+        from ._streaming import partial_fit
+
+        return partial_fit(self, X, y, classes=classes, sample_weight=sample_weight)
+
     def _initial_coef(self, objective, classes, dtype, device) -> torch.Tensor:
         m, p = objective.coef_shape
         coef0 = torch.zeros(m, p, dtype=dtype, device=device)
@@ -218,11 +254,18 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             )
         solver_cls = _solvers.get_solver(name)
         _solvers.check_solver_objective(solver_cls, objective, penalty)
-        batch = next(iter(objective.data.batches()))
-        dtype, device = batch.X.dtype, batch.X.device
+        data = objective.data
+        if hasattr(data, "dtype"):  # streamed: do not read a chunk to learn them
+            dtype, device = data.dtype, data.device
+        else:
+            batch = next(iter(data.batches()))
+            dtype, device = batch.X.dtype, batch.X.device
         coef0 = self._initial_coef(objective, classes, dtype, device)
-        solver = solver_cls(tol=self.tol, max_iter=self.max_iter, verbose=self.verbose)
-        result = solver.solve(objective, coef0)
+        from ._streaming import solver_extras
+
+        kwargs, resume, solved = solver_extras(self, objective, classes, name)
+        solver = solver_cls(tol=self.tol, max_iter=self.max_iter, verbose=self.verbose, **kwargs)
+        result = solver.solve(solved, coef0, resume=resume)
         self._set_fitted(result, objective, classes, name)
         return result
 

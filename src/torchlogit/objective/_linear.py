@@ -192,3 +192,15 @@ class LinearObjective:
             acc += self._grad_from_raw_grad(batch, hv).reshape(-1)
         acc = self.reduce(acc)
         return acc.reshape(coef.shape) / S + self.penalty.smooth_hessian_diagonal(coef) * v
+
+    # ------------------------------------------------------------------ mini-batches
+    def batch_value_gradient(self, coef: torch.Tensor, batch: Batch):
+        """``(sum_b s_i l_i, sum_b s_i grad l_i)`` over one batch: no penalty, no ``1/S``.
+
+        The pieces a stochastic solver scales into an estimate of the averaged objective's
+        value and gradient (no ``reduce``: a mini-batch is local to its process).
+        """
+        raw = self.raw_prediction(batch.X, coef)
+        lo, G = self.loss.loss_gradient(batch.y, raw)
+        sw = batch.sample_weight
+        return (sw * lo).sum(), self._grad_from_raw_grad(batch, G * sw.unsqueeze(1))

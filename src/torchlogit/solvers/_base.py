@@ -69,6 +69,24 @@ def choose_solver(*, n_samples: int, n_parameters: int, penalty, sparse: bool = 
     return "lbfgs"
 
 
+_HISTORY_KEYS = ("objective", "gradient_norm", "step_size", "time")
+
+
+@dataclass
+class ResumeState:
+    """Where an interrupted solve stopped: pass it as ``solve(..., resume=state)``.
+
+    ``coef`` is the iterate after ``n_iter`` iterations, ``history`` the diagnostics up to
+    it, and ``state`` whatever else the solver keeps between iterations (L-BFGS: its
+    correction pairs; Newton: nothing), as written by the solver's ``checkpoint.save``.
+    """
+
+    coef: torch.Tensor
+    n_iter: int
+    history: dict
+    state: dict
+
+
 @dataclass
 class History:
     """Per-iteration diagnostics, one list per quantity (plot-ready)."""
@@ -84,6 +102,13 @@ class History:
         self.gradient_norm.append(float(gradient_norm))
         self.step_size.append(float(step_size))
         self.time.append(_time.perf_counter() - self._start)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> History:
+        """A history that continues ``d`` (as written by :meth:`as_dict`)."""
+        h = cls(**{k: [float(v) for v in d.get(k, [])] for k in _HISTORY_KEYS})
+        h._start = _time.perf_counter() - (h.time[-1] if h.time else 0.0)
+        return h
 
     def as_dict(self) -> dict[str, list[float]]:
         return {
@@ -117,11 +142,30 @@ class SolverBase:
     requires: tuple[str, ...] = ("value_gradient",)
     handles_nonsmooth = False
 
-    def __init__(self, *, tol: float = 1e-4, max_iter: int = 100, verbose: int = 0, callback=None):
+    def __init__(
+        self,
+        *,
+        tol: float = 1e-4,
+        max_iter: int = 100,
+        verbose: int = 0,
+        callback=None,
+        checkpoint=None,
+    ):
         self.tol = float(tol)
         self.max_iter = int(max_iter)
         self.verbose = int(verbose)
         self.callback = callback
+        # ``checkpoint.save(n_iter, coef, history, state)`` after every iteration, where
+        # ``state`` is what ``solve(..., resume=ResumeState(...))`` needs to continue.
+        self.checkpoint = checkpoint
+
+    @staticmethod
+    def _resume(resume: ResumeState | None, coef0: torch.Tensor):
+        """``(coef, n_iter, history, state)`` to start from: ``coef0`` or an interrupted run."""
+        if resume is None:
+            return coef0, 0, History(), {}
+        coef = resume.coef.to(dtype=coef0.dtype, device=coef0.device).reshape(coef0.shape)
+        return coef, int(resume.n_iter), History.from_dict(resume.history), dict(resume.state)
 
     def _log(self, it: int, f: float, gnorm: float, step: float) -> None:
         if self.verbose:
@@ -130,11 +174,17 @@ class SolverBase:
                 f"  step {step:.3g}"
             )
 
-    def _after_iteration(self, it: int, coef: torch.Tensor, history: History) -> bool:
-        """Run the user's callback; a ``True`` return value asks the solver to stop."""
+    def _after_iteration(
+        self, it: int, coef: torch.Tensor, history: History, state: dict | None = None
+    ) -> bool:
+        """Save a checkpoint, run the user's callback; ``True`` asks the solver to stop."""
+        if self.checkpoint is not None:
+            self.checkpoint.save(it, coef, history, state or {})
         if self.callback is None:
             return False
         return bool(self.callback(it, coef, history))
 
-    def solve(self, objective, coef0: torch.Tensor) -> SolverResult:  # pragma: no cover
+    def solve(
+        self, objective, coef0: torch.Tensor, resume: ResumeState | None = None
+    ) -> SolverResult:  # pragma: no cover
         raise NotImplementedError

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from ._base import History, SolverBase, SolverResult, register_solver
+from ._base import SolverBase, SolverResult, register_solver
 from ._linesearch import armijo_backtracking
 
 
@@ -44,16 +44,14 @@ class LBFGSSolver(SolverBase):
         super().__init__(**kwargs)
         self.memory = int(memory)
 
-    def solve(self, objective, coef0: torch.Tensor) -> SolverResult:
+    def solve(self, objective, coef0: torch.Tensor, resume=None) -> SolverResult:
         shape = coef0.shape
-        x = coef0.reshape(-1).clone()
-        history = History()
+        x, n_iter, history, state = self._resume(resume, coef0)
+        x = x.reshape(-1).clone()
         f, g = objective.value_gradient(x.reshape(shape))
         f, g = float(f), g.reshape(-1)
-        pairs: list = []
-        gamma = 1.0
-        t = 0.0
-        n_iter, converged, message = 0, False, f"reached max_iter={self.max_iter}"
+        pairs, gamma, t = _unpack_state(state, x)
+        converged, message = False, f"reached max_iter={self.max_iter}"
         eps = torch.finfo(x.dtype).eps
         while True:
             gnorm = float(g.abs().max())
@@ -93,7 +91,8 @@ class LBFGSSolver(SolverBase):
                 gamma = sy / float(torch.dot(y, y))
             x, f, g = x_new, f_new, g_new
             n_iter += 1
-            if self._after_iteration(n_iter, x.reshape(shape), history):
+            state = _pack_state(pairs, gamma, t) if self.checkpoint is not None else None
+            if self._after_iteration(n_iter, x.reshape(shape), history, state):
                 message = "stopped by callback"
                 break
         return SolverResult(
@@ -104,6 +103,25 @@ class LBFGSSolver(SolverBase):
             message=message,
             n_passes=objective.n_evaluations,
         )
+
+
+def _pack_state(pairs: list, gamma: float, t: float) -> dict:
+    """L-BFGS's memory as tensors and floats (what a checkpoint stores)."""
+    state = {"gamma": gamma, "step": t, "rho": [p[2] for p in pairs]}
+    if pairs:
+        state["s"] = torch.stack([p[0] for p in pairs])
+        state["y"] = torch.stack([p[1] for p in pairs])
+    return state
+
+
+def _unpack_state(state: dict, x: torch.Tensor):
+    """``(pairs, gamma, step)`` from :func:`_pack_state`'s output (empty state: a fresh start)."""
+    pairs = []
+    if state.get("rho"):
+        S = state["s"].to(dtype=x.dtype, device=x.device)
+        Y = state["y"].to(dtype=x.dtype, device=x.device)
+        pairs = [(S[i], Y[i], float(r)) for i, r in enumerate(state["rho"])]
+    return pairs, float(state.get("gamma", 1.0)), float(state.get("step", 0.0))
 
 
 class _Flat:

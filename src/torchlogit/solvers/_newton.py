@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import torch
 
-from ._base import History, SolverBase, SolverResult, register_solver
+from ._base import SolverBase, SolverResult, register_solver
 from ._linesearch import armijo_backtracking
 
 
@@ -84,12 +84,12 @@ class NewtonSolver(SolverBase):
     name = "newton"
     requires = ("value_gradient_hessian", "value")
 
-    def solve(self, objective, coef0: torch.Tensor) -> SolverResult:
-        coef = coef0.clone()
-        history = History()
+    def solve(self, objective, coef0: torch.Tensor, resume=None) -> SolverResult:
+        coef, n_iter, history, state = self._resume(resume, coef0)
+        coef = coef.clone()
         U = _null_space_regularizer(objective, coef)
-        converged, message, t = False, f"reached max_iter={self.max_iter}", 0.0
-        n_iter = 0
+        converged, message = False, f"reached max_iter={self.max_iter}"
+        t = float(state.get("step", 0.0))
         while True:
             f, g, H = objective.value_gradient_hessian(coef)
             f, gnorm = float(f), float(g.abs().max())
@@ -117,7 +117,7 @@ class NewtonSolver(SolverBase):
                 break
             coef = coef_new
             n_iter += 1
-            if self._after_iteration(n_iter, coef, history):
+            if self._after_iteration(n_iter, coef, history, {"step": t}):
                 message = "stopped by callback"
                 break
         return SolverResult(

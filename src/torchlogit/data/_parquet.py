@@ -1,0 +1,241 @@
+"""``ParquetSource``: training data in one or many Parquet files, read row group by row group.
+
+Each file is opened with page checksum verification (pages written with a CRC are checked
+on read) and its footer is read before any data: a truncated, empty or corrupt file fails
+there. Every file must hold the selected columns with the same Arrow types as the first
+file. Features must be numeric (integer, floating or boolean); nulls are rejected with the
+file, row group, row and column named.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ._sources import Chunk, StreamingSource, file_fingerprint
+
+
+def expand_paths(paths, suffixes: tuple[str, ...]) -> list[str]:
+    """A file, a folder (its files with one of ``suffixes``, sorted), a glob, or a list of those."""
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    out: list[str] = []
+    for p in paths:
+        s = os.fspath(p)
+        if os.path.isdir(s):
+            found = sorted(
+                str(f) for f in Path(s).iterdir() if f.is_file() and f.name.endswith(suffixes)
+            )
+            if not found:
+                raise ValueError(f"folder {s!r} holds no {'/'.join(suffixes)} files")
+            out.extend(found)
+        elif any(ch in s for ch in "*?["):
+            found = sorted(glob.glob(s))
+            if not found:
+                raise ValueError(f"no file matches {s!r}")
+            out.extend(found)
+        elif os.path.isfile(s):
+            out.append(s)
+        else:
+            raise ValueError(f"no such file or folder: {s!r}")
+    if not out:
+        raise ValueError("no input files given")
+    return out
+
+
+def select_columns(names: list[str], target: str, features, weight, where: str):
+    """``(features, target, weight)`` column names, checked against ``names``."""
+    if target not in names:
+        raise ValueError(f"{where}: target column {target!r} is missing (columns: {names})")
+    if weight is not None and weight not in names:
+        raise ValueError(f"{where}: weight column {weight!r} is missing")
+    if features is None:
+        features = [c for c in names if c not in (target, weight)]
+    else:
+        features = list(features)
+        missing = [c for c in features if c not in names]
+        if missing:
+            raise ValueError(f"{where}: feature column(s) {missing} missing")
+        for c in (target, weight):
+            if c is not None and c in features:
+                raise ValueError(f"column {c!r} is both a feature and the target / weight")
+    if not features:
+        raise ValueError(f"{where}: no feature columns")
+    return features
+
+
+def check_numeric(field, where: str) -> None:
+    import pyarrow as pa
+
+    t = field.type
+    if not (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)):
+        raise ValueError(f"{where}: column {field.name!r} has non-numeric type {t}")
+
+
+def record_batch_to_chunk(
+    batch, features, target, weight, where: str, first_row: int, *, row_word="row", row_base=0
+) -> Chunk:
+    """Arrow record batch -> :class:`Chunk`; nulls raise with their row and column."""
+    import pyarrow as pa
+
+    chunk = Chunk(None, None, None, where, first_row, row_word, row_base)
+
+    n = batch.num_rows
+    cols = [batch.column(c) for c in features]
+    dtype = np.float32 if all(pa.types.is_float32(c.type) for c in cols) else np.float64
+    X = np.empty((len(cols), n), dtype=dtype).T  # column-major: each column one contiguous copy
+    for j, col in enumerate(cols):
+        if col.null_count:
+            r = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
+            raise ValueError(
+                f"{where}, {chunk.position(r)}, column {features[j]!r}: missing value (null)"
+            )
+        X[:, j] = col.to_numpy(zero_copy_only=False)
+    ycol = batch.column(target)
+    if ycol.null_count:
+        r = int(np.flatnonzero(ycol.is_null().to_numpy(zero_copy_only=False))[0])
+        raise ValueError(f"{where}, {chunk.position(r)}, column {target!r}: missing target")
+    y = ycol.to_numpy(zero_copy_only=False)
+    w = None
+    if weight is not None:
+        wcol = batch.column(weight)
+        if wcol.null_count:
+            r = int(np.flatnonzero(wcol.is_null().to_numpy(zero_copy_only=False))[0])
+            raise ValueError(f"{where}, {chunk.position(r)}, column {weight!r}: missing weight")
+        w = wcol.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+    chunk.X, chunk.y, chunk.weight = X, y, w
+    return chunk
+
+
+class ParquetSource(StreamingSource):
+    """Rows of Parquet files, ``chunk_rows`` at a time (chunks never cross a row group).
+
+    Parameters
+    ----------
+    paths : str, path, or list of them
+        A file, a folder (every ``*.parquet`` / ``*.parq`` file in it, sorted by name), a
+        glob pattern, or a list of those. Files are read in that order.
+    target : str
+        The label column (any type: integers, strings, booleans).
+    features : list of str, optional
+        Feature columns; ``None`` means every column but the target and the weight.
+    weight : str, optional
+        A column of non-negative sample weights.
+    chunk_rows : int, default=65536
+    cache_dir : str or path, optional
+        Keep the decoded chunks here as ``.npy`` files after the first complete pass; later
+        passes (and later fits) read them instead of decoding the files again.
+    verify_checksums : bool, default=True
+        Verify page CRCs where the writer stored them (pyarrow's
+        ``page_checksum_verification``).
+    """
+
+    def __init__(
+        self,
+        paths,
+        *,
+        target: str,
+        features=None,
+        weight: str | None = None,
+        chunk_rows: int | None = None,
+        cache_dir=None,
+        verify_checksums: bool = True,
+    ):
+        super().__init__(chunk_rows=chunk_rows, cache_dir=cache_dir)
+        self.paths = expand_paths(paths, (".parquet", ".parq", ".pq"))
+        self.target = target
+        self.weight = weight
+        self.verify_checksums = bool(verify_checksums)
+        self._requested_features = None if features is None else list(features)
+        self.features = None
+        self._schema = None
+        self._check_schemas()
+        self.feature_names = tuple(self.features)
+
+    def describe(self) -> str:
+        if len(self.paths) == 1:
+            return f"Parquet file {self.paths[0]!r}"
+        return f"{len(self.paths)} Parquet files ({self.paths[0]!r}, ...)"
+
+    def _fingerprint(self) -> tuple:
+        return file_fingerprint(self.paths)
+
+    def _open(self, path: str):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        if os.path.getsize(path) == 0:
+            raise ValueError(f"Parquet file {path!r} is empty (0 bytes)")
+        try:
+            return pq.ParquetFile(
+                path, page_checksum_verification=self.verify_checksums, memory_map=False
+            )
+        except (pa.ArrowException, OSError) as exc:
+            raise ValueError(
+                f"Parquet file {path!r} cannot be read (truncated or corrupt?): {exc}"
+            ) from exc
+
+    def _check_schemas(self) -> None:
+        """Every file: readable footer, the selected columns, the first file's types."""
+        for path in self.paths:
+            pf = self._open(path)
+            schema = pf.schema_arrow
+            names = list(schema.names)
+            where = f"Parquet file {path!r}"
+            if self.features is None:
+                self.features = select_columns(
+                    names, self.target, self._requested_features, self.weight, where
+                )
+                cols = [*self.features, self.target] + ([self.weight] if self.weight else [])
+                self._schema = {c: schema.field(c).type for c in cols}
+                for c in self.features + ([self.weight] if self.weight else []):
+                    check_numeric(schema.field(c), where)
+                continue
+            extra = set(names) - set(self._schema) - ({self.weight} if self.weight else set())
+            if self._requested_features is None and extra:
+                raise ValueError(
+                    f"{where}: column(s) {sorted(extra)} are not in {self.paths[0]!r} "
+                    "(features=None takes every column of the first file)"
+                )
+            for c, t in self._schema.items():
+                if c not in names:
+                    raise ValueError(f"{where}: column {c!r} is missing")
+                if schema.field(c).type != t:
+                    raise ValueError(
+                        f"{where}: column {c!r} has type {schema.field(c).type}, "
+                        f"but {t} in {self.paths[0]!r}"
+                    )
+
+    def _chunks(self):
+        import pyarrow as pa
+
+        cols = [*self.features, self.target] + ([self.weight] if self.weight else [])
+        for path in self.paths:
+            pf = self._open(path)
+            meta = pf.metadata
+            first = 0
+            for rg in range(meta.num_row_groups):
+                where = f"Parquet file {path!r}, row group {rg}"
+                offset = first
+                try:
+                    batches = pf.iter_batches(
+                        batch_size=self.chunk_rows, row_groups=[rg], columns=cols
+                    )
+                    for batch in batches:
+                        yield record_batch_to_chunk(
+                            batch, self.features, self.target, self.weight, where, offset - first
+                        )
+                        offset += batch.num_rows
+                except pa.ArrowException as exc:
+                    raise ValueError(f"{where}: cannot be decoded (corrupt?): {exc}") from exc
+                except OSError as exc:
+                    raise ValueError(f"{where}: read failed (corrupt?): {exc}") from exc
+                expected = meta.row_group(rg).num_rows
+                if offset - first != expected:
+                    raise ValueError(
+                        f"{where}: read {offset - first} rows, the footer says {expected}"
+                    )
+                first = offset

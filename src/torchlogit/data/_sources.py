@@ -1,0 +1,284 @@
+"""Streaming sources: training data read chunk by chunk, never all at once.
+
+A source turns files (or arrays) into a sequence of host-side :class:`Chunk` objects. Before
+anything is trained, :meth:`StreamingSource.scan` reads every chunk once and checks it (finite
+numeric features, no missing target, valid weights), discovering the classes, the number of
+rows and features and the per-class weight sums; any problem raises a ``ValueError`` that
+names the file and, where it applies, the row group / line and column. :meth:`StreamingSource.open`
+then gives a :class:`~torchlogit.data.StreamingData`, the object :class:`LinearObjective`
+iterates over (``batches()`` and ``weight_sum``), exactly as it iterates over
+:class:`~torchlogit.data.InMemoryData`.
+
+Subclasses implement ``_chunks()`` (yield :class:`Chunk`) and ``_fingerprint()`` (what
+identifies the data: file names, sizes and modification times), and set ``feature_names``.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.utils.multiclass import check_classification_targets
+
+DEFAULT_CHUNK_ROWS = 65_536
+
+
+@dataclass
+class Chunk:
+    """Rows of the source on the host, before label encoding.
+
+    Shape:
+        - ``X``: ``(n, d)`` float32 or float64 NumPy array (any memory order)
+        - ``y``: ``(n,)`` raw labels (any type)
+        - ``weight``: ``(n,)`` float64 or None (all ones)
+
+    ``where`` names the place in the source (file, row group, first line) for messages;
+    ``first_row`` is the 0-based index of the chunk's first row in that place.
+    """
+
+    X: np.ndarray
+    y: np.ndarray
+    weight: np.ndarray | None
+    where: str
+    first_row: int = 0
+    row_word: str = "row"
+    row_base: int = 0
+
+    def position(self, r: int) -> str:
+        """``"row 17"`` (or ``"line 19"`` in a CSV file) for the chunk's row ``r``."""
+        return f"{self.row_word} {self.row_base + self.first_row + r}"
+
+
+@dataclass(frozen=True)
+class SourceSummary:
+    """What the validation pass found."""
+
+    n_rows: int
+    n_features: int
+    n_chunks: int
+    feature_names: tuple[str, ...] | None
+    classes: np.ndarray
+    class_weight_sums: np.ndarray  # (K,) sum of the sample weights of each class
+    dtype: np.dtype  # float32 when every feature is float32, else float64
+    fingerprint: tuple
+
+
+def _locate_nonfinite(X: np.ndarray) -> tuple[int, int, str]:
+    bad = ~np.isfinite(X)
+    r, c = (int(v[0]) for v in np.nonzero(bad))
+    return r, c, "NaN" if np.isnan(X[r, c]) else "infinity"
+
+
+def _is_missing(y: np.ndarray) -> np.ndarray | None:
+    if y.dtype.kind == "f":
+        return np.isnan(y)
+    if y.dtype.kind == "O":
+        return np.array([v is None or (isinstance(v, float) and v != v) for v in y], bool)
+    return None
+
+
+class StreamingSource:
+    """Base class of the sources; see the module docstring for the contract."""
+
+    feature_names: tuple[str, ...] | None = None
+
+    def __init__(self, *, chunk_rows: int | None = None, cache_dir=None):
+        self.cache_dir = cache_dir
+        chunk_rows = DEFAULT_CHUNK_ROWS if chunk_rows is None else chunk_rows
+        if not isinstance(chunk_rows, (int, np.integer)) or chunk_rows < 1:
+            raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
+        self.chunk_rows = int(chunk_rows)
+        self._summary: SourceSummary | None = None
+
+    # ------------------------------------------------------------------ subclass API
+    def _chunks(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _fingerprint(self) -> tuple:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def describe(self) -> str:
+        return type(self).__name__
+
+    # ------------------------------------------------------------------ validation pass
+    def scan(self, *, force: bool = False) -> SourceSummary:
+        """Read every chunk once, check it, and summarise the data (cached until it changes)."""
+        fp = self._fingerprint()
+        if self._summary is not None and not force and self._summary.fingerprint == fp:
+            return self._summary
+        n_rows, n_chunks, n_features, dtype = 0, 0, None, None
+        weight_by_label: dict = {}
+        for chunk in self._chunks():
+            X, y, w = chunk.X, chunk.y, chunk.weight
+            if X.ndim != 2:
+                raise ValueError(f"{chunk.where}: features are not a 2-D table")
+            if n_features is None:
+                n_features, dtype = X.shape[1], X.dtype
+            elif X.shape[1] != n_features:
+                raise ValueError(
+                    f"{chunk.where}: {X.shape[1]} feature columns, earlier chunks had {n_features}"
+                )
+            if y.shape[0] != X.shape[0] or (w is not None and w.shape[0] != X.shape[0]):
+                raise ValueError(f"{chunk.where}: target / weight and features differ in length")
+            if X.dtype != dtype:
+                dtype = np.dtype(np.float64)
+            if not np.isfinite(X).all():
+                r, c, kind = _locate_nonfinite(X)
+                raise ValueError(
+                    f"{chunk.where}, {chunk.position(r)}, column "
+                    f"{self._column_name(c)}: {kind} in the features"
+                )
+            missing = _is_missing(y)
+            if missing is not None and missing.any():
+                r = int(np.flatnonzero(missing)[0])
+                raise ValueError(f"{chunk.where}, {chunk.position(r)}: missing target")
+            if w is not None:
+                bad = ~np.isfinite(w) | (w < 0)
+                if bad.any():
+                    r = int(np.flatnonzero(bad)[0])
+                    raise ValueError(
+                        f"{chunk.where}, {chunk.position(r)}: sample weight {w[r]!r} "
+                        "is not a finite non-negative number"
+                    )
+            labels, inv = np.unique(y, return_inverse=True)
+            sums = np.bincount(inv.reshape(-1), weights=w, minlength=len(labels))
+            for lab, s in zip(labels.tolist(), sums.tolist(), strict=True):
+                weight_by_label[lab] = weight_by_label.get(lab, 0.0) + s
+            n_rows += X.shape[0]
+            n_chunks += 1
+        if n_rows == 0:
+            raise ValueError(f"{self.describe()}: no rows")
+        try:
+            classes = np.array(sorted(weight_by_label))
+        except TypeError as exc:
+            raise ValueError(f"{self.describe()}: target labels of mixed types") from exc
+        check_classification_targets(classes)
+        if len(classes) < 2:
+            raise ValueError(
+                "This solver needs samples of at least 2 classes in the data, but the data "
+                f"contains only one class: {classes[0]!r}"
+            )
+        sums = np.array([weight_by_label[c] for c in classes.tolist()], dtype=np.float64)
+        if not sums.sum() > 0:
+            raise ValueError(f"{self.describe()}: sample weight is zero for every row")
+        if self._fingerprint() != fp:
+            raise ValueError(f"{self.describe()}: the files changed during the validation pass")
+        self._summary = SourceSummary(
+            n_rows=n_rows,
+            n_features=int(n_features),
+            n_chunks=n_chunks,
+            feature_names=self.feature_names,
+            classes=classes,
+            class_weight_sums=sums,
+            dtype=np.dtype(dtype),
+            fingerprint=fp,
+        )
+        return self._summary
+
+    def _column_name(self, j: int) -> str:
+        if self.feature_names is not None:
+            return repr(self.feature_names[j])
+        return str(j)
+
+    # ------------------------------------------------------------------ training view
+    def open(
+        self,
+        *,
+        class_weight=None,
+        dtype=None,
+        device=None,
+        verbose: int = 0,
+        cache_dir: str | os.PathLike | None = None,
+        prefetch: int = 2,
+    ):
+        """Validate (one pass, unless done already) and return a :class:`StreamingData`.
+
+        ``cache_dir`` defaults to the one given to the source.
+        """
+        from ._streaming import StreamingData
+
+        return StreamingData(
+            self,
+            self.scan(),
+            class_weight=class_weight,
+            dtype=dtype,
+            device=device,
+            verbose=verbose,
+            cache_dir=self.cache_dir if cache_dir is None else cache_dir,
+            prefetch=prefetch,
+        )
+
+
+def file_fingerprint(paths) -> tuple:
+    """``(path, size, mtime_ns)`` for each file: changes when a file is rewritten."""
+    out = []
+    for p in paths:
+        st = os.stat(p)
+        out.append((str(p), st.st_size, st.st_mtime_ns))
+    return tuple(out)
+
+
+def as_2d_float(X: np.ndarray, where: str) -> np.ndarray:
+    """A float32 / float64 view (or copy, for integers and booleans) of a 2-D array."""
+    X = np.asarray(X)
+    if X.dtype in (np.float32, np.float64):
+        return X
+    if X.dtype.kind in "iub":
+        return X.astype(np.float64)
+    raise ValueError(f"{where}: features of dtype {X.dtype} are not numeric")
+
+
+class ArraySource(StreamingSource):
+    """In-memory arrays served in chunks of ``chunk_rows`` rows (no copy of ``X``).
+
+    Parameters
+    ----------
+    X : array-like of shape (n, d): NumPy array, memmap, pandas DataFrame or CPU tensor
+    y : array-like of shape (n,)
+    weight : array-like of shape (n,), optional
+    chunk_rows : int, default=65536
+    """
+
+    def __init__(self, X, y, *, weight=None, chunk_rows: int | None = None, cache_dir=None):
+        super().__init__(chunk_rows=chunk_rows, cache_dir=cache_dir)
+        if hasattr(X, "columns") and hasattr(X, "to_numpy"):
+            names = [str(c) for c in X.columns]
+            if all(isinstance(c, str) for c in X.columns):
+                self.feature_names = tuple(names)
+            X = X.to_numpy()
+        if hasattr(X, "detach"):
+            X = X.detach().cpu().numpy()
+        if hasattr(y, "detach"):
+            y = y.detach().cpu().numpy()
+        if hasattr(weight, "detach"):
+            weight = weight.detach().cpu().numpy()
+        self.X = as_2d_float(X, "X") if np.ndim(X) == 2 else np.asarray(X)
+        if self.X.ndim != 2:
+            raise ValueError(f"X must be 2-D, got shape {self.X.shape}")
+        self.y = np.asarray(y)
+        if self.y.ndim == 2 and self.y.shape[1] == 1:
+            self.y = self.y[:, 0]
+        if self.y.shape != (self.X.shape[0],):
+            raise ValueError(f"y has shape {self.y.shape}, expected ({self.X.shape[0]},)")
+        self.weight = None if weight is None else np.asarray(weight, dtype=np.float64)
+        if self.weight is not None and self.weight.shape != (self.X.shape[0],):
+            raise ValueError(f"weight has shape {self.weight.shape}, expected ({self.X.shape[0]},)")
+
+    def describe(self) -> str:
+        return f"ArraySource({self.X.shape[0]} x {self.X.shape[1]})"
+
+    def _fingerprint(self) -> tuple:
+        return (id(self.X), self.X.shape, id(self.y))
+
+    def _chunks(self):
+        n = self.X.shape[0]
+        for start in range(0, n, self.chunk_rows):
+            stop = min(start + self.chunk_rows, n)
+            yield Chunk(
+                X=self.X[start:stop],
+                y=self.y[start:stop],
+                weight=None if self.weight is None else self.weight[start:stop],
+                where=f"{self.describe()} rows {start}-{stop - 1}",
+                first_row=start,
+            )

@@ -1,0 +1,339 @@
+"""``StreamingData``: a validated source seen by the objective as an iterable of batches.
+
+Each call to :meth:`StreamingData.batches` is one pass over the data. The next chunk is read,
+decoded and label-encoded in a background thread while the current one is computed; on CUDA
+it is copied to the device on a side stream from pinned memory, so the copy overlaps the
+compute. Every pass counts its rows and fails when the count differs from the validation
+pass's (nothing is ever trained on part of the data silently), and checks that the files
+have not changed since they were validated.
+
+With ``cache_dir`` the first complete pass also writes each decoded chunk (features in the
+compute dtype, class indices, weights) as ``.npy`` files; later passes read those instead
+of decoding Parquet or CSV again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import queue
+import threading
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ._design import Batch
+from ._labels import class_weight_per_sample
+
+_END = object()
+
+
+class _Failure:
+    def __init__(self, exc: BaseException):
+        self.exc = exc
+
+
+def prefetch(iterable_factory, depth: int = 2):
+    """Iterate ``iterable_factory()`` in a background thread, ``depth`` items ahead.
+
+    Exceptions raised by the producer are re-raised in the consumer; closing the generator
+    early stops the producer.
+    """
+    if depth <= 0:
+        yield from iterable_factory()
+        return
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run():
+        try:
+            for item in iterable_factory():
+                if not put(item):
+                    return
+            put(_END)
+        except BaseException as exc:  # noqa: BLE001 - forwarded to the consumer
+            put(_Failure(exc))
+
+    thread = threading.Thread(target=run, name="torchlogit-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _END:
+                return
+            if isinstance(item, _Failure):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+        thread.join()
+
+
+class StreamingData:
+    """A validated streaming source, served as batches on the compute device.
+
+    Attributes
+    ----------
+    classes : ndarray (K,)
+    n_rows, n_features : int
+    weight_sum : float
+        ``S = sum_i s_i c_{y_i}`` (sample weight times class weight), from the validation pass.
+    dtype, device : the compute dtype and device
+    passes : list of dict
+        One entry per complete pass: ``rows``, ``seconds``, ``rows_per_second``,
+        ``from_cache``.
+    """
+
+    def __init__(
+        self,
+        source,
+        summary,
+        *,
+        class_weight=None,
+        dtype=None,
+        device=None,
+        verbose: int = 0,
+        cache_dir=None,
+        prefetch: int = 2,
+    ):
+        self.source = source
+        self.summary = summary
+        self.classes = summary.classes
+        self.n_rows = summary.n_rows
+        self.n_features = summary.n_features
+        self.feature_names = summary.feature_names
+        if dtype is None:
+            dtype = torch.float32 if summary.dtype == np.float32 else torch.float64
+        self.dtype = dtype
+        self.device = torch.device("cpu") if device is None else torch.device(device)
+        self.verbose = int(verbose)
+        self.prefetch_depth = int(prefetch)
+        K = len(self.classes)
+        cw = class_weight_per_sample(
+            class_weight, self.classes, np.arange(K), sample_weight=summary.class_weight_sums
+        )
+        self.class_weights = np.asarray(cw, dtype=np.float64)
+        self.weight_sum = float((self.class_weights * summary.class_weight_sums).sum())
+        if not self.weight_sum > 0:
+            raise ValueError("every sample has zero weight after applying class_weight")
+        self._label_lookup = (
+            None
+            if self.classes.dtype.kind in "iufb"
+            else {c: i for i, c in enumerate(self.classes.tolist())}
+        )
+        self.passes: list[dict] = []
+        self.progress_label = ""
+        self._cache = _ChunkCache(cache_dir, self) if cache_dir is not None else None
+
+    # ------------------------------------------------------------------ encoding
+    def _encode_labels(self, chunk) -> np.ndarray:
+        y = chunk.y
+        if self._label_lookup is None:
+            idx = np.searchsorted(self.classes, y)
+            idx = np.clip(idx, 0, len(self.classes) - 1)
+            ok = self.classes[idx] == y
+        else:
+            idx = np.array([self._label_lookup.get(v, -1) for v in y.tolist()], np.int64)
+            ok = idx >= 0
+        if not np.all(ok):
+            r = int(np.flatnonzero(~ok)[0])
+            raise ValueError(
+                f"{chunk.where}, {chunk.position(r)}: label {y[r]!r} was not in the data "
+                "when it was validated (did the files change?)"
+            )
+        return idx.astype(np.int64, copy=False)
+
+    def _host_chunks(self):
+        """Decoded host-side ``(X, y_index, weight)`` arrays, from the files or the cache."""
+        np_dtype = np.float32 if self.dtype == torch.float32 else np.float64
+        for chunk in self.source._chunks():
+            X = chunk.X if chunk.X.dtype == np_dtype else chunk.X.astype(np_dtype)
+            w = chunk.weight
+            yield X, self._encode_labels(chunk), w, chunk.where
+
+    def _to_host_tensors(self, item):
+        X, y_idx, w, where = item
+        sw = self.class_weights[y_idx] if w is None else w * self.class_weights[y_idx]
+        Xt = torch.from_numpy(np.asarray(X))
+        yt = torch.from_numpy(y_idx)
+        st = torch.from_numpy(np.asarray(sw, dtype=np.float64)).to(self.dtype)
+        if self.device.type == "cuda":
+            Xt, yt, st = Xt.pin_memory(), yt.pin_memory(), st.pin_memory()
+        return Xt, yt, st, where
+
+    # ------------------------------------------------------------------ passes
+    def batches(self):
+        """One pass over the data: :class:`Batch` objects on the device, in file order."""
+        if self.source._fingerprint() != self.summary.fingerprint:
+            raise ValueError(
+                f"{self.source.describe()}: the files changed since they were validated"
+            )
+        use_cache = self._cache is not None and self._cache.complete
+        writer = self._cache.writer() if self._cache is not None and not use_cache else None
+        host = self._cache.read() if use_cache else self._host_chunks()
+        if writer is not None:
+            host = writer.wrap(host)
+
+        def produce():
+            for item in host:
+                yield self._to_host_tensors(item)
+
+        bar = self._progress_bar()
+        start, rows = time.perf_counter(), 0
+        stream = torch.cuda.Stream(device=self.device) if self.device.type == "cuda" else None
+        pending = None
+        for Xt, yt, st, _where in prefetch(produce, self.prefetch_depth):
+            nxt = self._to_device(Xt, yt, st, stream)
+            if pending is not None:
+                yield self._ready(pending, stream)
+            pending = nxt
+            rows += int(Xt.shape[0])
+            if bar is not None:
+                bar.update(int(Xt.shape[0]))
+        if pending is not None:
+            yield self._ready(pending, stream)
+        if bar is not None:
+            bar.close()
+        if rows != self.n_rows:
+            raise ValueError(
+                f"{self.source.describe()}: a pass read {rows} rows but the data has "
+                f"{self.n_rows}; refusing to train on part of the data"
+            )
+        if writer is not None:
+            writer.finish(rows)
+        seconds = time.perf_counter() - start
+        self.passes.append(
+            {
+                "rows": rows,
+                "seconds": seconds,
+                "rows_per_second": rows / seconds if seconds > 0 else float("inf"),
+                "from_cache": use_cache,
+            }
+        )
+
+    def _to_device(self, Xt, yt, st, stream):
+        if stream is None:
+            return Batch(Xt.to(self.device), yt.to(self.device), st.to(self.device))
+        with torch.cuda.stream(stream):
+            return Batch(
+                Xt.to(self.device, non_blocking=True),
+                yt.to(self.device, non_blocking=True),
+                st.to(self.device, non_blocking=True),
+            )
+
+    def _ready(self, batch: Batch, stream) -> Batch:
+        if stream is not None:
+            current = torch.cuda.current_stream(self.device)
+            current.wait_stream(stream)
+            for t in (batch.X, batch.y, batch.sample_weight):
+                t.record_stream(current)
+        return batch
+
+    def _progress_bar(self):
+        if not self.verbose:
+            return None
+        try:
+            from tqdm.auto import tqdm
+        except ImportError:  # pragma: no cover - tqdm is in the io extra
+            return None
+        k = len(self.passes) + 1
+        desc = f"pass {k}" + (f" ({self.progress_label})" if self.progress_label else "")
+        return tqdm(total=self.n_rows, desc=desc, unit="rows", unit_scale=True, leave=False)
+
+
+class _ChunkCache:
+    """Decoded chunks as ``.npy`` files under ``cache_dir/<key>/``; ``manifest.json`` last.
+
+    The key hashes the source's fingerprint (file names, sizes, modification times), the
+    chunk size, the classes and the compute dtype, so a cache is never read for other data.
+    """
+
+    def __init__(self, cache_dir, data: StreamingData):
+        key = json.dumps(
+            {
+                "fingerprint": [list(map(str, f)) for f in data.summary.fingerprint],
+                "source": data.source.describe(),
+                "chunk_rows": data.source.chunk_rows,
+                "classes": [str(c) for c in data.classes.tolist()],
+                "dtype": str(data.dtype),
+            },
+            sort_keys=True,
+        )
+        digest = hashlib.sha256(key.encode()).hexdigest()[:20]
+        self.dir = Path(cache_dir) / digest
+        self.data = data
+
+    @property
+    def complete(self) -> bool:
+        m = self.dir / "manifest.json"
+        if not m.exists():
+            return False
+        try:
+            info = json.loads(m.read_text())
+        except (OSError, ValueError):
+            return False
+        return info.get("rows") == self.data.n_rows
+
+    def _paths(self, i: int):
+        return [self.dir / f"chunk{i:07d}.{part}.npy" for part in ("X", "y", "w")]
+
+    def read(self):
+        info = json.loads((self.dir / "manifest.json").read_text())
+        for i in range(info["chunks"]):
+            px, py, pw = self._paths(i)
+            w = np.load(pw)
+            yield np.load(px), np.load(py), (None if w.ndim == 0 else w), f"cache chunk {i}"
+
+    def writer(self):
+        return _CacheWriter(self)
+
+
+class _CacheWriter:
+    def __init__(self, cache: _ChunkCache):
+        self.cache = cache
+        self.n = 0
+        self.ok = True
+        try:
+            cache.dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            warnings.warn(f"cannot create the chunk cache {cache.dir}: {exc}", stacklevel=3)
+            self.ok = False
+
+    def wrap(self, host):
+        for X, y, w, where in host:
+            if self.ok:
+                try:
+                    for path, arr in zip(
+                        self.cache._paths(self.n),
+                        (X, y, np.array(np.nan) if w is None else w),
+                        strict=True,
+                    ):
+                        tmp = path.with_suffix(".tmp.npy")
+                        np.save(tmp, np.ascontiguousarray(arr))
+                        os.replace(tmp, path)
+                except OSError as exc:
+                    warnings.warn(f"chunk cache disabled: {exc}", stacklevel=2)
+                    self.ok = False
+            self.n += 1
+            yield X, y, w, where
+
+    def finish(self, rows: int) -> None:
+        if not self.ok:
+            return
+        m = self.cache.dir / "manifest.json"
+        tmp = m.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"chunks": self.n, "rows": rows}))
+        os.replace(tmp, m)

@@ -1,0 +1,187 @@
+"""The estimator's streaming paths: fit on a source, checkpoints, progress, ``partial_fit``.
+
+Kept apart from ``_logistic.py`` so that the estimator class stays one screen of
+orchestration; every function here takes the estimator and sets its attributes as ``fit``
+does.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+from sklearn.exceptions import ConvergenceWarning
+
+from .. import solvers as _solvers
+from ..data import (
+    InMemoryData,
+    StreamingData,
+    class_weight_per_sample,
+    resolve_device,
+    resolve_dtype,
+    validate_sample_weight,
+    validate_X,
+)
+from ..objective import LinearObjective, make_loss
+from ..objective._lookahead import LookaheadObjective
+
+STOCHASTIC_SOLVERS = ("sgd", "adam")
+
+
+def fit_source(est, source, y, sample_weight):
+    """``est.fit(source)``: validate the source (one pass), then fit on its chunks."""
+    if y is not None or sample_weight is not None:
+        raise ValueError(
+            "with a data source, labels and weights come from the source (its target= and "
+            "weight= columns): call fit(source) without y or sample_weight"
+        )
+    device = resolve_device(est.device)
+    dtype = None if est.dtype is None else resolve_dtype(est.dtype, None)
+    data = source.open(
+        class_weight=est.class_weight, dtype=dtype, device=device, verbose=est.verbose
+    )
+    est.n_features_in_ = data.n_features
+    if data.feature_names is not None:
+        est.feature_names_in_ = np.asarray(data.feature_names, dtype=object)
+    elif hasattr(est, "feature_names_in_"):
+        del est.feature_names_in_
+    d = data.n_features
+    penalty = est._make_penalty(data.weight_sum, d, data.dtype, data.device)
+    objective = LinearObjective(
+        make_loss(len(data.classes)), data, penalty, fit_intercept=est.fit_intercept, n_features=d
+    )
+    est._run_solver(objective, penalty, data.classes, n_samples=data.n_rows, sparse=False)
+    est._warn_if_separable(objective, data)
+    est.n_rows_ = data.n_rows
+    est.passes_ = list(data.passes)
+    return est
+
+
+def _problem_meta(est, objective, classes, solver_name: str) -> dict:
+    """What identifies a problem for a checkpoint (not tol / max_iter: those may change)."""
+    data = objective.data
+    meta = {
+        "solver": solver_name,
+        "solver_options": est.solver_options or {},
+        "classes": [str(c) for c in np.asarray(classes).tolist()],
+        "coef_shape": list(objective.coef_shape),
+        "fit_intercept": bool(objective.fit_intercept),
+        "l1": objective.penalty.l1,
+        "l2": objective.penalty.l2,
+        "weight_sum": float(data.weight_sum),
+    }
+    if isinstance(data, StreamingData):
+        meta["rows"] = data.n_rows
+        meta["files"] = [list(map(str, f)) for f in data.summary.fingerprint if len(f) == 3]
+    else:
+        meta["rows"] = int(data.n_samples)
+    return meta
+
+
+def solver_extras(est, objective, classes, solver_name: str):
+    """``(solver kwargs, resume state or None, objective to solve)`` for ``_run_solver``."""
+    kwargs = dict(est.solver_options or {})
+    resume = None
+    if est.checkpoint_dir is not None:
+        ckpt = _solvers.Checkpoint(
+            est.checkpoint_dir, _problem_meta(est, objective, classes, solver_name)
+        )
+        resume = ckpt.load()
+        if resume is None and ckpt.stored_meta() is not None:
+            warnings.warn(
+                f"{ckpt.path} belongs to another problem (data, penalty or solver differ); "
+                "starting afresh and overwriting it",
+                UserWarning,
+                stacklevel=4,
+            )
+        kwargs["checkpoint"] = ckpt
+    data = objective.data
+    if isinstance(data, StreamingData):
+        max_iter = est.max_iter
+
+        def progress(it, coef, history):
+            data.progress_label = f"iteration {it + 1} of at most {max_iter}"
+            return False
+
+        kwargs.setdefault("callback", progress)
+        progress(resume.n_iter if resume else 0, None, None)
+        if solver_name == "newton":
+            objective = LookaheadObjective(objective)
+    return kwargs, resume, objective
+
+
+class _KeepState:
+    """A checkpoint kept in memory: how ``partial_fit`` carries a stochastic solver's state."""
+
+    def __init__(self):
+        self.state: dict = {}
+
+    def save(self, n_iter, coef, history, state):
+        self.state = state
+
+
+def partial_fit(est, X, y, classes=None, sample_weight=None):
+    """One epoch of ``"sgd"`` / ``"adam"`` on ``(X, y)``, continuing from the last call.
+
+    The penalty is scikit-learn's ``r(W) / (C S)`` with ``S`` the total sample weight seen
+    so far, so the model tracks the fit on all the data seen.
+    """
+    first = not hasattr(est, "_partial")
+    if first:
+        est._check_params()
+        if classes is None:
+            raise ValueError("classes must be given on the first call to partial_fit")
+        classes = np.unique(np.asarray(classes))
+        if len(classes) < 2:
+            raise ValueError(f"partial_fit needs at least 2 classes, got {classes!r}")
+        if est.class_weight == "balanced":
+            raise ValueError("class_weight='balanced' is not supported by partial_fit")
+    else:
+        classes = est.classes_
+    name = "sgd" if est.solver == "auto" else est.solver
+    if name not in STOCHASTIC_SOLVERS:
+        raise ValueError(f"partial_fit needs solver='sgd' or 'adam' (or 'auto'), got {name!r}")
+    device = resolve_device(est.device, X) if first else est._coef.device
+    dtype = None if first else est._coef.dtype
+    Xt, _ = validate_X(est, X, reset=first, dtype=dtype or est.dtype, device=device)
+    y_np = np.asarray(y.detach().cpu().numpy() if hasattr(y, "detach") else y).reshape(-1)
+    if y_np.shape[0] != Xt.shape[0]:
+        raise ValueError(f"X has {Xt.shape[0]} rows but y has {y_np.shape[0]}")
+    idx = np.clip(np.searchsorted(classes, y_np), 0, len(classes) - 1)
+    unknown = classes[idx] != y_np
+    if np.any(unknown):
+        raise ValueError(f"label {y_np[unknown][0]!r} is not in classes {classes!r}")
+    sw = validate_sample_weight(sample_weight, Xt.shape[0])
+    sw = sw * class_weight_per_sample(est.class_weight, classes, idx, sw)
+    state = {} if first else est._partial
+    total = state.get("weight_sum", 0.0) + float(sw.sum())
+    if not total > 0:
+        raise ValueError("every sample seen so far has zero weight")
+    data = InMemoryData(
+        Xt, torch.from_numpy(idx).to(device), torch.from_numpy(sw).to(Xt.device, Xt.dtype)
+    )
+    d = Xt.shape[1]
+    penalty = est._make_penalty(total, d, Xt.dtype, device)
+    objective = LinearObjective(
+        make_loss(len(classes)), data, penalty, fit_intercept=est.fit_intercept, n_features=d
+    )
+    keep = _KeepState()
+    solver = _solvers.get_solver(name)(
+        tol=0.0, max_iter=1, verbose=est.verbose, checkpoint=keep, **(est.solver_options or {})
+    )
+    coef0 = torch.zeros(objective.coef_shape, dtype=Xt.dtype, device=device)
+    resume = None
+    if not first:
+        resume = _solvers.ResumeState(est._coef, 0, {}, state.get("solver", {}))
+    result = solver.solve(objective, coef0, resume=resume)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est._set_fitted(result, objective, classes, name)
+    est.n_iter_ = np.array([state.get("n_calls", 0) + 1], dtype=np.int32)
+    est._partial = {
+        "weight_sum": total,
+        "solver": keep.state,
+        "n_calls": state.get("n_calls", 0) + 1,
+    }
+    return est
