@@ -125,7 +125,8 @@ def partial_fit(est, X, y, classes=None, sample_weight=None):
     """One epoch of ``"sgd"`` / ``"adam"`` on ``(X, y)``, continuing from the last call.
 
     The penalty is scikit-learn's ``r(W) / (C S)`` with ``S`` the total sample weight seen
-    so far, so the model tracks the fit on all the data seen.
+    so far, so the model tracks the fit on all the data seen. ``"sgd"`` keeps a constant step
+    here unless ``solver_options`` asks for ``learning_rate="invscaling"``.
     """
     first = not hasattr(est, "_partial")
     if first:
@@ -167,8 +168,11 @@ def partial_fit(est, X, y, classes=None, sample_weight=None):
         make_loss(len(classes)), data, penalty, fit_intercept=est.fit_intercept, n_features=d
     )
     keep = _KeepState()
+    options = dict(est.solver_options or {})
+    if name == "sgd":  # an online stream has no epochs to decay the step over
+        options.setdefault("learning_rate", "constant")
     solver = _solvers.get_solver(name)(
-        tol=0.0, max_iter=1, verbose=est.verbose, checkpoint=keep, **(est.solver_options or {})
+        tol=0.0, max_iter=1, verbose=est.verbose, checkpoint=keep, **options
     )
     coef0 = torch.zeros(objective.coef_shape, dtype=Xt.dtype, device=device)
     resume = None
