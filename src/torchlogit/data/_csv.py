@@ -128,20 +128,25 @@ class CSVSource(StreamingSource):
 
     def _fail(self, path: str, exc: Exception, line0: int):
         msg = str(exc)
-        m = re.search(r"Row #(\d+)", msg)
-        if m:
-            raise ValueError(f"CSV file {path!r}, line {m.group(1)}: {msg}") from exc
-        m = re.search(r"CSV column #(\d+)", msg)
-        if m:
-            name = self.header[int(m.group(1))] if int(m.group(1)) < len(self.header) else None
-            if name is not None:
-                found = _locate_bad_value(path, name, self.delimiter)
-                if found is not None:
-                    line, text = found
-                    raise ValueError(
-                        f"CSV file {path!r}, line {line}, column {name!r}: {text!r} is not a number"
-                    ) from exc
-                raise ValueError(f"CSV file {path!r}, column {name!r}: {msg}") from exc
+        col = re.search(r"CSV column #(\d+)", msg)
+        row = re.search(r"Row #(\d+)", msg)
+        if col and int(col.group(1)) < len(self.header):
+            name = self.header[int(col.group(1))]
+            bad = re.search(r"invalid value '(.*)'", msg)
+            if row and bad:
+                raise ValueError(
+                    f"CSV file {path!r}, line {row.group(1)}, column {name!r}: "
+                    f"{bad.group(1)!r} is not a number"
+                ) from exc
+            found = _locate_bad_value(path, name, self.delimiter)
+            if found is not None:
+                line, text = found
+                raise ValueError(
+                    f"CSV file {path!r}, line {line}, column {name!r}: {text!r} is not a number"
+                ) from exc
+            raise ValueError(f"CSV file {path!r}, column {name!r}: {msg}") from exc
+        if row:
+            raise ValueError(f"CSV file {path!r}, line {row.group(1)}: {msg}") from exc
         raise ValueError(f"CSV file {path!r} (after line {line0}): {msg}") from exc
 
     def _chunks(self):

@@ -138,7 +138,7 @@ class StreamingSource:
                 if bad.any():
                     r = int(np.flatnonzero(bad)[0])
                     raise ValueError(
-                        f"{chunk.where}, {chunk.position(r)}: sample weight {w[r]!r} "
+                        f"{chunk.where}, {chunk.position(r)}: sample weight {float(w[r])!r} "
                         "is not a finite non-negative number"
                     )
             labels, inv = np.unique(y, return_inverse=True)
