@@ -150,8 +150,9 @@ class StreamingData:
             ok = idx >= 0
         if not np.all(ok):
             r = int(np.flatnonzero(~ok)[0])
+            bad = y[r].item() if isinstance(y[r], np.generic) else y[r]
             raise ValueError(
-                f"{chunk.where}, {chunk.position(r)}: label {y[r]!r} was not in the data "
+                f"{chunk.where}, {chunk.position(r)}: label {bad!r} was not in the data "
                 "when it was validated (did the files change?)"
             )
         return idx.astype(np.int64, copy=False)
