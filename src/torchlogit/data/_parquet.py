@@ -171,7 +171,10 @@ class ParquetSource(StreamingSource):
             raise ValueError(f"Parquet file {path!r} is empty (0 bytes)")
         try:
             return pq.ParquetFile(
-                path, page_checksum_verification=self.verify_checksums, memory_map=False
+                path,
+                page_checksum_verification=self.verify_checksums,
+                memory_map=False,
+                pre_buffer=False,
             )
         except (pa.ArrowException, OSError) as exc:
             raise ValueError(
