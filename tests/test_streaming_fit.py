@@ -112,12 +112,15 @@ def test_float32_files_compute_in_float32(tmp_path):
     _assert_same(ref64, as64)
 
 
-def test_chunk_cache_serves_later_passes(tmp_path):
+@pytest.mark.parametrize("weighted", [True, False])
+def test_chunk_cache_serves_later_passes(tmp_path, weighted):
     X, y, w = _data(3, n=700)
+    w = w if weighted else None
     write_parquet(tmp_path / "pq", X, y, w)
     cache = tmp_path / "cache"
+    wcol = "w" if weighted else None
     src = ParquetSource(
-        tmp_path / "pq", target="label", weight="w", chunk_rows=128, cache_dir=cache
+        tmp_path / "pq", target="label", weight=wcol, chunk_rows=128, cache_dir=cache
     )
     got = LogisticRegression(tol=TOL).fit(src)
     flags = [p["from_cache"] for p in got.passes_]
@@ -125,7 +128,7 @@ def test_chunk_cache_serves_later_passes(tmp_path):
     assert list(cache.rglob("manifest.json"))
     # a second fit (new source object on the same files) reads only the cache
     src2 = ParquetSource(
-        tmp_path / "pq", target="label", weight="w", chunk_rows=128, cache_dir=cache
+        tmp_path / "pq", target="label", weight=wcol, chunk_rows=128, cache_dir=cache
     )
     again = LogisticRegression(tol=TOL).fit(src2)
     assert all(p["from_cache"] for p in again.passes_)

@@ -296,7 +296,7 @@ class _ChunkCache:
         for i in range(info["chunks"]):
             px, py, pw = self._paths(i)
             w = np.load(pw)
-            yield np.load(px), np.load(py), (None if w.ndim == 0 else w), f"cache chunk {i}"
+            yield np.load(px), np.load(py), (None if w.size == 0 else w), f"cache chunk {i}"
 
     def writer(self):
         return _CacheWriter(self)
@@ -319,7 +319,7 @@ class _CacheWriter:
                 try:
                     for path, arr in zip(
                         self.cache._paths(self.n),
-                        (X, y, np.array(np.nan) if w is None else w),
+                        (X, y, np.empty(0) if w is None else w),  # empty: no weights
                         strict=True,
                     ):
                         tmp = path.with_suffix(".tmp.npy")
