@@ -195,6 +195,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             from ._streaming import fit_source
 
             return fit_source(self, X, y, sample_weight)
+        if y is None:
+            raise ValueError(
+                f"{type(self).__name__} requires y to be passed, but the target y is None."
+            )
         device = resolve_device(self.device, X)
         Xt, y_np, _ = validate_X_y(self, X, y, dtype=self.dtype, device=device)
         classes, y_index = encode_labels(y_np)
