@@ -69,6 +69,7 @@ def write(folder: str, rows: int, seed: int = 0) -> dict:
             pa.schema([(c, pa.float32()) for c in names[:-1]] + [("label", pa.int8())]),
             write_page_checksum=True,
             compression="NONE",
+            use_dictionary=False,  # random floats: dictionary pages only add bytes
         )
         written = 0
         while written < n_file:

@@ -11,6 +11,7 @@ from sklearn.datasets import make_classification
 from _streaming_helpers import write_csv, write_npy, write_parquet
 from torchlogit import LogisticRegression
 from torchlogit.data import ArraySource, CSVSource, NumpySource, ParquetSource
+from torchlogit.solvers import SOLVERS
 
 TOL = 1e-10
 
@@ -209,3 +210,22 @@ def test_streaming_on_cuda(tmp_path):
     ref = LogisticRegression(tol=TOL).fit(X, y, sample_weight=w)
     got = LogisticRegression(tol=TOL, device="cuda").fit(_source("parquet", tmp_path, X, y, w))
     _assert_same(ref, got)
+
+
+_STOCHASTIC = ("sgd", "adam")
+_PROX = sorted(n for n, c in SOLVERS.items() if c.handles_nonsmooth and n not in _STOCHASTIC)
+
+
+@pytest.mark.skipif(not _PROX, reason="no full-batch solver for L1 / elastic-net registered yet")
+@pytest.mark.parametrize("solver", _PROX or ["none"])
+@pytest.mark.parametrize(
+    "params", [{"penalty": "l1", "C": 0.2}, {"penalty": "elasticnet", "l1_ratio": 0.5, "C": 0.2}]
+)
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_l1_and_elasticnet_streaming(solver, params, n_classes, tmp_path):
+    X, y, w = _data(n_classes, seed=4, n=500)
+    est = lambda: LogisticRegression(solver=solver, tol=TOL, max_iter=1000, **params)  # noqa: E731
+    ref = est().fit(X, y, sample_weight=w)
+    got = est().fit(_source("parquet", tmp_path, X, y, w, chunk_rows=90))
+    _assert_same(ref, got)
+    np.testing.assert_array_equal(got.coef_ == 0, ref.coef_ == 0)

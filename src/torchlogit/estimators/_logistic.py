@@ -269,7 +269,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
         kwargs, resume, solved = solver_extras(self, objective, classes, name)
         solver = solver_cls(tol=self.tol, max_iter=self.max_iter, verbose=self.verbose, **kwargs)
-        result = solver.solve(solved, coef0, resume=resume)
+        if resume is None:
+            result = solver.solve(solved, coef0)
+        else:
+            result = solver.solve(solved, coef0, resume=resume)
         self._set_fitted(result, objective, classes, name)
         return result
 

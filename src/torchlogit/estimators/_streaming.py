@@ -7,6 +7,7 @@ does.
 
 from __future__ import annotations
 
+import inspect
 import warnings
 
 import numpy as np
@@ -88,7 +89,15 @@ def solver_extras(est, objective, classes, solver_name: str):
             est.checkpoint_dir, _problem_meta(est, objective, classes, solver_name)
         )
         resume = ckpt.load()
-        if resume is None and ckpt.stored_meta() is not None:
+        solver_cls = _solvers.get_solver(solver_name)
+        if resume is not None and "resume" not in inspect.signature(solver_cls.solve).parameters:
+            warnings.warn(
+                f"solver {solver_name!r} cannot continue from a checkpoint; starting afresh",
+                UserWarning,
+                stacklevel=4,
+            )
+            resume = None
+        elif resume is None and ckpt.stored_meta() is not None:
             warnings.warn(
                 f"{ckpt.path} belongs to another problem (data, penalty or solver differ); "
                 "starting afresh and overwriting it",
