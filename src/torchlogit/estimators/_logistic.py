@@ -101,6 +101,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         ``time`` (seconds since the solver started).
     solver_ : str
         The solver that ran (what ``"auto"`` chose).
+    n_rows_, passes_ : int, list of dict
+        After ``fit(source)``: the rows in the source, and per pass over it ``rows``,
+        ``seconds``, ``rows_per_second``, ``from_cache``.
 
     Outputs follow the input: NumPy in, NumPy out; a torch tensor in, a tensor out on the
     tensor's device.
