@@ -229,3 +229,19 @@ def test_l1_and_elasticnet_streaming(solver, params, n_classes, tmp_path):
     got = est().fit(_source("parquet", tmp_path, X, y, w, chunk_rows=90))
     _assert_same(ref, got)
     np.testing.assert_array_equal(got.coef_ == 0, ref.coef_ == 0)
+
+
+def test_partial_fit_continues_a_fit_whatever_the_solver():
+    X, y, _ = _data(2, n=400)
+    ones = np.ones(len(y))
+    clf = LogisticRegression(solver="lbfgs", tol=TOL).fit(X, y)
+    f_opt = _objective(clf, X, y, ones, C=1.0)
+    clf.partial_fit(X, y)  # no classes needed after fit; runs "sgd" from the fitted model
+    assert clf.solver_ == "sgd"
+    f_cont = _objective(clf, X, y, ones, C=1.0)
+    fresh = LogisticRegression().partial_fit(X, y, classes=[0, 1])
+    f_fresh = _objective(fresh, X, y, ones, C=1.0)
+    assert f_opt <= f_cont < f_fresh
+    assert f_cont - f_opt < 0.1 * (f_fresh - f_opt)
+    with pytest.raises(ValueError, match="differs from the classes seen before"):
+        clf.partial_fit(X, y, classes=[0, 1, 2])

@@ -27,8 +27,6 @@ from ..data import (
 from ..objective import LinearObjective, make_loss
 from ..objective._lookahead import LookaheadObjective
 
-STOCHASTIC_SOLVERS = ("sgd", "adam")
-
 
 def fit_source(est, source, y, sample_weight):
     """``est.fit(source)``: validate the source (one pass), then fit on its chunks."""
@@ -134,24 +132,27 @@ def partial_fit(est, X, y, classes=None, sample_weight=None):
     """One epoch of ``"sgd"`` / ``"adam"`` on ``(X, y)``, continuing from the last call.
 
     The penalty is scikit-learn's ``r(W) / (C S)`` with ``S`` the total sample weight seen
-    so far, so the model tracks the fit on all the data seen. ``"sgd"`` keeps a constant step
-    here unless ``solver_options`` asks for ``learning_rate="invscaling"``.
+    so far, so the model tracks the fit on all the data seen. The solver is ``"adam"`` when
+    ``solver="adam"``, else ``"sgd"`` (with a constant step here unless ``solver_options``
+    asks for ``learning_rate="invscaling"``). As in scikit-learn, the first call on an
+    unfitted estimator needs ``classes``; after ``fit`` it continues from the fitted model.
+    ``class_weight="balanced"`` is computed on each call's batch.
     """
-    first = not hasattr(est, "_partial")
+    est._check_params()
+    first = not hasattr(est, "classes_")
     if first:
-        est._check_params()
         if classes is None:
             raise ValueError("classes must be given on the first call to partial_fit")
         classes = np.unique(np.asarray(classes))
         if len(classes) < 2:
             raise ValueError(f"partial_fit needs at least 2 classes, got {classes!r}")
-        if est.class_weight == "balanced":
-            raise ValueError("class_weight='balanced' is not supported by partial_fit")
     else:
+        if classes is not None and not np.array_equal(np.unique(classes), est.classes_):
+            raise ValueError(
+                f"classes={classes!r} differs from the classes seen before: {est.classes_!r}"
+            )
         classes = est.classes_
-    name = "sgd" if est.solver == "auto" else est.solver
-    if name not in STOCHASTIC_SOLVERS:
-        raise ValueError(f"partial_fit needs solver='sgd' or 'adam' (or 'auto'), got {name!r}")
+    name = "adam" if est.solver == "adam" else "sgd"
     device = resolve_device(est.device, X) if first else est._coef.device
     dtype = None if first else est._coef.dtype
     Xt, _ = validate_X(est, X, reset=first, dtype=dtype or est.dtype, device=device)
@@ -163,8 +164,17 @@ def partial_fit(est, X, y, classes=None, sample_weight=None):
     if np.any(unknown):
         raise ValueError(f"label {y_np[unknown][0]!r} is not in classes {classes!r}")
     sw = validate_sample_weight(sample_weight, Xt.shape[0])
-    sw = sw * class_weight_per_sample(est.class_weight, classes, idx, sw)
-    state = {} if first else est._partial
+    if est.class_weight == "balanced":  # from this batch: classes absent from it weigh 1
+        counts = np.bincount(idx, weights=sw, minlength=len(classes))
+        present = counts > 0
+        cw = np.ones(len(classes))
+        cw[present] = counts.sum() / (present.sum() * counts[present])
+        sw = sw * cw[idx]
+    else:
+        sw = sw * class_weight_per_sample(est.class_weight, classes, idx, sw)
+    state = {} if first else getattr(est, "_partial", {})
+    if state.get("coef") is not getattr(est, "_coef", None):  # fit() ran since: start afresh
+        state = {}
     total = state.get("weight_sum", 0.0) + float(sw.sum())
     if not total > 0:
         raise ValueError("every sample seen so far has zero weight")
@@ -177,7 +187,7 @@ def partial_fit(est, X, y, classes=None, sample_weight=None):
         make_loss(len(classes)), data, penalty, fit_intercept=est.fit_intercept, n_features=d
     )
     keep = _KeepState()
-    options = dict(est.solver_options or {})
+    options = dict(est.solver_options or {}) if est.solver in ("sgd", "adam") else {}
     if name == "sgd":  # an online stream has no epochs to decay the step over
         options.setdefault("learning_rate", "constant")
     solver = _solvers.get_solver(name)(
@@ -196,5 +206,6 @@ def partial_fit(est, X, y, classes=None, sample_weight=None):
         "weight_sum": total,
         "solver": keep.state,
         "n_calls": state.get("n_calls", 0) + 1,
+        "coef": est._coef,
     }
     return est
