@@ -5,7 +5,7 @@
 """
 
 from ._version import __version__
-from .estimators import LogisticRegression, SeparableDataWarning
+from .estimators import LogisticRegression, SeparableDataWarning, l1_min_c
 
 
 def load(path, *, device=None):
@@ -15,4 +15,4 @@ def load(path, *, device=None):
     return _load(path, device=device)
 
 
-__all__ = ["LogisticRegression", "SeparableDataWarning", "__version__", "load"]
+__all__ = ["LogisticRegression", "SeparableDataWarning", "__version__", "l1_min_c", "load"]

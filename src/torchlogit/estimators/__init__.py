@@ -1,5 +1,6 @@
 """scikit-learn-facing estimators."""
 
+from ._l1_min_c import l1_min_c
 from ._logistic import LogisticRegression, SeparableDataWarning
 
-__all__ = ["LogisticRegression", "SeparableDataWarning"]
+__all__ = ["LogisticRegression", "SeparableDataWarning", "l1_min_c"]

@@ -27,6 +27,31 @@ from ..data import (
 from ..objective import ElasticNetPenalty, LinearObjective, make_loss
 
 
+def _validate_penalty_factor(penalty_factor, n_features: int):
+    """``penalty_factor`` as a float64 array of shape ``(d,)`` (finite, >= 0), or None."""
+    if penalty_factor is None:
+        return None
+    if isinstance(penalty_factor, torch.Tensor):
+        penalty_factor = penalty_factor.detach().cpu().numpy()
+    try:
+        factor = np.array(penalty_factor, dtype=np.float64)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"penalty_factor must be an array of numbers: {exc}") from None
+    if factor.shape != (n_features,):
+        raise ValueError(
+            f"penalty_factor must have shape ({n_features},), one factor per feature of X, "
+            f"got shape {factor.shape}"
+        )
+    bad = np.flatnonzero(~(np.isfinite(factor) & (factor >= 0)))
+    if bad.size:
+        j = int(bad[0])
+        raise ValueError(
+            f"penalty_factor must be finite and >= 0; feature {j} has {factor[j]!r}"
+            + (f" ({bad.size} bad entries in all)" if bad.size > 1 else "")
+        )
+    return factor
+
+
 class SeparableDataWarning(ConvergenceWarning):
     """The training data are perfectly separable and no penalty bounds the coefficients."""
 
@@ -60,6 +85,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         no penalty, as in scikit-learn >= 1.8.
     l1_ratio : float in [0, 1] or None
         Elastic-net mixing; only with ``penalty="elasticnet"``.
+    penalty_factor : array-like of shape (d,) or None, default=None
+        Per-feature weights ``f_j >= 0`` on the penalty (glmnet's ``penalty.factor``):
+        ``r(W) = sum_j f_j (l1_ratio |W_j| + (1 - l1_ratio)/2 W_j^2)``; ``f_j = 0`` leaves
+        feature ``j`` unpenalised. ``None`` means all ones (scikit-learn's objective).
     fit_intercept : bool, default=True
     class_weight : dict, "balanced" or None
         Multiplies each sample's weight by its class's weight (scikit-learn's convention).
@@ -67,7 +96,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         Any registered solver (:data:`torchlogit.solvers.SOLVERS`); ``"auto"`` picks by shape
         and penalty (:func:`torchlogit.solvers.choose_solver`).
     tol : float, default=1e-4
-        Stop when ``max_j |grad_j| <= tol`` on the averaged objective.
+        Stop when ``max_j |grad_j| <= tol`` on the averaged objective; with an L1 part, the
+        minimum-norm subgradient replaces the gradient (the KKT violation).
     max_iter : int, default=100
     warm_start : bool, default=False
         Start from the previous ``coef_`` / ``intercept_`` when shapes and classes agree.
@@ -114,6 +144,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         # C = inf means no penalty, as in scikit-learn >= 1.8 (its strengths 1/(C S) are 0).
         "C": [Interval(Real, 0, None, closed="right")],
         "l1_ratio": [Interval(Real, 0, 1, closed="both"), None],
+        "penalty_factor": ["array-like", None],
         "fit_intercept": ["boolean"],
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "solver": [str],
@@ -133,6 +164,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         *,
         C=1.0,
         l1_ratio=None,
+        penalty_factor=None,
         fit_intercept=True,
         class_weight=None,
         solver="auto",
@@ -148,6 +180,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.penalty = penalty
         self.C = C
         self.l1_ratio = l1_ratio
+        self.penalty_factor = penalty_factor
         self.fit_intercept = fit_intercept
         self.class_weight = class_weight
         self.solver = solver
@@ -183,7 +216,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     def _make_penalty(self, weight_sum: float, n_features: int, dtype, device):
         l1, l2 = self._penalty_strengths(weight_sum)
-        return ElasticNetPenalty(l1, l2, n_features)
+        factor = _validate_penalty_factor(self.penalty_factor, n_features)
+        if factor is not None:
+            factor = torch.as_tensor(factor, dtype=dtype, device=device)
+        return ElasticNetPenalty(l1, l2, n_features, factor=factor)
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y=None, sample_weight=None):
@@ -257,7 +293,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         name = self.solver
         if name == "auto":
             name = _solvers.choose_solver(
-                n_samples=n_samples, n_parameters=m * p, penalty=penalty, sparse=sparse
+                n_samples=n_samples,
+                n_parameters=m * p,
+                penalty=penalty,
+                sparse=sparse,
+                device=next(iter(objective.data.batches())).X.device,
             )
         solver_cls = _solvers.get_solver(name)
         _solvers.check_solver_objective(solver_cls, objective, penalty)

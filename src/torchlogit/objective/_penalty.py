@@ -36,11 +36,25 @@ class ElasticNetPenalty:
     """
 
     def __init__(self, l1: float, l2: float, n_features: int, factor: torch.Tensor | None = None):
-        if l1 < 0 or l2 < 0:
+        if not (l1 >= 0 and l2 >= 0):
             raise ValueError(f"penalty strengths must be >= 0, got l1={l1}, l2={l2}")
         self.l1 = float(l1)
         self.l2 = float(l2)
         self.n_features = int(n_features)
+        if factor is not None:
+            factor = torch.as_tensor(factor)
+            if factor.shape != (self.n_features,):
+                raise ValueError(
+                    f"penalty factor must have shape ({self.n_features},) (one per feature), "
+                    f"got {tuple(factor.shape)}"
+                )
+            bad = ~(torch.isfinite(factor) & (factor >= 0))
+            if bool(bad.any()):
+                j = int(torch.nonzero(bad)[0])
+                raise ValueError(
+                    f"penalty factor must be finite and >= 0, got {float(factor[j])} "
+                    f"for feature {j}"
+                )
         self.factor = factor
 
     @property
@@ -88,6 +102,27 @@ class ElasticNetPenalty:
         thresh = step * self.l1 * self._f(w)
         out[:, : self.n_features] = torch.sign(w) * torch.clamp(w.abs() - thresh, min=0.0)
         return out
+
+    def l1_thresholds(self, coef: torch.Tensor) -> torch.Tensor:
+        """``l1 * f_j`` for every entry of ``coef`` (0 on the intercept column)."""
+        t = torch.zeros_like(coef)
+        t[:, : self.n_features] = self.l1 * self._f(coef)
+        return t
+
+    def optimality(self, coef: torch.Tensor, grad: torch.Tensor) -> torch.Tensor:
+        """Per-entry distance of ``0`` to the subdifferential of ``f + r`` at ``coef``.
+
+        ``grad`` is the gradient of the smooth part (data term plus ``lambda_2`` term). With
+        ``t = lambda_1 f_j``: ``|g + t sign(w)|`` where ``w != 0`` and ``max(|g| - t, 0)`` where
+        ``w = 0`` (the minimum-norm subgradient). Its maximum is the KKT violation: zero exactly
+        at the minimiser.
+        """
+        if self.l1 == 0.0:
+            return grad.abs()
+        t = self.l1_thresholds(coef)
+        at_zero = torch.clamp(grad.abs() - t, min=0.0)
+        off_zero = (grad + t * torch.sign(coef)).abs()
+        return torch.where(coef == 0, at_zero, off_zero)
 
     def unpenalized_mask(self, coef: torch.Tensor) -> torch.Tensor:
         """Boolean mask (shape of ``coef``) of entries with no penalty at all."""

@@ -1,6 +1,6 @@
 """Solver layer: each solver registers itself; ``"auto"`` is :func:`choose_solver`."""
 
-from . import _lbfgs, _newton, _stochastic  # noqa: F401  (register the solvers)
+from . import _fista, _lbfgs, _newton, _prox_newton, _stochastic  # noqa: F401  (register them)
 from ._base import (
     SOLVERS,
     History,
@@ -12,17 +12,21 @@ from ._base import (
     register_solver,
 )
 from ._checkpoint import Checkpoint
+from ._fista import FISTASolver
 from ._lbfgs import LBFGSSolver
 from ._newton import NewtonSolver
+from ._prox_newton import ProxNewtonCDSolver
 from ._stochastic import AdamSolver, SGDSolver
 
 __all__ = [
     "SOLVERS",
     "AdamSolver",
     "Checkpoint",
+    "FISTASolver",
     "History",
     "LBFGSSolver",
     "NewtonSolver",
+    "ProxNewtonCDSolver",
     "ResumeState",
     "SGDSolver",
     "SolverResult",

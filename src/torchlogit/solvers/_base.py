@@ -51,16 +51,20 @@ def check_solver_objective(solver_cls, objective, penalty) -> None:
 NEWTON_MAX_PARAMETERS = 1024
 
 
-def choose_solver(*, n_samples: int, n_parameters: int, penalty, sparse: bool = False) -> str:
+def choose_solver(
+    *, n_samples: int, n_parameters: int, penalty, sparse: bool = False, device=None
+) -> str:
     """The ``"auto"`` rule, a function of the problem's shape and penalty.
 
     - smooth penalty, at most ``NEWTON_MAX_PARAMETERS`` parameters, dense X: ``"newton"``
       (a handful of passes over X, each with one Gram product);
     - smooth otherwise: ``"lbfgs"`` (no Hessian matrix, memory O(parameters));
-    - non-smooth (L1 / elastic-net): the first registered proximal solver.
+    - non-smooth (L1 / elastic-net): ``"fista"`` on a GPU (``device.type == "cuda"``: no
+      per-coordinate loop on the host), else ``"cd"`` (proximal Newton, working set).
     """
     if not penalty.is_smooth:
-        for name in ("cd", "fista"):
+        on_gpu = device is not None and torch.device(device).type == "cuda"
+        for name in ("fista", "cd") if on_gpu else ("cd", "fista"):
             if name in SOLVERS:
                 return name
         raise ValueError("no solver for non-smooth penalties is available")

@@ -1,0 +1,223 @@
+"""Proximal Newton with a working set and a coordinate-descent inner solver (``solver="cd"``).
+
+For the averaged objective ``F(w) = f(w) + lambda_1 sum_j f_j |w_j|`` (``f``: data term plus the
+smooth ``lambda_2`` part) each outer iteration
+
+1. takes the full gradient ``g = grad f(w)`` (one pass) and the KKT violation
+   ``max_j dist(0, g_j + lambda_1 f_j d|w_j|)`` — the stopping measure, recorded in
+   ``History.gradient_norm``;
+2. picks a working set of feature columns: the current support plus the largest violators,
+   ``max(ws_min, 2 |support|)`` columns in all (Johnson & Guestrin 2015, *Blitz*; Massias et al.
+   2018, *Celer*; Bertrand et al. 2022, *skglm*), and the intercept;
+3. builds the exact Hessian of ``f`` restricted to the working set, ``X_W^T diag(c) X_W`` (one
+   pass: ``n |W|^2`` flops instead of ``n d^2``);
+4. solves the L1-penalised quadratic model ``g.D + 1/2 D^T H D + lambda_1 sum f_j |w_j + D_j|``
+   over the working set by coordinate descent with subspace Newton steps
+   (:func:`~torchlogit.solvers._l1_quadratic.solve_l1_quadratic`), to a violation of at most
+   ``min(0.1, sqrt(v)) v`` for the outer violation ``v`` (inexact, superlinear);
+5. backtracks on ``t`` until ``F(w + t D) <= F(w) + sigma t (g.D + r(w + D) - r(w))``
+   (Lee, Sun & Saunders 2014, *Proximal Newton-type methods*; the newGLMNET of Yuan, Ho & Lin
+   2012 used by liblinear).
+
+Converges quadratically once the support is found; a handful of outer iterations in practice.
+Binary and multinomial (the working set is a set of feature columns, each with all ``K``
+classes' coefficients). The Hessian is built on the compute device; the inner solve runs on
+the host in float64 (the working set is small).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from ._base import History, SolverBase, SolverResult, register_solver
+from ._l1_quadratic import solve_l1_quadratic
+
+SIGMA = 1e-4
+
+
+def working_set_hessian(objective, coef: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """Hessian of the smooth part ``f`` restricted to feature columns ``cols`` (and intercept).
+
+    Local parameter ``(k, i)`` (class ``k``, ``i``-th entry of ``cols`` then the intercept) has
+    flat index ``k q + i`` with ``q = len(cols) + fit_intercept``. Returns ``(m q, m q)``.
+    One pass over the data; rows are processed in blocks so that the temporary copy of
+    ``X[:, cols]`` stays near 128 MB.
+    """
+    m = coef.shape[0]
+    d = objective.n_features
+    fi = int(objective.fit_intercept)
+    nc = int(cols.numel())
+    q = nc + fi
+    all_cols = nc == d
+    dtype, device = coef.dtype, coef.device
+    H = torch.zeros(m * q, m * q, dtype=dtype, device=device)
+    objective.n_evaluations += 1
+    for batch in objective.data.batches():
+        raw = objective.raw_prediction(batch.X, coef)
+        sw = batch.sample_weight
+        if m == 1:
+            curv = {(0, 0): sw * torch.sigmoid(raw[:, 0]) * torch.sigmoid(-raw[:, 0])}
+        else:
+            P = torch.softmax(raw, dim=1)
+            curv = {}
+            for k in range(m):
+                for l in range(k, m):
+                    pkl = P[:, k] * (1.0 - P[:, k]) if k == l else -P[:, k] * P[:, l]
+                    curv[(k, l)] = sw * pkl
+        n = batch.X.shape[0]
+        rows = max(1, (1 << 24) // max(q, 1))
+        for start in range(0, n, rows):
+            stop = min(start + rows, n)
+            Xb = batch.X[start:stop]
+            if not all_cols:
+                Xb = Xb.index_select(1, cols)
+            for (k, l), c in curv.items():
+                cb = c[start:stop]
+                if m == 1:  # c >= 0: a symmetric product of one scaled copy
+                    root = cb.sqrt()
+                    Xs = Xb.mul_(root.unsqueeze(1)) if not all_cols else Xb * root.unsqueeze(1)
+                    gram, cross = Xs.T @ Xs, Xs.T @ root
+                else:
+                    Xc = Xb * cb.unsqueeze(1)
+                    gram, cross = Xb.T @ Xc, Xc.sum(dim=0)
+                for r, s in {(k, l), (l, k)}:
+                    H[r * q : r * q + nc, s * q : s * q + nc] += gram
+                    if fi:
+                        H[r * q : r * q + nc, s * q + nc] += cross
+                        H[r * q + nc, s * q : s * q + nc] += cross
+                        H[r * q + nc, s * q + nc] += cb.sum()
+    H = objective.reduce(H.reshape(-1)).reshape(m * q, m * q) / float(objective.data.weight_sum)
+    pen = objective.penalty
+    if pen.l2 > 0:
+        f = pen.factor.to(dtype=dtype, device=device)[cols] if pen.factor is not None else 1.0
+        diag = torch.zeros(q, dtype=dtype, device=device)
+        diag[:nc] = pen.l2 * f
+        H.diagonal().add_(diag.repeat(m))
+    return H
+
+
+@register_solver
+class ProxNewtonCDSolver(SolverBase):
+    """Proximal Newton, working set, coordinate-descent inner solver (``solver="cd"``).
+
+    Stopping rule: the KKT violation (largest minimum-norm subgradient entry of the averaged
+    objective) ``<= tol``; for a smooth penalty this is ``max |grad|`` as for ``"newton"``.
+
+    Parameters
+    ----------
+    ws_min : int, default=128
+        Smallest working set (feature columns); it grows to twice the support.
+    """
+
+    name = "cd"
+    requires = ("value_gradient", "value", "data", "raw_prediction", "reduce")
+    handles_nonsmooth = True
+
+    def __init__(self, *, ws_min: int = 128, **kwargs):
+        super().__init__(**kwargs)
+        self.ws_min = int(ws_min)
+
+    def _working_set(self, coef, opt, penalty, d) -> torch.Tensor:
+        """Support columns (and unpenalised ones) plus the largest violators."""
+        W = coef[:, :d]
+        score = opt[:, :d].amax(dim=0).clone()
+        keep = (W != 0).any(dim=0) | penalty.unpenalized_mask(coef)[0, :d]
+        if penalty.l1 == 0.0:
+            keep[:] = True
+        n_keep = int(keep.sum())
+        size = min(d, max(self.ws_min, 2 * n_keep))
+        score[keep] = math.inf
+        k = min(size, int((score > 0).sum()))
+        if k == 0:
+            return torch.zeros(0, dtype=torch.long, device=coef.device)
+        top = torch.topk(score, k).indices
+        return torch.sort(top).values
+
+    def solve(self, objective, coef0: torch.Tensor) -> SolverResult:
+        pen = objective.penalty
+        coef = coef0.clone()
+        m, p = coef.shape
+        d = objective.n_features
+        fi = int(objective.fit_intercept)
+        history = History()
+        f, g = objective.value_gradient(coef)
+        F = float(f) + float(pen.nonsmooth_value(coef))
+        thresholds = pen.l1_thresholds(coef)
+        t = math.nan
+        n_iter, converged, message = 0, False, f"reached max_iter={self.max_iter}"
+        while True:
+            opt = pen.optimality(coef, g)
+            viol = float(opt.max())
+            history.record(F, viol, t)
+            self._log(n_iter, F, viol, t)
+            if viol <= self.tol:
+                converged, message = True, "converged"
+                break
+            if n_iter >= self.max_iter:
+                break
+            cols = self._working_set(coef, opt, pen, d)
+            idx = torch.cat([cols, torch.arange(d, d + fi, device=coef.device)])
+            H = working_set_hessian(objective, coef, cols)
+            w_loc = coef[:, idx]
+            g_loc = g[:, idx].reshape(-1)
+            lam_loc = thresholds[:, idx].reshape(-1)
+            Hn = H.detach().to("cpu", torch.float64).numpy()
+            wn = w_loc.reshape(-1).to("cpu", torch.float64).numpy()
+            gn = g_loc.to("cpu", torch.float64).numpy()
+            lamn = lam_loc.to("cpu", torch.float64).numpy()
+            b = gn - Hn @ wn
+            # inexact inner solve, tighter as the outer violation shrinks (superlinear rate)
+            inner_tol = max(min(0.1, math.sqrt(viol)) * viol, 1e-2 * self.tol)
+            u, _, _ = solve_l1_quadratic(Hn, b, lamn, wn, tol=inner_tol, max_sweeps=1000)
+            delta_n = u - wn
+            decrease = float(gn @ delta_n + lamn @ (np.abs(u) - np.abs(wn)))
+            if not decrease < 0:
+                message = (
+                    "no descent direction on the working set: the working precision "
+                    f"({coef.dtype}) is reached before tol={self.tol:g}"
+                )
+                break
+            delta = torch.zeros_like(coef)
+            delta[:, idx] = torch.from_numpy(delta_n).to(coef).reshape(m, -1)
+            t, coef_new, _, g_new, F_new = self._line_search(objective, coef, delta, F, decrease)
+            if t == 0.0:
+                message = (
+                    "the line search could not decrease the objective: the working precision "
+                    f"({coef.dtype}) is reached before tol={self.tol:g}"
+                )
+                break
+            coef, g, F = coef_new, g_new, F_new
+            n_iter += 1
+            if self._after_iteration(n_iter, coef, history):
+                message = "stopped by callback"
+                break
+        return SolverResult(
+            coef=coef,
+            n_iter=n_iter,
+            converged=converged,
+            history=history,
+            message=message,
+            n_passes=objective.n_evaluations,
+        )
+
+    @staticmethod
+    def _line_search(objective, coef, delta, F0, decrease, max_halvings=40):
+        """Armijo backtracking on the composite objective; ``t = 0`` when nothing decreases it."""
+        pen = objective.penalty
+        eps = torch.finfo(coef.dtype).eps
+        resolution = 8 * eps * max(abs(F0), 1.0)
+        t = 1.0
+        for _ in range(max_halvings):
+            trial = coef + t * delta
+            f_t, g_t = objective.value_gradient(trial)
+            F_t = float(f_t) + float(pen.nonsmooth_value(trial))
+            if F_t == F_t and (
+                F_t <= F0 + SIGMA * t * decrease
+                or (abs(SIGMA * t * decrease) < resolution and F_t <= F0 + resolution)
+            ):
+                return t, trial, f_t, g_t, F_t
+            t *= 0.5
+        return 0.0, coef, None, None, F0
