@@ -132,7 +132,8 @@ def solve_l1_quadratic(
     coords = [j for j in range(k) if diag[j] > 0]
     inv_diag = np.where(diag > 0, 1.0 / np.where(diag > 0, diag, 1.0), 0.0)
     pattern = np.sign(u)
-    viol = float("inf")
+    viol = best = float("inf")
+    stalled = 0
     sweeps = 0
     for sweeps in range(1, max_sweeps + 1):  # noqa: B007
         for j in coords:
@@ -149,5 +150,10 @@ def solve_l1_quadratic(
         pattern = np.sign(u)
         viol = float(np.max(l1_quadratic_violation(u, Hu + b, lam), initial=0.0))
         if viol <= tol:
+            break
+        # rounding floor (about eps ||H|| ||u||) reached: no progress over several sweeps
+        stalled = stalled + 1 if viol >= best else 0
+        best = min(best, viol)
+        if stalled >= 10:
             break
     return u, viol, sweeps
