@@ -122,3 +122,35 @@ def test_inner_quadratic_solver_matches_reference(collinear):
     np.testing.assert_allclose(u, ref, rtol=1e-5, atol=1e-6)
     np.testing.assert_array_equal(u == 0, np.abs(ref) < 1e-9)
     assert np.any(u == 0)
+
+
+@pytest.mark.parametrize("n_classes", [2, 4])
+@pytest.mark.parametrize("fit_intercept", [True, False])
+@pytest.mark.parametrize("cols", [[1, 4, 6], [0, 1, 2, 3, 4, 5, 7, 8, 9], list(range(10))])
+def test_working_set_hessian_is_a_block_of_the_full_hessian(n_classes, fit_intercept, cols):
+    """Against LinearObjective.value_gradient_hessian (all columns, built independently)."""
+    from torchlogit.data import InMemoryData
+    from torchlogit.objective import LinearObjective, make_loss
+    from torchlogit.solvers._prox_newton import working_set_hessian
+
+    rng = np.random.default_rng(2)
+    n, d = 80, 10
+    X = torch.tensor(rng.normal(size=(n, d)))
+    y = torch.tensor(rng.integers(0, n_classes, size=n))
+    sw = torch.tensor(rng.uniform(0.1, 2.0, size=n))
+    factor = torch.tensor(rng.uniform(0.0, 2.0, size=d))
+    obj = LinearObjective(
+        make_loss(n_classes),
+        InMemoryData(X, y, sw),
+        ElasticNetPenalty(0.01, 0.3, d, factor=factor),
+        fit_intercept=fit_intercept,
+        n_features=d,
+    )
+    m, p = obj.coef_shape
+    coef = torch.tensor(rng.normal(scale=0.3, size=(m, p)))
+    _, _, H_full = obj.value_gradient_hessian(coef)
+    cols_t = torch.tensor(cols)
+    H = working_set_hessian(obj, coef, cols_t)
+    local = cols + ([d] if fit_intercept else [])
+    pick = [k * p + j for k in range(m) for j in local]
+    torch.testing.assert_close(H, H_full[pick][:, pick], rtol=1e-12, atol=1e-14)

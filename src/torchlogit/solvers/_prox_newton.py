@@ -49,6 +49,13 @@ def working_set_hessian(objective, coef: torch.Tensor, cols: torch.Tensor) -> to
     m = coef.shape[0]
     d = objective.n_features
     fi = int(objective.fit_intercept)
+    if d > cols.numel() > 0.8 * d:
+        # nearly all columns: the full product costs little more than gathering the columns
+        full = working_set_hessian(objective, coef, torch.arange(d, device=coef.device))
+        p = d + fi
+        local = torch.cat([cols, torch.arange(d, d + fi, device=coef.device)])
+        pick = (torch.arange(m, device=coef.device).unsqueeze(1) * p + local).reshape(-1)
+        return full[pick][:, pick]
     nc = int(cols.numel())
     q = nc + fi
     all_cols = nc == d
