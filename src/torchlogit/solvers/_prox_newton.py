@@ -38,20 +38,28 @@ from ._l1_quadratic import solve_l1_quadratic
 SIGMA = 1e-4
 
 
-def working_set_hessian(objective, coef: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+def working_set_hessian(
+    objective, coef: torch.Tensor, cols: torch.Tensor, *, stride: int = 1
+) -> torch.Tensor:
     """Hessian of the smooth part ``f`` restricted to feature columns ``cols`` (and intercept).
 
     Local parameter ``(k, i)`` (class ``k``, ``i``-th entry of ``cols`` then the intercept) has
     flat index ``k q + i`` with ``q = len(cols) + fit_intercept``. Returns ``(m q, m q)``.
     One pass over the data; rows are processed in blocks so that the temporary copy of
     ``X[:, cols]`` stays near 128 MB.
+
+    ``stride > 1`` estimates the data term from every ``stride``-th row of each batch, with
+    weights multiplied by ``stride`` (a systematic sample: ``stride`` times cheaper, relative
+    error about ``sqrt(q stride / n)``).
     """
     m = coef.shape[0]
     d = objective.n_features
     fi = int(objective.fit_intercept)
     if d > cols.numel() > 0.8 * d:
         # nearly all columns: the full product costs little more than gathering the columns
-        full = working_set_hessian(objective, coef, torch.arange(d, device=coef.device))
+        full = working_set_hessian(
+            objective, coef, torch.arange(d, device=coef.device), stride=stride
+        )
         p = d + fi
         local = torch.cat([cols, torch.arange(d, d + fi, device=coef.device)])
         pick = (torch.arange(m, device=coef.device).unsqueeze(1) * p + local).reshape(-1)
@@ -74,11 +82,15 @@ def working_set_hessian(objective, coef: torch.Tensor, cols: torch.Tensor) -> to
                 for l in range(k, m):
                     pkl = P[:, k] * (1.0 - P[:, k]) if k == l else -P[:, k] * P[:, l]
                     curv[(k, l)] = sw * pkl
-        n = batch.X.shape[0]
+        X = batch.X
+        if stride > 1:
+            X = X[::stride]
+            curv = {key: c[::stride] * stride for key, c in curv.items()}
+        n = X.shape[0]
         rows = max(1, (1 << 24) // max(q, 1))
         for start in range(0, n, rows):
             stop = min(start + rows, n)
-            Xb = batch.X[start:stop]
+            Xb = X[start:stop]
             if not all_cols:
                 Xb = Xb.index_select(1, cols)
             for (k, l), c in curv.items():
@@ -117,15 +129,34 @@ class ProxNewtonCDSolver(SolverBase):
     ----------
     ws_min : int, default=128
         Smallest working set (feature columns); it grows to twice the support.
+    hessian_stride : int, default=4
+        While the violation is above ``sample_until`` times the first one (the global phase,
+        where the step is steered by the support and the nonlinearity more than by the
+        Hessian's last digits), the Hessian is estimated from every ``hessian_stride``-th row,
+        when that still leaves ``50 q`` rows for ``q`` working-set columns. The gradient is
+        always exact, and the last iterations use the exact Hessian, so the minimiser and the
+        final (quadratic) convergence are unchanged. ``1`` disables it.
+    sample_until : float, default=1e-2
     """
 
     name = "cd"
     requires = ("value_gradient", "value", "data", "raw_prediction", "reduce")
     handles_nonsmooth = True
 
-    def __init__(self, *, ws_min: int = 128, **kwargs):
+    def __init__(
+        self, *, ws_min: int = 128, hessian_stride: int = 4, sample_until: float = 1e-2, **kwargs
+    ):
         super().__init__(**kwargs)
         self.ws_min = int(ws_min)
+        self.hessian_stride = int(hessian_stride)
+        self.sample_until = float(sample_until)
+
+    def _stride(self, objective, viol: float, viol0: float, q: int) -> int:
+        """Row stride for this iteration's Hessian (1: exact)."""
+        if self.hessian_stride <= 1 or viol <= self.sample_until * viol0:
+            return 1
+        n = sum(b.X.shape[0] for b in objective.data.batches())
+        return self.hessian_stride if n >= 50 * q * self.hessian_stride else 1
 
     def _working_set(self, coef, opt, penalty, d) -> torch.Tensor:
         """Support columns (and unpenalised ones) plus the largest violators."""
@@ -155,9 +186,11 @@ class ProxNewtonCDSolver(SolverBase):
         thresholds = pen.l1_thresholds(coef)
         t = math.nan
         n_iter, converged, message = 0, False, f"reached max_iter={self.max_iter}"
+        viol0 = None
         while True:
             opt = pen.optimality(coef, g)
             viol = float(opt.max())
+            viol0 = viol if viol0 is None else viol0
             history.record(F, viol, t)
             self._log(n_iter, F, viol, t)
             if viol <= self.tol:
@@ -167,7 +200,8 @@ class ProxNewtonCDSolver(SolverBase):
                 break
             cols = self._working_set(coef, opt, pen, d)
             idx = torch.cat([cols, torch.arange(d, d + fi, device=coef.device)])
-            H = working_set_hessian(objective, coef, cols)
+            stride = self._stride(objective, viol, viol0, m * (idx.numel()))
+            H = working_set_hessian(objective, coef, cols, stride=stride)
             w_loc = coef[:, idx]
             g_loc = g[:, idx].reshape(-1)
             lam_loc = thresholds[:, idx].reshape(-1)
