@@ -50,7 +50,8 @@ def working_set_hessian(
 
     ``stride > 1`` estimates the data term from every ``stride``-th row of each batch, with
     weights multiplied by ``stride`` (a systematic sample: ``stride`` times cheaper, relative
-    error about ``sqrt(q stride / n)``).
+    error about ``sqrt(q stride / n)``), with products in float32 (twice as fast; its rounding
+    is far below the sampling error).
     """
     m = coef.shape[0]
     d = objective.n_features
@@ -83,31 +84,36 @@ def working_set_hessian(
                     pkl = P[:, k] * (1.0 - P[:, k]) if k == l else -P[:, k] * P[:, l]
                     curv[(k, l)] = sw * pkl
         X = batch.X
+        work = dtype
         if stride > 1:
             X = X[::stride]
             curv = {key: c[::stride] * stride for key, c in curv.items()}
+            work = torch.float32
         n = X.shape[0]
         rows = max(1, (1 << 24) // max(q, 1))
         for start in range(0, n, rows):
             stop = min(start + rows, n)
             Xb = X[start:stop]
+            copied = not all_cols or work != dtype
             if not all_cols:
                 Xb = Xb.index_select(1, cols)
+            Xb = Xb.to(work)
             for (k, l), c in curv.items():
-                cb = c[start:stop]
+                cb = c[start:stop].to(work)
                 if m == 1:  # c >= 0: a symmetric product of one scaled copy
                     root = cb.sqrt()
-                    Xs = Xb.mul_(root.unsqueeze(1)) if not all_cols else Xb * root.unsqueeze(1)
+                    Xs = Xb.mul_(root.unsqueeze(1)) if copied else Xb * root.unsqueeze(1)
                     gram, cross = Xs.T @ Xs, Xs.T @ root
                 else:
                     Xc = Xb * cb.unsqueeze(1)
                     gram, cross = Xb.T @ Xc, Xc.sum(dim=0)
+                gram, cross, csum = gram.to(dtype), cross.to(dtype), cb.sum().to(dtype)
                 for r, s in {(k, l), (l, k)}:
                     H[r * q : r * q + nc, s * q : s * q + nc] += gram
                     if fi:
                         H[r * q : r * q + nc, s * q + nc] += cross
                         H[r * q + nc, s * q : s * q + nc] += cross
-                        H[r * q + nc, s * q + nc] += cb.sum()
+                        H[r * q + nc, s * q + nc] += csum
     H = objective.reduce(H.reshape(-1)).reshape(m * q, m * q) / float(objective.data.weight_sum)
     pen = objective.penalty
     if pen.l2 > 0:
