@@ -114,6 +114,8 @@ def working_set_hessian(
                         H[r * q : r * q + nc, s * q + nc] += cross
                         H[r * q + nc, s * q : s * q + nc] += cross
                         H[r * q + nc, s * q + nc] += csum
+    if stride > 1:  # float32 products are symmetric only up to rounding
+        H = 0.5 * (H + H.T)
     H = objective.reduce(H.reshape(-1)).reshape(m * q, m * q) / float(objective.data.weight_sum)
     pen = objective.penalty
     if pen.l2 > 0:
