@@ -8,8 +8,9 @@ Coordinate descent (Friedman, Hastie & Tibshirani 2010, *glmnet*) updates one ``
 in closed form, ``u_j <- S(u_j - (Hu + b)_j / H_jj, lambda_j / H_jj)`` with the
 soft-thresholding ``S(z, a) = sign(z) max(|z| - a, 0)``, keeping ``Hu`` up to date (O(k) per
 update). It finds the support quickly but crawls along directions of small curvature
-(correlated features). So whenever a sweep leaves the support and signs unchanged, a
-*subspace Newton step* solves the smooth problem on that orthant face exactly,
+(correlated features). So after every sweep a *subspace Newton step* (one Cholesky
+factorisation of the support's block, cheap next to the Hessian's pass over the data) solves
+the smooth problem on the current orthant face exactly,
 ``H_SS u_S = -(b_S + lambda_S s_S)``, and moves toward it as far as the signs allow (the
 model restricted to the face is that smooth quadratic, so each such move decreases ``q``).
 When the Newton point keeps the signs this is the exact minimiser up to entering variables.
@@ -131,7 +132,6 @@ def solve_l1_quadratic(
     k = u.shape[0]
     coords = [j for j in range(k) if diag[j] > 0]
     inv_diag = np.where(diag > 0, 1.0 / np.where(diag > 0, diag, 1.0), 0.0)
-    pattern = np.sign(u)
     viol = best = float("inf")
     stalled = 0
     sweeps = 0
@@ -144,10 +144,7 @@ def solve_l1_quadratic(
             if new != uj:
                 Hu += H[j] * (new - uj)
                 u[j] = new
-        new_pattern = np.sign(u)
-        if np.array_equal(new_pattern, pattern):
-            u, Hu = _subspace_newton(H, b, lam, u, Hu)
-        pattern = np.sign(u)
+        u, Hu = _subspace_newton(H, b, lam, u, Hu)
         viol = float(np.max(l1_quadratic_violation(u, Hu + b, lam), initial=0.0))
         if viol <= tol:
             break
