@@ -265,3 +265,24 @@ def test_row_sampled_hessian_phase_reaches_the_same_minimiser(n_classes):
     for res in (a, b):  # the intercepts of a softmax are defined up to a common shift
         res.coef[:, -1] -= res.coef[:, -1].mean() if n_classes > 2 else 0.0
     torch.testing.assert_close(a.coef, b.coef, rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_resume_from_checkpoint(solver, tmp_path):
+    """A fit stopped by max_iter and resumed from its checkpoint ends where an uninterrupted
+    one ends (bit for bit for "cd", whose state is the iterate; FISTA restarts its momentum)."""
+    X, y = _data(3, n=400, d=10, seed=11)
+    kw = dict(penalty="elasticnet", l1_ratio=0.7, C=0.05, tol=1e-10)
+    full = _fit(solver, **kw).fit(X, y)
+    ckpt = tmp_path / "ckpt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        LogisticRegression(solver=solver, max_iter=2, checkpoint_dir=ckpt, **kw).fit(X, y)
+    resumed = _fit(solver, checkpoint_dir=ckpt, **kw).fit(X, y)
+    assert resumed.converged_
+    if solver == "cd":
+        np.testing.assert_array_equal(resumed.coef_, full.coef_)
+        assert resumed.n_iter_[0] == full.n_iter_[0]
+    else:
+        np.testing.assert_array_equal(resumed.coef_ != 0, full.coef_ != 0)
+        np.testing.assert_allclose(resumed.coef_, full.coef_, rtol=1e-6, atol=1e-9)

@@ -28,7 +28,7 @@ import math
 
 import torch
 
-from ._base import History, SolverBase, SolverResult, register_solver
+from ._base import SolverBase, SolverResult, register_solver
 
 
 def _initial_lipschitz(objective, x, g) -> float:
@@ -54,19 +54,19 @@ class FISTASolver(SolverBase):
         super().__init__(**kwargs)
         self.shrink = float(shrink)
 
-    def solve(self, objective, coef0: torch.Tensor) -> SolverResult:
+    def solve(self, objective, coef0: torch.Tensor, resume=None) -> SolverResult:
         pen = objective.penalty
-        x = coef0.clone()
-        history = History()
+        x, n_iter, history, state = self._resume(resume, coef0)
+        x = x.clone()
         f_x, g_x = objective.value_gradient(x)
         F_x = float(f_x) + float(pen.nonsmooth_value(x))
-        L = _initial_lipschitz(objective, x, g_x)
+        L = state.get("L") or _initial_lipschitz(objective, x, g_x)
         y, f_y, g_y = x, f_x, g_x
         tk = 1.0
-        n_iter, converged, message = 0, False, f"reached max_iter={self.max_iter}"
+        converged, message = False, f"reached max_iter={self.max_iter}"
         viol = float(pen.optimality(x, g_x).max())
         history.record(F_x, viol, math.nan)
-        self._log(0, F_x, viol, math.nan)
+        self._log(n_iter, F_x, viol, math.nan)
         if viol <= self.tol:
             converged, message = True, "converged"
         while not converged and n_iter < self.max_iter:
@@ -107,7 +107,8 @@ class FISTASolver(SolverBase):
                 f_y, g_y = objective.value_gradient(y)
             x, F_x = x_new, F_new
             L *= self.shrink
-            if self._after_iteration(n_iter, x, history):
+            # momentum is not part of the state: a resumed run restarts it (t = 1)
+            if self._after_iteration(n_iter, x, history, {"L": L}):
                 message = "stopped by callback"
                 break
         return SolverResult(

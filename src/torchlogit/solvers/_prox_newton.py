@@ -33,7 +33,7 @@ import math
 import numpy as np
 import torch
 
-from ._base import History, SolverBase, SolverResult, register_solver
+from ._base import SolverBase, SolverResult, register_solver
 from ._l1_quadratic import solve_l1_quadratic
 
 SIGMA = 1e-4
@@ -204,19 +204,19 @@ class ProxNewtonCDSolver(SolverBase):
         top = torch.topk(score, size).indices
         return torch.sort(top).values
 
-    def solve(self, objective, coef0: torch.Tensor) -> SolverResult:
+    def solve(self, objective, coef0: torch.Tensor, resume=None) -> SolverResult:
         pen = objective.penalty
-        coef = coef0.clone()
+        coef, n_iter, history, state = self._resume(resume, coef0)
+        coef = coef.clone()
         m, p = coef.shape
         d = objective.n_features
         fi = int(objective.fit_intercept)
-        history = History()
         f, g = objective.value_gradient(coef)
         F = float(f) + float(pen.nonsmooth_value(coef))
         thresholds = pen.l1_thresholds(coef)
-        t = math.nan
-        n_iter, converged, message = 0, False, f"reached max_iter={self.max_iter}"
-        viol0 = None
+        t = float(state.get("step", math.nan))
+        converged, message = False, f"reached max_iter={self.max_iter}"
+        viol0 = state.get("viol0")
         while True:
             opt = pen.optimality(coef, g)
             viol = float(opt.max())
@@ -264,7 +264,7 @@ class ProxNewtonCDSolver(SolverBase):
                 break
             coef, g, F = coef_new, g_new, F_new
             n_iter += 1
-            if self._after_iteration(n_iter, coef, history):
+            if self._after_iteration(n_iter, coef, history, {"step": t, "viol0": viol0}):
                 message = "stopped by callback"
                 break
         return SolverResult(
