@@ -180,7 +180,9 @@ class ProxNewtonCDSolver(SolverBase):
         """Row stride for this iteration's Hessian (1: exact)."""
         if self.hessian_stride <= 1 or viol <= self.sample_until * viol0:
             return 1
-        n = sum(b.X.shape[0] for b in objective.data.batches())
+        n = getattr(objective.data, "n_samples", None)
+        if n is None:  # a streamed source without a row count: one pass to count
+            n = sum(b.X.shape[0] for b in objective.data.batches())
         return self.hessian_stride if n >= 50 * q * self.hessian_stride else 1
 
     def _working_set(self, coef, grad, penalty, d) -> torch.Tensor:
