@@ -13,6 +13,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
+from .. import distributed as _distributed
 from .. import solvers as _solvers
 from ..data import (
     InMemoryData,
@@ -117,6 +118,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     solver_options : dict, optional
         Extra keyword arguments for the solver (e.g. ``batch_size``, ``eta0``, ``lr``,
         ``random_state`` for ``"sgd"`` / ``"adam"``; ``memory`` for ``"lbfgs"``).
+    distributed : {"auto", True, False}, default="auto"
+        Data-parallel fit over ``torch.distributed``: every rank calls ``fit`` on its own rows
+        and gets the model of all the rows (:mod:`torchlogit.distributed`). ``"auto"``: when
+        the default process group is initialised.
 
     Attributes
     ----------
@@ -156,6 +161,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         "verbose": ["verbose"],
         "checkpoint_dir": [str, os.PathLike, None],
         "solver_options": [dict, None],
+        "distributed": ["boolean", StrOptions({"auto"})],
     }
 
     def __init__(
@@ -176,6 +182,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         verbose=0,
         checkpoint_dir=None,
         solver_options=None,
+        distributed="auto",
     ):
         self.penalty = penalty
         self.C = C
@@ -192,6 +199,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.verbose = verbose
         self.checkpoint_dir = checkpoint_dir
         self.solver_options = solver_options
+        self.distributed = distributed
 
     # ------------------------------------------------------------------ configuration
     def _check_params(self):
@@ -230,6 +238,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         full-batch solvers then sum over its chunks and reach the in-memory fit's optimum.
         """
         self._check_params()
+        if _distributed.is_active(self.distributed):
+            return _distributed.fit_distributed(self, X, y, sample_weight)
         if isinstance(X, StreamingSource):
             from ._streaming import fit_source
 

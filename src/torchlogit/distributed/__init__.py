@@ -1,0 +1,26 @@
+"""Data-parallel fits over ``torch.distributed`` (gloo on CPU, NCCL on GPU), launched with torchrun.
+
+Each rank holds some of the rows; value, gradient and Hessian are per-rank sums combined by
+an all-reduce (:class:`Communicator`), so the solvers run unchanged and every rank ends with
+the model a single process would fit on all the rows. Inside an initialised process group
+``LogisticRegression(...).fit(X_local, y_local)`` does this by itself
+(``distributed="auto"``); :func:`distributed_context` sets the group up from torchrun's
+environment and :func:`shard_files` gives each rank its share of the input files.
+"""
+
+from ._comm import Communicator, DistributedError, check_same_tensor
+from ._context import DistributedContext, current_context, distributed_context, shard_files
+from ._fit import ShardedData, fit_distributed, is_active
+
+__all__ = [
+    "Communicator",
+    "DistributedContext",
+    "DistributedError",
+    "ShardedData",
+    "check_same_tensor",
+    "current_context",
+    "distributed_context",
+    "fit_distributed",
+    "is_active",
+    "shard_files",
+]
