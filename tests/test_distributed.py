@@ -105,8 +105,9 @@ def _run_cases(rank, world_size, out_dir, communicator=None):
             intercept=clf.intercept_,
             classes=clf.classes_,
             objective=np.asarray(clf.history_["objective"]),
-            n_bytes=clf.n_bytes_reduced_,
-            n_reductions=clf.n_reductions_,
+            n_bytes=clf.distributed_info_["bytes_reduced"],
+            n_reductions=clf.distributed_info_["n_reductions"],
+            rows=clf.distributed_info_["rows_per_rank"],
         )
 
 
@@ -161,6 +162,7 @@ def test_distributed_fit_equals_single_process(distributed_fits, world_size, nam
         np.testing.assert_array_equal(g["objective"], got[0]["objective"])
     # One sum per pass: 1 + m p float64s (value, gradient), plus (m p)^2 with the Hessian.
     m, p = ref.coef_.shape[0], ref.coef_.shape[1] + int(ref.fit_intercept)
+    assert list(got[0]["rows"]) == [len(r) for r in _shard_rows(y, world_size)]
     n_red, n_bytes = int(got[0]["n_reductions"]), int(got[0]["n_bytes"])
     assert n_red > 0
     assert 8 * n_red <= n_bytes <= 8 * n_red * (1 + m * p + (m * p) ** 2)

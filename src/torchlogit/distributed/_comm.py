@@ -33,7 +33,13 @@ class DistributedError(RuntimeError):
     """Another rank failed, disagreed, or did not answer within the timeout."""
 
 
+_context_timeout: datetime.timedelta | None = None  # set by distributed_context(timeout=...)
+
+
 def default_timeout() -> datetime.timedelta:
+    """``distributed_context``'s timeout, else ``$TORCHLOGIT_DIST_TIMEOUT``, else 30 min."""
+    if _context_timeout is not None:
+        return _context_timeout
     return datetime.timedelta(
         seconds=float(os.environ.get("TORCHLOGIT_DIST_TIMEOUT", DEFAULT_TIMEOUT_S))
     )

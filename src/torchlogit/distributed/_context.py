@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from . import _comm
 from ._comm import default_timeout
 
 
@@ -97,9 +98,11 @@ def distributed_context(*, backend: str | None = None, timeout=None, device: str
     elif not isinstance(timeout, datetime.timedelta):
         timeout = datetime.timedelta(seconds=float(timeout))
     dist.init_process_group(backend=backend, timeout=timeout)
+    _comm._context_timeout = timeout
     try:
         yield current_context()
     finally:
+        _comm._context_timeout = None
         dist.destroy_process_group()
 
 

@@ -161,6 +161,8 @@ def fit_distributed(estimator, X, y, sample_weight=None, *, communicator=None):
 
     Every rank of the process group must call it, each with its own rows; each returns the
     estimator fitted on all the rows. ``communicator`` defaults to the default group.
+    Sets ``estimator.distributed_info_``: ``world_size``, ``rows_per_rank``, and what the
+    solver's reductions sent per rank (``bytes_reduced`` over ``n_reductions`` all-reduces).
     """
     comm = communicator or Communicator()
     device = resolve_device(estimator.device, X)
@@ -209,8 +211,12 @@ def fit_distributed(estimator, X, y, sample_weight=None, *, communicator=None):
     bytes0, calls0 = comm.n_bytes, comm.n_reductions
     estimator._run_solver(objective, penalty, classes, n_samples=n_samples, sparse=False)
     # What the solver exchanged: one payload per pass (value, gradient, Hessian sums).
-    estimator.n_bytes_reduced_ = comm.n_bytes - bytes0
-    estimator.n_reductions_ = comm.n_reductions - calls0
+    estimator.distributed_info_ = {
+        "world_size": comm.world_size,
+        "rows_per_rank": [m["n_samples"] for m in meta],
+        "bytes_reduced": comm.n_bytes - bytes0,
+        "n_reductions": comm.n_reductions - calls0,
+    }
     estimator._coef = check_same_tensor(comm, estimator._coef, "the fitted coefficients")
     _warn_if_separable(comm, estimator, objective, data)
     return estimator
