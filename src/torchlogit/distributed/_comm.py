@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime
 import os
 import pickle
+from collections import Counter
 from contextlib import contextmanager
 
 import torch
@@ -67,6 +68,8 @@ class Communicator:
     n_reductions, n_bytes : int
         Sum reductions issued by :meth:`all_reduce_sum` and the bytes each rank contributed
         (the payload size; a ring all-reduce moves about twice that per rank).
+    payload_counts : collections.Counter
+        How many sum reductions of each payload size (bytes) were issued.
     """
 
     def __init__(self, group=None, *, timeout=None):
@@ -86,6 +89,7 @@ class Communicator:
         self.timeout = timeout
         self.n_reductions = 0
         self.n_bytes = 0
+        self.payload_counts: Counter = Counter()
 
     # ------------------------------------------------------------------ primitives
     def _all_reduce(self, t: torch.Tensor, op, what: str) -> torch.Tensor:
@@ -105,8 +109,10 @@ class Communicator:
 
     def all_reduce_sum(self, t: torch.Tensor) -> torch.Tensor:
         """``sum_r t_r`` over the ranks (a new tensor on ``t``'s device; ``t`` is untouched)."""
+        nbytes = t.numel() * t.element_size()
         self.n_reductions += 1
-        self.n_bytes += t.numel() * t.element_size()
+        self.n_bytes += nbytes
+        self.payload_counts[nbytes] += 1
         return self._all_reduce(t, dist.ReduceOp.SUM, f"a {tuple(t.shape)} sum")
 
     def all_reduce_max(self, t: torch.Tensor) -> torch.Tensor:

@@ -162,7 +162,8 @@ def fit_distributed(estimator, X, y, sample_weight=None, *, communicator=None):
     Every rank of the process group must call it, each with its own rows; each returns the
     estimator fitted on all the rows. ``communicator`` defaults to the default group.
     Sets ``estimator.distributed_info_``: ``world_size``, ``rows_per_rank``, and what the
-    solver's reductions sent per rank (``bytes_reduced`` over ``n_reductions`` all-reduces).
+    solver's reductions sent per rank (``bytes_reduced`` over ``n_reductions`` all-reduces;
+    ``payload_counts``: bytes -> number of all-reduces of that size).
     """
     comm = communicator or Communicator()
     device = resolve_device(estimator.device, X)
@@ -208,7 +209,7 @@ def fit_distributed(estimator, X, y, sample_weight=None, *, communicator=None):
         n_features=n_features,
         reduce=comm.all_reduce_sum,
     )
-    bytes0, calls0 = comm.n_bytes, comm.n_reductions
+    bytes0, calls0, sizes0 = comm.n_bytes, comm.n_reductions, comm.payload_counts.copy()
     estimator._run_solver(objective, penalty, classes, n_samples=n_samples, sparse=False)
     # What the solver exchanged: one payload per pass (value, gradient, Hessian sums).
     estimator.distributed_info_ = {
@@ -216,6 +217,7 @@ def fit_distributed(estimator, X, y, sample_weight=None, *, communicator=None):
         "rows_per_rank": [m["n_samples"] for m in meta],
         "bytes_reduced": comm.n_bytes - bytes0,
         "n_reductions": comm.n_reductions - calls0,
+        "payload_counts": dict(comm.payload_counts - sizes0),
     }
     estimator._coef = check_same_tensor(comm, estimator._coef, "the fitted coefficients")
     _warn_if_separable(comm, estimator, objective, data)
