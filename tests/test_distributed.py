@@ -173,12 +173,18 @@ ERROR_CASES = {
     "names": r"disagree on the feature names",
     "nan": r"Input X contains NaN",
     "one-class": r"\(all ranks together\) contains only one class",
+    # Last: rank 2 never calls fit; the others give up after the collective timeout (3 s).
+    "absent": r"timed out after 3s",
 }
 
 
 def _error_worker(rank, world_size, store, out_dir):
     """Each bad case in turn: every rank must stop with the error (the group stays usable)."""
+    import time
+
     import pandas as pd
+
+    from torchlogit.distributed import fit_distributed
 
     dist = _init(rank, world_size, store)
     X, y = _problem(2)
@@ -195,12 +201,17 @@ def _error_worker(rank, world_size, store, out_dir):
             Xr[0, 0] = np.nan
         if kind == "one-class":
             yr = np.full(yr.shape, "ant")
-        try:
-            LogisticRegression().fit(Xr, yr)
-        except (ValueError, DistributedError) as exc:
-            message = f"{type(exc).__name__}: {exc}"
+        if kind == "absent" and rank == 2:
+            time.sleep(8)  # alive, but not taking part
+            message = "timed out after 3s (rank 2 stayed away on purpose)"
         else:
-            message = "no error"
+            comm = Communicator(timeout=3 if kind == "absent" else None)
+            try:
+                fit_distributed(LogisticRegression(), Xr, yr, communicator=comm)
+            except (ValueError, DistributedError) as exc:
+                message = f"{type(exc).__name__}: {exc}"
+            else:
+                message = "no error"
         with open(os.path.join(out_dir, f"{kind}-{rank}.txt"), "w") as fh:
             fh.write(message)
     dist.destroy_process_group()
@@ -221,7 +232,7 @@ def test_bad_rank_stops_every_rank_with_a_clear_error(distributed_errors, kind):
     import re
 
     out, elapsed = distributed_errors
-    assert elapsed < 90  # no rank waited for a collective timeout
+    assert elapsed < 90  # nobody waited for the default (30 min) timeout
     for r in range(3):
         message = (out / f"{kind}-{r}.txt").read_text()
         assert re.search(ERROR_CASES[kind], message), (r, message)
