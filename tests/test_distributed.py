@@ -8,6 +8,7 @@ class. Processes rendezvous through a file store and talk over the loopback inte
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 
@@ -16,7 +17,12 @@ import pytest
 import torch
 
 from torchlogit import LogisticRegression
-from torchlogit.distributed import Communicator, DistributedError, shard_files
+from torchlogit.distributed import (
+    Communicator,
+    DistributedError,
+    check_same_tensor,
+    shard_files,
+)
 
 pytestmark = pytest.mark.distributed
 
@@ -108,6 +114,7 @@ def _run_cases(rank, world_size, out_dir, communicator=None):
             n_bytes=clf.distributed_info_["bytes_reduced"],
             n_reductions=clf.distributed_info_["n_reductions"],
             rows=clf.distributed_info_["rows_per_rank"],
+            rank_difference=clf.distributed_info_["max_rank_difference"],
         )
 
 
@@ -119,6 +126,16 @@ def _fit_worker(rank, world_size, store, out_dir):
     if rank < 2:
         _run_cases(rank, 2, out_dir, Communicator(pair))
     _run_cases(rank, world_size, out_dir)
+    # The end-of-fit agreement check, on tensors that differ between ranks.
+    comm = Communicator()
+    t, diff = check_same_tensor(comm, torch.ones(4, dtype=torch.float64) + rank * 1e-14, "t")
+    outcome = {"tiny": [float(t.max()), diff]}
+    try:
+        check_same_tensor(comm, torch.ones(4, dtype=torch.float64) + rank * 1e-3, "the tensors")
+    except DistributedError as exc:
+        outcome["large"] = str(exc)
+    with open(os.path.join(out_dir, f"agree-{rank}.json"), "w") as fh:
+        json.dump(outcome, fh)
     dist.destroy_process_group()
 
 
@@ -158,6 +175,7 @@ def test_distributed_fit_equals_single_process(distributed_fits, world_size, nam
         np.testing.assert_allclose(g["coef"], ref.coef_, rtol=0, atol=1e-10)
         np.testing.assert_allclose(g["intercept"], ref.intercept_, rtol=0, atol=1e-10)
         # Every rank took exactly the same steps and holds exactly the same model.
+        assert float(g["rank_difference"]) == 0.0
         np.testing.assert_array_equal(g["coef"], got[0]["coef"])
         np.testing.assert_array_equal(g["objective"], got[0]["objective"])
     # One sum per pass: 1 + m p float64s (value, gradient), plus (m p)^2 with the Hessian.
@@ -236,6 +254,14 @@ def test_bad_rank_stops_every_rank_with_a_clear_error(distributed_errors, kind):
     for r in range(3):
         message = (out / f"{kind}-{r}.txt").read_text()
         assert re.search(ERROR_CASES[kind], message), (r, message)
+
+
+def test_ranks_adopt_rank_0_on_last_bit_drift_and_fail_on_divergence(distributed_fits):
+    for r in range(3):
+        outcome = json.loads((distributed_fits / f"agree-{r}.json").read_text())
+        value, diff = outcome["tiny"]
+        assert value == 1.0 and 1e-14 <= diff <= 3e-14  # rank 0's tensor, drift recorded
+        assert "the tensors differ between ranks" in outcome["large"]
 
 
 def test_shard_files_is_a_partition_in_sorted_order():

@@ -163,7 +163,9 @@ def fit_distributed(estimator, X, y, sample_weight=None, *, communicator=None):
     estimator fitted on all the rows. ``communicator`` defaults to the default group.
     Sets ``estimator.distributed_info_``: ``world_size``, ``rows_per_rank``, and what the
     solver's reductions sent per rank (``bytes_reduced`` over ``n_reductions`` all-reduces;
-    ``payload_counts``: bytes -> number of all-reduces of that size).
+    ``payload_counts``: bytes -> number of all-reduces of that size), and
+    ``max_rank_difference``, the largest difference of any rank's coefficients from rank 0's
+    (0 when the ranks took bitwise identical steps; every rank keeps rank 0's).
     """
     comm = communicator or Communicator()
     device = resolve_device(estimator.device, X)
@@ -219,7 +221,13 @@ def fit_distributed(estimator, X, y, sample_weight=None, *, communicator=None):
         "n_reductions": comm.n_reductions - calls0,
         "payload_counts": dict(comm.payload_counts - sizes0),
     }
-    estimator._coef = check_same_tensor(comm, estimator._coef, "the fitted coefficients")
+    estimator._coef, diff = check_same_tensor(comm, estimator._coef, "the fitted coefficients")
+    estimator.distributed_info_["max_rank_difference"] = diff
+    if diff > 0:  # last-bit drift between ranks: every rank keeps rank 0's coefficients
+        coef = estimator._coef.cpu().numpy()
+        estimator.coef_ = np.ascontiguousarray(coef[:, :n_features])
+        if estimator.fit_intercept:
+            estimator.intercept_ = coef[:, n_features].copy()
     _warn_if_separable(comm, estimator, objective, data)
     return estimator
 
