@@ -156,20 +156,12 @@ def _class_weights(comm, class_weight, classes, y_index, sw) -> np.ndarray:
     return class_weight_per_sample(class_weight, classes, y_index, sw)
 
 
-def fit_distributed(estimator, X, y, sample_weight=None, *, communicator=None):
-    """Fit ``estimator`` (a :class:`~torchlogit.LogisticRegression`) on this rank's rows.
+def _open_arrays(estimator, X, y, sample_weight, comm: Communicator):
+    """This rank's arrays as :class:`InMemoryData` with global classes and class weights.
 
-    Every rank of the process group must call it, each with its own rows; each returns the
-    estimator fitted on all the rows. ``communicator`` defaults to the default group.
-    Sets ``estimator.distributed_info_``: ``world_size``, ``rows_per_rank``, and what the
-    solver's reductions sent per rank (``bytes_reduced`` over ``n_reductions`` all-reduces;
-    ``payload_counts``: bytes -> number of all-reduces of that size), and
-    ``max_rank_difference``, the largest difference of any rank's coefficients from rank 0's
-    (0 when the ranks took bitwise identical steps; every rank keeps rank 0's).
+    Returns ``(local data, global classes, per-rank metadata)``.
     """
-    comm = communicator or Communicator()
     device = resolve_device(estimator.device, X)
-
     with comm.agree("validating the training data"):
         Xt, y_np, _ = validate_X_y(estimator, X, y, dtype=estimator.dtype, device=device)
         labels = _local_labels(y_np)
@@ -188,18 +180,33 @@ def fit_distributed(estimator, X, y, sample_weight=None, *, communicator=None):
     _check_schema(comm, meta)
     classes = _global_classes([m["labels"] for m in meta])
     y_index = np.searchsorted(classes, np.asarray(y_np).reshape(-1)).astype(np.int64)
-
     sw = sw * _class_weights(comm, estimator.class_weight, classes, y_index, sw)
-    S = float(comm.all_reduce_sum(torch.tensor([sw.sum()], dtype=torch.float64))[0])
-    if not S > 0:
-        raise ValueError("every sample (on every rank) has zero weight after class_weight")
-
-    dtype, n_features = Xt.dtype, Xt.shape[1]
     local = InMemoryData(
         Xt,
         torch.from_numpy(y_index).to(device),
-        torch.from_numpy(sw).to(device=device, dtype=dtype),
+        torch.from_numpy(sw).to(device=device, dtype=Xt.dtype),
     )
+    return local, classes, meta
+
+
+def fit_distributed(estimator, X, y, sample_weight=None, *, communicator=None):
+    """Fit ``estimator`` (a :class:`~torchlogit.LogisticRegression`) on this rank's rows.
+
+    Every rank of the process group must call it, each with its own rows; each returns the
+    estimator fitted on all the rows. ``communicator`` defaults to the default group.
+    Sets ``estimator.distributed_info_``: ``world_size``, ``rows_per_rank``, and what the
+    solver's reductions sent per rank (``bytes_reduced`` over ``n_reductions`` all-reduces;
+    ``payload_counts``: bytes -> number of all-reduces of that size), and
+    ``max_rank_difference``, the largest difference of any rank's coefficients from rank 0's
+    (0 when the ranks took bitwise identical steps; every rank keeps rank 0's).
+    """
+    comm = communicator or Communicator()
+    local, classes, meta = _open_arrays(estimator, X, y, sample_weight, comm)
+    batch = next(iter(local.batches()))
+    dtype, device, n_features = batch.X.dtype, batch.X.device, batch.X.shape[1]
+    S = float(comm.all_reduce_sum(torch.tensor([float(local.weight_sum)], dtype=torch.float64))[0])
+    if not S > 0:
+        raise ValueError("every sample (on every rank) has zero weight after class_weight")
     n_samples = sum(m["n_samples"] for m in meta)
     data = ShardedData(local, S, n_samples)
     penalty = estimator._make_penalty(S, n_features, dtype, device)
