@@ -81,21 +81,34 @@ def _reference(df, **params):
     return LogisticRegression(distributed=False, **params).fit(X, y)
 
 
-def test_torchrun_end_to_end_equals_one_process(parquet_dir, tmp_path):
+def test_torchrun_fit_command_equals_one_process(parquet_dir, tmp_path):
+    import torchlogit
+
     data, df = parquet_dir
-    args = ["-m", "torchlogit.distributed.run", str(data / "*.parquet"), "--target", "label"]
-    args += ["--out", "model.safetensors", "--C", "0.5", "--tol", "1e-12"]
-    _torchrun(args, 3, tmp_path)
-    coef, intercept, meta = _load_model(tmp_path / "model.safetensors")
+    args = ["-m", "torchlogit", "fit", str(data / "*.parquet"), "--target", "label"]
+    args += ["--out", "model.safetensors", "--C", "0.5", "--tol", "1e-12", "--quiet"]
+    proc = _torchrun(args, 3, tmp_path)
+    assert "fitted 600 rows x 5 features on 3 processes" in proc.stdout
+    assert proc.stdout.count("model written to") == 1  # rank 0 only
+    model = torchlogit.load(tmp_path / "model.safetensors")
     ref = _reference(df, C=0.5, tol=1e-12)
-    np.testing.assert_allclose(coef, ref.coef_, rtol=0, atol=1e-10)
-    np.testing.assert_allclose(intercept, ref.intercept_, rtol=0, atol=1e-10)
-    assert meta["classes"] == ref.classes_.tolist()
-    assert meta["feature_names"] == [f"x{i}" for i in range(5)]
-    report = json.loads((tmp_path / "model.safetensors.report.json").read_text())
-    # Sorted files, every 3rd to each rank: {0, 3}, {1}, {2}.
-    assert report["rows_per_rank"] == [1 + 270, 249, 80]
-    assert report["converged"] and report["world_size"] == 3
+    np.testing.assert_allclose(model.coef_, ref.coef_, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(model.intercept_, ref.intercept_, rtol=0, atol=1e-10)
+    np.testing.assert_array_equal(model.classes_, ref.classes_)
+    np.testing.assert_array_equal(model.feature_names_in_, [f"x{i}" for i in range(5)])
+
+
+def test_fit_command_reads_a_glob_of_files_in_one_process(parquet_dir, tmp_path, capsys):
+    from torchlogit.cli import main
+
+    data, df = parquet_dir
+    out = tmp_path / "m.safetensors"
+    assert main(["fit", str(data / "*.parquet"), "--target", "label", "--out", str(out)]) == 0
+    assert "fitted 600 rows x 5 features, classes" in capsys.readouterr().out
+    import torchlogit
+
+    ref = _reference(df)
+    np.testing.assert_allclose(torchlogit.load(out).coef_, ref.coef_, rtol=0, atol=1e-10)
 
 
 KILLER = """
@@ -121,6 +134,8 @@ def test_worker_killed_mid_fit_is_restarted_and_resumes(parquet_dir, tmp_path):
     assert "resuming from iteration 2" in proc.stdout + proc.stderr
     report = json.loads((tmp_path / "model.report.json").read_text())
     assert report["resumed_from_iteration"] == 2
+    # Sorted files, every 2nd to each rank: {0, 2}, {1, 3}.
+    assert report["rows_per_rank"] == [1 + 80, 249 + 270] and report["converged"]
     coef, intercept, _ = _load_model(tmp_path / "model")
     ref = _reference(df, tol=1e-12)
     assert report["n_iter"] == ref.n_iter_[0]  # Newton: the same iterates as uninterrupted

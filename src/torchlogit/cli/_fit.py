@@ -1,4 +1,9 @@
-"""``torchlogit fit DATA --target COL --out MODEL``: fit a model on a CSV / Parquet file."""
+"""``torchlogit fit DATA --target COL --out MODEL``: fit a model on CSV / Parquet files.
+
+DATA is a file, a folder or a glob pattern. Under ``torchrun`` each process (rank) reads its
+share of the files (:func:`torchlogit.distributed.shard_files`), all ranks fit one model
+together, and rank 0 writes it and prints the summary.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,12 @@ from ._main import register_command
 
 
 def _add_arguments(parser) -> None:
-    parser.add_argument("data", metavar="DATA", help="training data (.csv or .parquet)")
+    parser.add_argument(
+        "data",
+        metavar="DATA",
+        help="training data: a .csv / .parquet file, a folder of them, or a quoted glob "
+        "(under torchrun each rank reads its share of the files)",
+    )
     parser.add_argument("--target", required=True, metavar="COL", help="the label column")
     parser.add_argument(
         "--features", nargs="+", metavar="COL", help="feature columns (default: all but target)"
@@ -27,6 +37,12 @@ def _add_arguments(parser) -> None:
     est.add_argument("--dtype", choices=["float32", "float64"], default=None)
     add_device_argument(est)
     parser.add_argument("--quiet", action="store_true", help="no per-iteration progress")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=None,
+        help="under torchrun: the longest wait, in seconds, for the other ranks (default 1800)",
+    )
 
 
 def estimator_from_args(args):
@@ -47,39 +63,93 @@ def estimator_from_args(args):
     )
 
 
-def run(args) -> int:
+def _read_files(paths, args):
+    """``(X, y, feature names)`` from ``paths``, each file checked on its own (errors name it)."""
     import numpy as np
+    import pandas as pd
 
     from ..io import DataFileError, read_table
     from ..io._tables import feature_matrix, target_vector
 
-    df = read_table(args.data)
-    y = target_vector(df, args.target, args.data)
-    features = args.features or [c for c in df.columns if c != args.target]
-    if args.target in features:
-        raise DataFileError(f"{args.data}: the target {args.target!r} is also a feature")
-    if not features:
-        raise DataFileError(f"{args.data}: no feature columns besides {args.target!r}")
-    X = feature_matrix(df, features, args.data)
+    Xs, ys, features = [], [], None
+    for path in paths:
+        df = read_table(path)
+        y = target_vector(df, args.target, path)
+        cols = args.features or [c for c in df.columns if c != args.target]
+        if args.target in cols:
+            raise DataFileError(f"{path}: the target {args.target!r} is also a feature")
+        if not cols:
+            raise DataFileError(f"{path}: no feature columns besides {args.target!r}")
+        if features is not None and list(cols) != features:
+            raise DataFileError(
+                f"{path}: feature columns {list(cols)} differ from {features} in {paths[0]}"
+            )
+        features = list(cols)
+        Xs.append(feature_matrix(df, features, path))
+        ys.append(y)
+    if len(Xs) == 1:
+        return Xs[0], ys[0], features
+    return pd.concat(Xs, ignore_index=True), np.concatenate(ys), features
+
+
+def run(args) -> int:
+    from ..distributed import distributed_context
+
+    with distributed_context(timeout=args.timeout, device=args.device) as ctx:
+        return _run(args, ctx)
+
+
+def _run(args, ctx) -> int:
+    import numpy as np
+    import torch
+
+    from ..distributed import Communicator, expand_paths, shard_files
+    from ..io import DataFileError
+
+    paths = expand_paths([args.data])
+    if not paths:
+        raise DataFileError(f"{args.data}: no such file, and no .csv / .parquet files match")
+    if len(paths) < ctx.world_size:
+        raise DataFileError(
+            f"{args.data}: {len(paths)} file(s) for {ctx.world_size} processes; each needs at "
+            "least one file (split the data into more files, or start fewer processes)"
+        )
+    comm = Communicator() if ctx.active else None
+    mine = shard_files(paths, ctx.rank, ctx.world_size)
+    if comm is None:
+        X, y, features = _read_files(mine, args)
+    else:
+        with comm.agree(f"reading the training files {args.data}"):
+            X, y, features = _read_files(mine, args)
     clf = estimator_from_args(args)
+    if not ctx.is_main:
+        clf.verbose = 0
     t0 = time.perf_counter()
     clf.fit(X, y)
     elapsed = time.perf_counter() - t0
     clf.verbose = 0  # a saved model should not print when refitted
-    accuracy = float(np.mean(np.asarray(clf.predict(X)) == y))
+    counts = torch.tensor([float(np.sum(np.asarray(clf.predict(X)) == y)), float(len(y))])
+    if comm is not None:
+        counts = comm.all_reduce_sum(counts.double())
+    accuracy, n_rows = float(counts[0] / counts[1]), int(counts[1])
+    if not ctx.is_main:
+        return 0
     clf.save(
         args.out,
         metadata={
             "target": str(args.target),
             "training_data": str(args.data),
-            "n_samples": len(y),
+            "n_samples": n_rows,
+            **({"world_size": ctx.world_size} if ctx.active else {}),
         },
     )
     h = clf.history_
     state = "converged" if getattr(clf, "converged_", True) else "NOT converged"
     gnorm = f"max|grad| {h['gradient_norm'][-1]:.2e}" if h.get("gradient_norm") else ""
+    where = f" on {ctx.world_size} processes" if ctx.active else ""
     print(
-        f"fitted {len(y)} rows x {len(features)} features, classes {clf.classes_.tolist()}\n"
+        f"fitted {n_rows} rows x {len(features)} features{where}, "
+        f"classes {clf.classes_.tolist()}\n"
         f"solver {clf.solver_}: {int(np.max(clf.n_iter_))} iterations, {state} "
         f"({gnorm}, tol {clf.tol:g})\n"
         f"objective {h['objective'][-1]:.10g} (averaged)   time {elapsed:.3f} s   "

@@ -14,6 +14,8 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..distributed import DistributedError
+
 
 @dataclass(frozen=True)
 class Command:
@@ -64,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         warnings.showwarning = show_warning
         try:
             return int(args._run(args) or 0)
-        except (ValueError, TypeError, OSError, ImportError) as exc:
+        except (ValueError, TypeError, OSError, ImportError, DistributedError) as exc:
             if os.environ.get("TORCHLOGIT_TRACEBACK"):
                 raise
             print(f"{prefix}: error: {_one_line(exc)}", file=sys.stderr)

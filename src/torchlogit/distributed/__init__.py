@@ -9,7 +9,13 @@ environment and :func:`shard_files` gives each rank its share of the input files
 """
 
 from ._comm import Communicator, DistributedError, check_same_tensor
-from ._context import DistributedContext, current_context, distributed_context, shard_files
+from ._context import (
+    DistributedContext,
+    current_context,
+    distributed_context,
+    expand_paths,
+    shard_files,
+)
 from ._fit import ShardedData, fit_distributed, is_active
 
 __all__ = [
@@ -20,6 +26,7 @@ __all__ = [
     "check_same_tensor",
     "current_context",
     "distributed_context",
+    "expand_paths",
     "fit_distributed",
     "is_active",
     "shard_files",

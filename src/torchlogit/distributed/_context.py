@@ -10,6 +10,7 @@ the same script runs with ``python`` and with ``torchrun``.
 from __future__ import annotations
 
 import datetime
+import glob
 import os
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -97,7 +98,15 @@ def distributed_context(*, backend: str | None = None, timeout=None, device: str
         timeout = default_timeout()
     elif not isinstance(timeout, datetime.timedelta):
         timeout = datetime.timedelta(seconds=float(timeout))
-    dist.init_process_group(backend=backend, timeout=timeout)
+    # Keys under a prefix of torchrun's restart count: after a restart no rank can read
+    # the address a dead worker of the previous attempt published (seen as "Connection
+    # refused" in gloo's connectFullMesh when the store outlived the attempt).
+    store, rank, world_size = next(dist.rendezvous("env://", timeout=timeout))
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+    store = dist.PrefixStore(f"torchlogit/attempt_{attempt}", store)
+    dist.init_process_group(
+        backend=backend, store=store, rank=rank, world_size=world_size, timeout=timeout
+    )
     _comm._context_timeout = timeout
     try:
         yield current_context()
@@ -118,3 +127,29 @@ def shard_files(paths: Sequence[str | os.PathLike], rank: int, world_size: int) 
         raise ValueError(f"need 0 <= rank < world_size, got rank={rank}, world_size={world_size}")
     ordered = sorted(dict.fromkeys(os.fspath(p) for p in paths))
     return ordered[rank::world_size]
+
+
+DATA_SUFFIXES = (".parquet", ".csv", ".csv.gz", ".tsv")
+
+
+def expand_paths(patterns: Sequence[str | os.PathLike]) -> list[str]:
+    """The data files named by ``patterns``, sorted and without repeats.
+
+    Each pattern is a file (kept as given, even if it does not exist, so that reading it
+    gives the error), a folder (its ``.parquet`` / ``.csv`` / ``.csv.gz`` / ``.tsv`` files)
+    or a glob pattern.
+    """
+    found: list[str] = []
+    for pattern in patterns:
+        pattern = os.fspath(pattern)
+        if os.path.isdir(pattern):
+            found += [
+                os.path.join(pattern, name)
+                for name in os.listdir(pattern)
+                if name.lower().endswith(DATA_SUFFIXES)
+            ]
+        elif glob.has_magic(pattern):
+            found += glob.glob(pattern)
+        else:
+            found.append(pattern)
+    return sorted(dict.fromkeys(found))
