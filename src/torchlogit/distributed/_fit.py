@@ -76,13 +76,23 @@ class ShardedData:
 
 
 def _local_labels(y_np) -> np.ndarray:
-    """The distinct labels of this rank's rows (checked as :func:`encode_labels` does)."""
+    """The distinct labels of this rank's rows, checked as :func:`encode_labels` checks them
+    (except that one rank may hold a single class)."""
     y = np.asarray(y_np)
     if y.ndim == 2 and y.shape[1] == 1:
         y = y[:, 0]
+    if y.dtype.kind == "O":
+        missing = [
+            i for i, v in enumerate(y.ravel()) if v is None or (isinstance(v, float) and v != v)
+        ]
+        if missing:
+            raise ValueError(
+                f"y contains {len(missing)} missing label(s) (None or NaN), the first at "
+                f"row {missing[0]}"
+            )
+        if len({isinstance(v, str) for v in y.ravel()}) > 1:
+            raise ValueError("Mix of label input types (string and number) in y")
     check_classification_targets(y)
-    if y.dtype.kind == "O" and any(v is None or (isinstance(v, float) and v != v) for v in y):
-        raise ValueError("y contains missing labels (None or NaN)")
     return np.unique(y)
 
 
@@ -150,8 +160,10 @@ def _class_weights(comm, class_weight, classes, y_index, sw) -> np.ndarray:
         K = classes.shape[0]
         local = torch.from_numpy(np.bincount(y_index, weights=sw, minlength=K).astype(np.float64))
         counts = comm.all_reduce_sum(local).numpy()
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore"):
             per_class = counts.sum() / (K * counts)
+        # As class_weight_per_sample: a class whose rows all weigh 0 stays absent (weight 0).
+        per_class[~np.isfinite(per_class)] = 0.0
         return per_class[y_index]
     return class_weight_per_sample(class_weight, classes, y_index, sw)
 
@@ -241,7 +253,7 @@ def fit_distributed(estimator, X, y, sample_weight=None, *, communicator=None):
 
 def _warn_if_separable(comm, estimator, objective, data) -> None:
     """The estimator's separability warning, decided on the global minimum margin."""
-    if estimator.penalty is not None:
+    if objective.penalty.l1 > 0 or objective.penalty.l2 > 0:  # penalty=None or C=inf
         return
     worst = torch.tensor([-float("inf")], dtype=torch.float64)
     for batch in data.batches():
