@@ -71,6 +71,10 @@ CASES = {
 }
 
 
+# Streamed shards (world size 3): a binary and a class-weighted multinomial case.
+SOURCE_CASES = ["l2-binary-newton", "balanced-weighted-no-intercept"]
+
+
 def _make(params):
     kw = dict(tol=1e-12, max_iter=100)
     kw.update(params)
@@ -118,6 +122,60 @@ def _run_cases(rank, world_size, out_dir, communicator=None):
         )
 
 
+def _fit_source_cases(rank, world_size, out_dir, tmp_dir):
+    """Each rank streams its shard (arrays in chunks, and Parquet files) instead of arrays."""
+    import pandas as pd
+
+    from torchlogit.data import ArraySource, ParquetSource
+
+    for name in SOURCE_CASES:
+        n_classes, params, weighted = CASES[name]
+        X, y = _problem(n_classes)
+        rows = _shard_rows(y, world_size)[rank]
+        sw = _weights(N_ROWS)[rows] if weighted else None
+        source = ArraySource(X[rows], y[rows], weight=sw, chunk_rows=16)
+        clf = _make(params).fit(source)
+        np.savez(os.path.join(out_dir, f"{name}-arraysource-r{rank}.npz"), coef=clf.coef_)
+        # Parquet: this rank's rows in two files (one file for a single row).
+        df = pd.DataFrame(X[rows], columns=[f"x{j}" for j in range(X.shape[1])])
+        df["label"] = y[rows]
+        if sw is not None:
+            df["w"] = sw
+        half = max(1, len(rows) // 2)
+        paths = []
+        for k, part in enumerate([df.iloc[:half], df.iloc[half:]]):
+            if len(part):
+                paths.append(os.path.join(tmp_dir, f"{name}-r{rank}-{k}.parquet"))
+                part.to_parquet(paths[-1])
+        source = ParquetSource(
+            paths, target="label", weight="w" if weighted else None, chunk_rows=32
+        )
+        clf = _make(params).fit(source)
+        np.savez(
+            os.path.join(out_dir, f"{name}-parquet-r{rank}.npz"),
+            coef=clf.coef_,
+            intercept=clf.intercept_,
+            rows=clf.n_rows_,
+        )
+
+
+def _checkpoint_sync_case(rank, out_dir):
+    """Rank r's checkpoint holds iteration r + 1 (as after a crash between saves)."""
+    from pathlib import Path
+
+    from torchlogit.distributed._checkpoint import rank_directory, synchronise
+    from torchlogit.solvers import Checkpoint, History
+
+    base = Path(out_dir) / "ckpt"
+    meta = {"problem": "same on every rank"}
+    mine = rank_directory(base, rank)
+    Checkpoint(mine, meta).save(rank + 1, torch.full((1, 3), float(rank)), History(), {})
+    its = synchronise(Communicator(), mine)
+    state = Checkpoint(mine, meta).load()
+    with open(os.path.join(out_dir, f"sync-{rank}.json"), "w") as fh:
+        json.dump({"before": its, "n_iter": state.n_iter, "coef": state.coef.tolist()}, fh)
+
+
 def _fit_worker(rank, world_size, store, out_dir):
     """World size 3 on the default group, and world size 2 on ranks {0, 1} of it."""
     dist = _init(rank, world_size, store)
@@ -126,6 +184,8 @@ def _fit_worker(rank, world_size, store, out_dir):
     if rank < 2:
         _run_cases(rank, 2, out_dir, Communicator(pair))
     _run_cases(rank, world_size, out_dir)
+    _fit_source_cases(rank, world_size, out_dir, out_dir)
+    _checkpoint_sync_case(rank, out_dir)
     # The end-of-fit agreement check, on tensors that differ between ranks.
     comm = Communicator()
     t, diff = check_same_tensor(comm, torch.ones(4, dtype=torch.float64) + rank * 1e-14, "t")
@@ -254,6 +314,27 @@ def test_bad_rank_stops_every_rank_with_a_clear_error(distributed_errors, kind):
     for r in range(3):
         message = (out / f"{kind}-{r}.txt").read_text()
         assert re.search(ERROR_CASES[kind], message), (r, message)
+
+
+@pytest.mark.parametrize("kind", ["arraysource", "parquet"])
+@pytest.mark.parametrize("name", SOURCE_CASES)
+def test_streamed_shards_equal_single_process(distributed_fits, name, kind):
+    n_classes, params, weighted = CASES[name]
+    X, y = _problem(n_classes)
+    ref = _make(params).set_params(distributed=False)
+    ref.fit(X, y, sample_weight=_weights(N_ROWS) if weighted else None)
+    for r in range(3):
+        got = np.load(distributed_fits / f"{name}-{kind}-r{r}.npz")
+        np.testing.assert_allclose(got["coef"], ref.coef_, rtol=0, atol=1e-10)
+        if kind == "parquet":
+            assert int(got["rows"]) == N_ROWS
+
+
+def test_checkpoints_resume_from_the_most_advanced_rank(distributed_fits):
+    for r in range(3):
+        got = json.loads((distributed_fits / f"sync-{r}.json").read_text())
+        assert got["before"] == [1, 2, 3]
+        assert got["n_iter"] == 3 and got["coef"] == [[2.0, 2.0, 2.0]]
 
 
 def test_ranks_adopt_rank_0_on_last_bit_drift_and_fail_on_divergence(distributed_fits):

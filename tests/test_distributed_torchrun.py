@@ -5,7 +5,6 @@ torchrun rendezvouses on 127.0.0.1 (a free port); gloo talks over the loopback i
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
@@ -68,14 +67,6 @@ def _torchrun(script_args, nproc, tmp_path, *, max_restarts=0, timeout=150):
     return proc
 
 
-def _load_model(path):
-    from safetensors import safe_open
-
-    with safe_open(str(path), framework="np") as fh:
-        meta = json.loads(fh.metadata()["torchlogit"])
-        return fh.get_tensor("coef"), fh.get_tensor("intercept"), meta
-
-
 def _reference(df, **params):
     X, y = df.drop(columns="label"), df["label"].to_numpy()
     return LogisticRegression(distributed=False, **params).fit(X, y)
@@ -113,31 +104,41 @@ def test_fit_command_reads_a_glob_of_files_in_one_process(parquet_dir, tmp_path,
 
 KILLER = """
     import os, signal, sys
-    from torchlogit.distributed.run import main
 
-    def kill_rank_1_once(n_iter, clf):
-        first_attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0") == "0"
-        if n_iter == 2 and os.environ["RANK"] == "1" and first_attempt:
-            os.kill(os.getpid(), signal.SIGKILL)
+    import torchlogit.solvers._checkpoint as checkpoint
+    from torchlogit.cli import main
 
-    sys.exit(main(callback=kill_rank_1_once))
+    save = checkpoint.Checkpoint.save
+    attempt = os.environ.get("TORCHELASTIC_RESTART_COUNT", "0")
+
+    def save_then_die(self, n_iter, *args, **kwargs):
+        save(self, n_iter, *args, **kwargs)
+        print(f"rank {os.environ['RANK']} attempt {attempt} saved iteration {n_iter}", flush=True)
+        if n_iter == 2 and os.environ["RANK"] == "1" and attempt == "0":
+            os.kill(os.getpid(), signal.SIGKILL)  # mid-fit, right after its checkpoint
+
+    checkpoint.Checkpoint.save = save_then_die
+    sys.exit(main())
 """
 
 
-def test_worker_killed_mid_fit_is_restarted_and_resumes(parquet_dir, tmp_path):
+@pytest.mark.parametrize("stream", [False, True])
+def test_worker_killed_mid_fit_is_restarted_and_resumes(parquet_dir, tmp_path, stream):
+    import torchlogit
+
     data, df = parquet_dir
     script = tmp_path / "fit_and_kill.py"
     script.write_text(textwrap.dedent(KILLER))
-    args = [str(script), str(data / "*.parquet"), "--target", "label", "--out", "model"]
-    args += ["--tol", "1e-12", "--checkpoint-dir", "ckpt", "--timeout", "60"]
+    args = [str(script), "fit", str(data / "*.parquet"), "--target", "label", "--quiet"]
+    args += ["--out", "model.safetensors", "--tol", "1e-12", "--checkpoint-dir", "ckpt"]
+    args += ["--timeout", "60"] + (["--chunk-rows", "64"] if stream else [])
     proc = _torchrun(args, 2, tmp_path, max_restarts=2)
-    assert "resuming from iteration 2" in proc.stdout + proc.stderr
-    report = json.loads((tmp_path / "model.report.json").read_text())
-    assert report["resumed_from_iteration"] == 2
-    # Sorted files, every 2nd to each rank: {0, 2}, {1, 3}.
-    assert report["rows_per_rank"] == [1 + 80, 249 + 270] and report["converged"]
-    coef, intercept, _ = _load_model(tmp_path / "model")
+    log = proc.stdout + proc.stderr
+    assert "exitcode: -9" in log  # rank 1 was SIGKILLed ...
+    assert "rank 0 attempt 1 saved iteration 3" in log  # ... and the restart resumed at 3
+    assert "attempt 1 saved iteration 1" not in log
+    model = torchlogit.load(tmp_path / "model.safetensors")
     ref = _reference(df, tol=1e-12)
-    assert report["n_iter"] == ref.n_iter_[0]  # Newton: the same iterates as uninterrupted
-    np.testing.assert_allclose(coef, ref.coef_, rtol=0, atol=1e-10)
-    np.testing.assert_allclose(intercept, ref.intercept_, rtol=0, atol=1e-10)
+    assert model.n_iter_[0] == ref.n_iter_[0]  # Newton: the iterates of an uninterrupted fit
+    np.testing.assert_allclose(model.coef_, ref.coef_, rtol=0, atol=1e-10)
+    np.testing.assert_allclose(model.intercept_, ref.intercept_, rtol=0, atol=1e-10)

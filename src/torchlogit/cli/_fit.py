@@ -38,6 +38,21 @@ def _add_arguments(parser) -> None:
     add_device_argument(est)
     parser.add_argument("--quiet", action="store_true", help="no per-iteration progress")
     parser.add_argument(
+        "--chunk-rows",
+        type=int,
+        default=None,
+        metavar="N",
+        help="stream the files in chunks of N rows instead of loading them (memory bounded "
+        "by the chunk; the same model)",
+    )
+    parser.add_argument(
+        "--checkpoint-dir",
+        default=None,
+        metavar="DIR",
+        help="save the solver state there after every iteration; a rerun (or a torchrun "
+        "restart) continues from it",
+    )
+    parser.add_argument(
         "--timeout",
         type=float,
         default=None,
@@ -60,6 +75,7 @@ def estimator_from_args(args):
         device=args.device,
         dtype=args.dtype,
         verbose=0 if args.quiet else 1,
+        checkpoint_dir=getattr(args, "checkpoint_dir", None),
     )
 
 
@@ -92,6 +108,31 @@ def _read_files(paths, args):
     return pd.concat(Xs, ignore_index=True), np.concatenate(ys), features
 
 
+def _source(paths, args):
+    """A streaming source over ``paths`` (all Parquet, or all CSV)."""
+    from ..data import CSVSource, ParquetSource
+    from ..io import DataFileError
+
+    kinds = {"parquet" if str(p).lower().endswith(".parquet") else "csv" for p in paths}
+    if len(kinds) > 1:
+        raise DataFileError(f"{args.data}: mixes Parquet and CSV files; stream one kind")
+    cls = ParquetSource if kinds == {"parquet"} else CSVSource
+    return cls(paths, target=args.target, features=args.features, chunk_rows=args.chunk_rows)
+
+
+def _count_correct(clf, source):
+    """``(correctly predicted rows, rows)`` over ``source``, one chunk at a time."""
+    import numpy as np
+    import torch
+
+    correct = n = 0
+    for chunk in source._chunks():  # a tensor: the columns are the model's, by construction
+        pred = clf.predict(torch.from_numpy(np.ascontiguousarray(chunk.X)))
+        correct += int(np.sum(np.asarray(pred) == chunk.y))
+        n += chunk.X.shape[0]
+    return float(correct), float(n)
+
+
 def run(args) -> int:
     from ..distributed import distributed_context
 
@@ -116,19 +157,28 @@ def _run(args, ctx) -> int:
         )
     comm = Communicator() if ctx.active else None
     mine = shard_files(paths, ctx.rank, ctx.world_size)
-    if comm is None:
-        X, y, features = _read_files(mine, args)
-    else:
-        with comm.agree(f"reading the training files {args.data}"):
-            X, y, features = _read_files(mine, args)
     clf = estimator_from_args(args)
     if not ctx.is_main:
         clf.verbose = 0
     t0 = time.perf_counter()
-    clf.fit(X, y)
+    if args.chunk_rows is not None:
+        source = _source(mine, args)
+        clf.fit(source)  # validated (every chunk read once) inside fit, on every rank
+        features = list(clf.feature_names_in_)
+    else:
+        if comm is None:
+            X, y, features = _read_files(mine, args)
+        else:
+            with comm.agree(f"reading the training files {args.data}"):
+                X, y, features = _read_files(mine, args)
+        clf.fit(X, y)
     elapsed = time.perf_counter() - t0
     clf.verbose = 0  # a saved model should not print when refitted
-    counts = torch.tensor([float(np.sum(np.asarray(clf.predict(X)) == y)), float(len(y))])
+    if args.chunk_rows is not None:
+        correct, n = _count_correct(clf, source)
+    else:
+        correct, n = float(np.sum(np.asarray(clf.predict(X)) == y)), float(len(y))
+    counts = torch.tensor([correct, n])
     if comm is not None:
         counts = comm.all_reduce_sum(counts.double())
     accuracy, n_rows = float(counts[0] / counts[1]), int(counts[1])

@@ -78,6 +78,18 @@ def _is_missing(y: np.ndarray) -> np.ndarray | None:
     return None
 
 
+def _check_whole(summary: SourceSummary, name: str) -> SourceSummary:
+    """What must hold for the whole training data (not for one rank's share of it)."""
+    if len(summary.classes) < 2:
+        raise ValueError(
+            "This solver needs samples of at least 2 classes in the data, but the data "
+            f"contains only one class: {summary.classes[0]!r}"
+        )
+    if not summary.class_weight_sums.sum() > 0:
+        raise ValueError(f"{name}: sample weight is zero for every row")
+    return summary
+
+
 class StreamingSource:
     """Base class of the sources; see the module docstring for the contract."""
 
@@ -102,11 +114,16 @@ class StreamingSource:
         return type(self).__name__
 
     # ------------------------------------------------------------------ validation pass
-    def scan(self, *, force: bool = False) -> SourceSummary:
-        """Read every chunk once, check it, and summarise the data (cached until it changes)."""
+    def scan(self, *, force: bool = False, shard: bool = False) -> SourceSummary:
+        """Read every chunk once, check it, and summarise the data (cached until it changes).
+
+        ``shard=True``: these rows are one rank's share of a distributed fit, so the checks
+        that hold only for all the rows together (at least two classes, some positive
+        weight) are left to the caller.
+        """
         fp = self._fingerprint()
         if self._summary is not None and not force and self._summary.fingerprint == fp:
-            return self._summary
+            return self._summary if shard else _check_whole(self._summary, self.describe())
         n_rows, n_chunks, n_features, dtype = 0, 0, None, None
         weight_by_label: dict = {}
         for chunk in self._chunks():
@@ -154,14 +171,7 @@ class StreamingSource:
         except TypeError as exc:
             raise ValueError(f"{self.describe()}: target labels of mixed types") from exc
         check_classification_targets(classes)
-        if len(classes) < 2:
-            raise ValueError(
-                "This solver needs samples of at least 2 classes in the data, but the data "
-                f"contains only one class: {classes[0]!r}"
-            )
         sums = np.array([weight_by_label[c] for c in classes.tolist()], dtype=np.float64)
-        if not sums.sum() > 0:
-            raise ValueError(f"{self.describe()}: sample weight is zero for every row")
         if self._fingerprint() != fp:
             raise ValueError(f"{self.describe()}: the files changed during the validation pass")
         self._summary = SourceSummary(
@@ -174,7 +184,7 @@ class StreamingSource:
             dtype=np.dtype(dtype),
             fingerprint=fp,
         )
-        return self._summary
+        return self._summary if shard else _check_whole(self._summary, self.describe())
 
     def _column_name(self, j: int) -> str:
         if self.feature_names is not None:

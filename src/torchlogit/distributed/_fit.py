@@ -41,7 +41,9 @@ from ..data import (
     validate_X_y,
 )
 from ..objective import LinearObjective, make_loss
+from ._checkpoint import per_rank_checkpoints
 from ._comm import Communicator, DistributedError, check_same_tensor
+from ._source import is_source, open_sharded_source
 
 
 def is_active(option) -> bool:
@@ -73,6 +75,11 @@ class ShardedData:
 
     def batches(self):
         return self.local.batches()
+
+    def __getattr__(self, name):  # dtype, device, passes, ... of the local data
+        if name == "local":
+            raise AttributeError(name)
+        return getattr(self.local, name)
 
 
 def _local_labels(y_np) -> np.ndarray:
@@ -213,10 +220,16 @@ def fit_distributed(estimator, X, y, sample_weight=None, *, communicator=None):
     (0 when the ranks took bitwise identical steps; every rank keeps rank 0's).
     """
     comm = communicator or Communicator()
-    local, classes, meta = _open_arrays(estimator, X, y, sample_weight, comm)
-    batch = next(iter(local.batches()))
-    dtype, device, n_features = batch.X.dtype, batch.X.device, batch.X.shape[1]
-    S = float(comm.all_reduce_sum(torch.tensor([float(local.weight_sum)], dtype=torch.float64))[0])
+    if is_source(X):  # each rank streams its own files
+        local, classes, meta = open_sharded_source(estimator, X, y, sample_weight, comm)
+        dtype, device, n_features = local.dtype, local.device, local.n_features
+        S = float(local.weight_sum)  # already over all ranks
+    else:
+        local, classes, meta = _open_arrays(estimator, X, y, sample_weight, comm)
+        batch = next(iter(local.batches()))
+        dtype, device, n_features = batch.X.dtype, batch.X.device, batch.X.shape[1]
+        local_sum = torch.tensor([float(local.weight_sum)], dtype=torch.float64)
+        S = float(comm.all_reduce_sum(local_sum)[0])
     if not S > 0:
         raise ValueError("every sample (on every rank) has zero weight after class_weight")
     n_samples = sum(m["n_samples"] for m in meta)
@@ -231,7 +244,8 @@ def fit_distributed(estimator, X, y, sample_weight=None, *, communicator=None):
         reduce=comm.all_reduce_sum,
     )
     bytes0, calls0, sizes0 = comm.n_bytes, comm.n_reductions, comm.payload_counts.copy()
-    estimator._run_solver(objective, penalty, classes, n_samples=n_samples, sparse=False)
+    with per_rank_checkpoints(estimator, comm):
+        estimator._run_solver(objective, penalty, classes, n_samples=n_samples, sparse=False)
     # What the solver exchanged: one payload per pass (value, gradient, Hessian sums).
     estimator.distributed_info_ = {
         "world_size": comm.world_size,
@@ -247,6 +261,9 @@ def fit_distributed(estimator, X, y, sample_weight=None, *, communicator=None):
         estimator.coef_ = np.ascontiguousarray(coef[:, :n_features])
         if estimator.fit_intercept:
             estimator.intercept_ = coef[:, n_features].copy()
+    if is_source(X):
+        estimator.n_rows_ = n_samples
+        estimator.passes_ = list(local.passes)  # this rank's passes over its files
     _warn_if_separable(comm, estimator, objective, data)
     return estimator
 

@@ -1,0 +1,69 @@
+"""Checkpoints of a distributed fit: one file per rank, the most advanced one wins on resume.
+
+The estimator's ``checkpoint_dir`` makes the solver save its state after every iteration.
+Under a process group every rank holds the same state (same coefficients, same solver
+memory), so rank 0 saves to ``checkpoint_dir`` and rank ``r > 0`` to
+``checkpoint_dir/rank-r`` (no two processes ever write one file, whether or not the folder is
+shared between machines). A worker killed between its own save and the others' leaves the
+ranks one iteration apart; before the solver starts, :func:`synchronise` copies the most
+advanced rank's file to every rank, so all resume from the same iteration.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from contextlib import contextmanager
+from pathlib import Path
+
+from ._comm import Communicator
+
+CHECKPOINT_FILE = "checkpoint.safetensors"  # the solvers' file name
+
+
+def rank_directory(directory, rank: int) -> Path:
+    return Path(directory) if rank == 0 else Path(directory) / f"rank-{rank}"
+
+
+def _stored_iteration(path: Path) -> int:
+    """The iteration a checkpoint file holds (-1: none, or not readable)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            return int(json.loads(fh.metadata()["torchlogit"])["n_iter"])
+    except Exception:  # missing, truncated, foreign: the solver starts afresh
+        return -1
+
+
+def synchronise(comm: Communicator, directory: Path) -> list[int]:
+    """Give every rank the most advanced rank's checkpoint; returns each rank's iteration."""
+    path = directory / CHECKPOINT_FILE
+    its = comm.all_gather_object(_stored_iteration(path))
+    best = max(range(len(its)), key=lambda r: (its[r], -r))
+    if its[best] < 0 or all(i == its[best] for i in its):
+        return its
+    payload = comm.all_gather_object(path.read_bytes() if comm.rank == best else None)[best]
+    if its[comm.rank] != its[best]:
+        directory.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{CHECKPOINT_FILE}.{os.getpid()}.sync.tmp")
+        tmp.write_bytes(payload)
+        os.replace(tmp, path)
+    return its
+
+
+@contextmanager
+def per_rank_checkpoints(estimator, comm: Communicator):
+    """Point ``estimator.checkpoint_dir`` at this rank's folder, synchronised, for the fit."""
+    base = getattr(estimator, "checkpoint_dir", None)
+    if base is None:
+        yield
+        return
+    mine = rank_directory(base, comm.rank)
+    mine.mkdir(parents=True, exist_ok=True)
+    synchronise(comm, mine)
+    estimator.checkpoint_dir = str(mine) if comm.rank else base
+    try:
+        yield
+    finally:
+        estimator.checkpoint_dir = base
