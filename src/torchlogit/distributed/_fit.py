@@ -33,6 +33,7 @@ import torch
 import torch.distributed as dist
 from sklearn.utils.multiclass import check_classification_targets
 
+from .. import solvers as _solvers
 from ..data import (
     InMemoryData,
     class_weight_per_sample,
@@ -41,6 +42,7 @@ from ..data import (
     validate_X_y,
 )
 from ..objective import LinearObjective, make_loss
+from ..objective._lookahead import LookaheadObjective
 from ._checkpoint import per_rank_checkpoints
 from ._comm import Communicator, DistributedError, check_same_tensor
 from ._source import is_source, open_sharded_source
@@ -208,6 +210,15 @@ def _open_arrays(estimator, X, y, sample_weight, comm: Communicator):
     return local, classes, meta
 
 
+def _solver_name(estimator, objective, penalty, n_samples: int) -> str:
+    if estimator.solver != "auto":
+        return estimator.solver
+    m, p = objective.coef_shape
+    return _solvers.choose_solver(
+        n_samples=n_samples, n_parameters=m * p, penalty=penalty, sparse=False
+    )
+
+
 def fit_distributed(estimator, X, y, sample_weight=None, *, communicator=None):
     """Fit ``estimator`` (a :class:`~torchlogit.LogisticRegression`) on this rank's rows.
 
@@ -244,8 +255,12 @@ def fit_distributed(estimator, X, y, sample_weight=None, *, communicator=None):
         reduce=comm.all_reduce_sum,
     )
     bytes0, calls0, sizes0 = comm.n_bytes, comm.n_reductions, comm.payload_counts.copy()
+    solved = objective
+    if is_source(X) and _solver_name(estimator, objective, penalty, n_samples) == "newton":
+        # Streamed Newton: the line search's pass also computes (g, H), as for one process.
+        solved = LookaheadObjective(objective)
     with per_rank_checkpoints(estimator, comm):
-        estimator._run_solver(objective, penalty, classes, n_samples=n_samples, sparse=False)
+        estimator._run_solver(solved, penalty, classes, n_samples=n_samples, sparse=False)
     # What the solver exchanged: one payload per pass (value, gradient, Hessian sums).
     estimator.distributed_info_ = {
         "world_size": comm.world_size,
