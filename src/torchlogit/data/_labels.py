@@ -9,11 +9,12 @@ from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets
 
 
-def encode_labels(y) -> tuple[np.ndarray, np.ndarray]:
-    """``(classes_, y_index)``: sorted unique labels and each sample's index into them.
+def check_labels(y) -> np.ndarray:
+    """``y`` as a checked 1-D label array (a column vector is accepted).
 
-    Raises scikit-learn's ``ValueError`` for continuous or multi-output targets and for
-    targets with a single class.
+    Missing labels (None / NaN) and strings mixed with numbers get a ``ValueError`` naming the
+    first bad row; continuous or multi-output targets get scikit-learn's. One class is fine
+    here (a shard of distributed data may hold one): :func:`encode_labels` checks for two.
     """
     y = np.asarray(y)
     if y.ndim == 2 and y.shape[1] == 1:
@@ -32,6 +33,16 @@ def encode_labels(y) -> tuple[np.ndarray, np.ndarray]:
         if len({isinstance(v, str) for v in y.ravel()}) > 1:
             raise ValueError("Mix of label input types (string and number) in y")
     check_classification_targets(y)
+    return y
+
+
+def encode_labels(y) -> tuple[np.ndarray, np.ndarray]:
+    """``(classes_, y_index)``: sorted unique labels and each sample's index into them.
+
+    Raises scikit-learn's ``ValueError`` for continuous or multi-output targets and for
+    targets with a single class.
+    """
+    y = check_labels(y)
     classes, y_index = np.unique(y, return_inverse=True)
     if classes.shape[0] < 2:
         raise ValueError(

@@ -31,7 +31,6 @@ from __future__ import annotations
 import numpy as np
 import torch
 import torch.distributed as dist
-from sklearn.utils.multiclass import check_classification_targets
 
 from .. import solvers as _solvers
 from ..data import (
@@ -41,6 +40,7 @@ from ..data import (
     validate_sample_weight,
     validate_X_y,
 )
+from ..data._labels import check_labels
 from ..objective import LinearObjective, make_loss
 from ..objective._lookahead import LookaheadObjective
 from ._checkpoint import per_rank_checkpoints
@@ -87,21 +87,7 @@ class ShardedData:
 def _local_labels(y_np) -> np.ndarray:
     """The distinct labels of this rank's rows, checked as :func:`encode_labels` checks them
     (except that one rank may hold a single class)."""
-    y = np.asarray(y_np)
-    if y.ndim == 2 and y.shape[1] == 1:
-        y = y[:, 0]
-    if y.dtype.kind == "O":
-        missing = [
-            i for i, v in enumerate(y.ravel()) if v is None or (isinstance(v, float) and v != v)
-        ]
-        if missing:
-            raise ValueError(
-                f"y contains {len(missing)} missing label(s) (None or NaN), the first at "
-                f"row {missing[0]}"
-            )
-        if len({isinstance(v, str) for v in y.ravel()}) > 1:
-            raise ValueError("Mix of label input types (string and number) in y")
-    check_classification_targets(y)
+    y = check_labels(y_np)
     return np.unique(y)
 
 
