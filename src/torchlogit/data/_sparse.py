@@ -1,0 +1,349 @@
+"""Sparse design matrices: the products the objective needs, on torch sparse CSR, never dense.
+
+A :class:`SparseDesign` holds ``X`` (``n x d``) as a torch sparse CSR tensor on the compute
+device, with int64 indices, column indices sorted and unique within each row, and finite
+values. Every product the linear objective needs is one sparse-dense product:
+
+- ``X @ W.T``             CSR of ``X`` times a dense ``(d, m)``: ``O(nnz m)``;
+- ``X.T @ G``             CSR of ``X.T`` (built once, on first use) times a dense ``(n, m)``:
+  ``O(nnz m)``; keeping the transpose in CSR costs a second copy of the indices and values
+  but turns the scatter of ``X.T @ G`` into the same row-parallel kernel as ``X @ W.T``;
+- ``X.T diag(c) X``       ``CSR(X.T) @ CSR(diag(c) X)`` (sparse-sparse), densified only as the
+  ``(d, d)`` result: ``O(sum_i nnz_i^2)`` work. Affordable when ``d`` is small (a Newton
+  solver); solvers for wide data use Hessian-vector products instead.
+
+Nothing here ever materialises the dense ``(n, d)`` matrix or a dense slice of it.
+
+Explicit zeros stored in the input are kept: they add nothing to any product.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+
+__all__ = [
+    "SparseDesign",
+    "from_scipy",
+    "from_torch_sparse",
+    "is_sparse_design",
+]
+
+_SPARSE_LAYOUTS = (
+    torch.sparse_coo,
+    torch.sparse_csr,
+    torch.sparse_csc,
+    torch.sparse_bsr,
+    torch.sparse_bsc,
+)
+
+
+def _csr_tensor(crow, col, values, shape) -> torch.Tensor:
+    """A torch CSR tensor from trusted components (invariants established by the caller)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Sparse CSR tensor support is in beta")
+        warnings.filterwarnings("ignore", message="Sparse invariant checks")
+        return torch.sparse_csr_tensor(crow, col, values, size=tuple(shape), check_invariants=False)
+
+
+def _transpose_components(crow, col, values, shape):
+    """``(crow_t, col_t, values_t)``: CSR of ``X.T`` (``d x n``), row indices sorted.
+
+    CPU tensors go through SciPy's ``csr_tocsc`` (a linear-time counting sort, shares no
+    memory with the input); other devices use a stable sort of the column indices.
+    """
+    n, d = shape
+    if crow.device.type == "cpu":
+        import scipy.sparse as sp
+
+        A = sp.csr_matrix((values.numpy(), col.numpy(), crow.numpy()), shape=(n, d), copy=False)
+        At = A.tocsc()  # CSC of X == CSR of X.T
+        return (
+            torch.from_numpy(At.indptr.astype(np.int64, copy=False)),
+            torch.from_numpy(At.indices.astype(np.int64, copy=False)),
+            torch.from_numpy(At.data),
+        )
+    row = _row_ids(crow, n)
+    order = torch.argsort(col, stable=True)
+    counts = torch.bincount(col, minlength=d)
+    crow_t = torch.zeros(d + 1, dtype=torch.int64, device=col.device)
+    torch.cumsum(counts, dim=0, out=crow_t[1:])
+    return crow_t, row[order], values[order]
+
+
+def _row_ids(crow: torch.Tensor, n: int) -> torch.Tensor:
+    """The row index of every stored entry, ``(nnz,)`` int64."""
+    return torch.repeat_interleave(torch.arange(n, device=crow.device), crow.diff())
+
+
+class SparseDesign:
+    """A sparse ``(n, d)`` design matrix on the compute device (CSR, plus CSR of ``X.T``).
+
+    Construct it with :func:`from_scipy` or :func:`from_torch_sparse`, which establish the
+    invariants (int64 indices, sorted unique column indices per row, finite values). It
+    supports what :mod:`torchlogit.data._design` and the estimators use: ``shape``,
+    ``dtype``, ``device``, row slices ``X[a:b]``, ``X @ B`` and ``c @ X``.
+
+    Shape:
+        - ``X @ B``: ``(d, m)`` or ``(d,)`` dense -> ``(n, m)`` or ``(n,)``
+        - ``c @ X``: ``(n,)`` -> ``(d,)``
+        - :meth:`rmatmul`: ``(n, m)`` -> ``(d, m)`` (``X.T @ G``)
+    """
+
+    ndim = 2
+
+    def __init__(self, crow, col, values, shape, *, transpose=None):
+        self.crow = crow
+        self.col = col
+        self.values = values
+        self.shape = torch.Size(shape)
+        self.csr = _csr_tensor(crow, col, values, self.shape)
+        self._transpose = transpose  # (crow_t, col_t, values_t) or None until first use
+        self._row = None
+        self._slices: dict[tuple[int, int], SparseDesign] = {}
+
+    # ------------------------------------------------------------------ tensor-like surface
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.values.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self.values.device
+
+    @property
+    def nnz(self) -> int:
+        return int(self.values.shape[0])
+
+    @property
+    def layout(self):
+        return torch.sparse_csr
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __repr__(self) -> str:
+        return (
+            f"SparseDesign(shape={tuple(self.shape)}, nnz={self.nnz}, dtype={self.dtype}, "
+            f"device={self.device})"
+        )
+
+    def to(self, device=None, dtype=None) -> SparseDesign:
+        """The same matrix on ``device`` with values in ``dtype`` (self when nothing changes)."""
+        device = torch.device(device) if device is not None else self.device
+        dtype = dtype or self.dtype
+        if device == self.device and dtype == self.dtype:
+            return self
+        t = None
+        if self._transpose is not None:
+            ct, it, vt = self._transpose
+            t = (ct.to(device), it.to(device), vt.to(device=device, dtype=dtype))
+        return SparseDesign(
+            self.crow.to(device),
+            self.col.to(device),
+            self.values.to(device=device, dtype=dtype),
+            self.shape,
+            transpose=t,
+        )
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def transpose_csr(self) -> torch.Tensor:
+        """``X.T`` as a ``(d, n)`` CSR tensor (built on first use, then kept)."""
+        if self._transpose is None:
+            self._transpose = _transpose_components(self.crow, self.col, self.values, self.shape)
+        ct, it, vt = self._transpose
+        return _csr_tensor(ct, it, vt, (self.shape[1], self.shape[0]))
+
+    @property
+    def row_ids(self) -> torch.Tensor:
+        """Row index of every stored entry (built on first use, then kept)."""
+        if self._row is None:
+            self._row = _row_ids(self.crow, self.shape[0])
+        return self._row
+
+    def __getitem__(self, key):
+        """Row slices ``X[a:b]`` (step 1): a view of the same storage, kept for reuse."""
+        if not isinstance(key, slice) or key.step not in (None, 1):
+            raise TypeError("a SparseDesign supports only row slices X[a:b]")
+        start, stop, _ = key.indices(self.shape[0])
+        stop = max(stop, start)
+        if (start, stop) == (0, self.shape[0]):
+            return self
+        cached = self._slices.get((start, stop))
+        if cached is None:
+            lo, hi = int(self.crow[start]), int(self.crow[stop])
+            cached = SparseDesign(
+                self.crow[start : stop + 1] - lo,
+                self.col[lo:hi],
+                self.values[lo:hi],
+                (stop - start, self.shape[1]),
+            )
+            self._slices[(start, stop)] = cached
+        return cached
+
+    # ------------------------------------------------------------------ products
+    def matmul(self, B: torch.Tensor) -> torch.Tensor:
+        """``X @ B`` for dense ``B`` of shape ``(d, m)`` or ``(d,)``."""
+        if B.ndim == 1:
+            return torch.mv(self.csr, B.contiguous())
+        if B.shape[1] == 1:
+            return torch.mv(self.csr, B[:, 0].contiguous()).unsqueeze(1)
+        return self.csr @ B.contiguous()
+
+    def rmatmul(self, G: torch.Tensor) -> torch.Tensor:
+        """``X.T @ G`` for dense ``G`` of shape ``(n, m)`` or ``(n,)``."""
+        XT = self.transpose_csr
+        if G.ndim == 1:
+            return torch.mv(XT, G.contiguous())
+        if G.shape[1] == 1:
+            return torch.mv(XT, G[:, 0].contiguous()).unsqueeze(1)
+        return XT @ G.contiguous()
+
+    def __matmul__(self, B):
+        if not isinstance(B, torch.Tensor):
+            return NotImplemented
+        return self.matmul(B)
+
+    def __rmatmul__(self, c):
+        """``c @ X`` for a dense ``(n,)`` vector (or ``(k, n)`` matrix): ``(X.T @ c.T).T``."""
+        if not isinstance(c, torch.Tensor):
+            return NotImplemented
+        if c.ndim == 1:
+            return self.rmatmul(c)
+        return self.rmatmul(c.T).T
+
+    def weighted_gram(self, c: torch.Tensor) -> torch.Tensor:
+        """``X.T diag(c) X`` as a dense ``(d, d)`` tensor, ``c`` of any sign.
+
+        One sparse-sparse product ``CSR(X.T) @ CSR(diag(c) X)``; only the ``(d, d)`` result
+        is dense. Work ``O(sum_i nnz_i^2)``, memory ``O(d^2 + nnz)``.
+        """
+        d = self.shape[1]
+        scaled = _csr_tensor(self.crow, self.col, self.values * c[self.row_ids], self.shape)
+        out = (self.transpose_csr @ scaled).to_dense()
+        if out.shape != (d, d):  # pragma: no cover - defensive against layout quirks
+            out = out.reshape(d, d)
+        return out
+
+
+def is_sparse_design(X) -> bool:
+    return isinstance(X, SparseDesign)
+
+
+def is_sparse_input(X) -> bool:
+    """True for SciPy sparse matrices / arrays and torch sparse tensors."""
+    if isinstance(X, torch.Tensor):
+        return X.layout in _SPARSE_LAYOUTS
+    try:
+        import scipy.sparse as sp
+    except ImportError:  # pragma: no cover
+        return False
+    return sp.issparse(X)
+
+
+# ---------------------------------------------------------------------- validation helpers
+def _first_nonfinite(values: torch.Tensor, crow: torch.Tensor, col: torch.Tensor, name: str):
+    """A ValueError naming the first non-finite stored entry (row, column), or nothing."""
+    if not values.is_floating_point():
+        return
+    bad = ~torch.isfinite(values)
+    if not bool(bad.any()):
+        return
+    k = int(torch.nonzero(bad)[0, 0])
+    row = int(torch.searchsorted(crow, torch.tensor(k, device=crow.device), right=True)) - 1
+    kind = "NaN" if bool(torch.isnan(values[k])) else "infinity"
+    raise ValueError(f"Input {name} contains {kind} (first at row {row}, column {int(col[k])}).")
+
+
+def _is_canonical(crow: torch.Tensor, col: torch.Tensor) -> bool:
+    """Column indices strictly increasing within every row (sorted, no duplicates)."""
+    if col.numel() < 2:
+        return True
+    inc = col[1:] > col[:-1]
+    # positions k where entry k+1 starts a new row need no increase
+    starts = crow[1:-1]
+    starts = starts[(starts > 0) & (starts < col.numel())]
+    inc[starts - 1] = True
+    return bool(inc.all())
+
+
+def from_scipy(X, *, dtype: torch.dtype, device: torch.device, name: str = "X") -> SparseDesign:
+    """A :class:`SparseDesign` from a SciPy sparse matrix or array (any format).
+
+    CSR input in canonical form with the requested dtype shares its values with the result;
+    anything else is converted on a copy (the caller's matrix is never modified): duplicates
+    summed, column indices sorted, indices widened to int64. Raises ValueError naming the
+    first non-finite entry.
+    """
+    np_dtype = np.float32 if dtype == torch.float32 else np.float64
+    owned = False
+    if X.format != "csr":
+        X = X.tocsr()
+        owned = True
+    if X.dtype != np_dtype:
+        if X.dtype.kind == "c":
+            raise ValueError("Complex data not supported; X is a complex sparse matrix")
+        X = X.astype(np_dtype)
+        owned = True
+    if not X.has_canonical_format:
+        if not owned:
+            X = X.copy()
+        X.sum_duplicates()  # sorts the indices and sums duplicates, in place on our copy
+    n, d = X.shape
+    crow = torch.from_numpy(np.asarray(X.indptr).astype(np.int64, copy=False))
+    col = torch.from_numpy(np.asarray(X.indices).astype(np.int64, copy=False))
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        values = torch.from_numpy(np.asarray(X.data))
+    _first_nonfinite(values, crow, col, name)
+    return SparseDesign(crow.to(device), col.to(device), values.to(device), (n, d))
+
+
+def from_torch_sparse(
+    X: torch.Tensor, *, dtype: torch.dtype, device: torch.device, name: str = "X"
+) -> SparseDesign:
+    """A :class:`SparseDesign` from a 2-D torch sparse tensor (COO, CSR, CSC, BSR, BSC).
+
+    COO is coalesced (duplicates summed); CSR whose column indices are unsorted or repeated
+    within a row goes through COO to be made canonical; indices become int64. The input
+    tensor is only read.
+    """
+    if X.is_complex():
+        raise ValueError("Complex data not supported; X is a complex sparse tensor")
+    if X.ndim != 2 or X.dense_dim() != 0:
+        raise ValueError(
+            f"Expected a 2-D sparse tensor without dense dimensions, got shape "
+            f"{tuple(X.shape)} with {X.dense_dim()} dense dimension(s)"
+        )
+    if X.layout == torch.sparse_csr:
+        crow, col, values = X.crow_indices(), X.col_indices(), X.values()
+        crow, col = crow.to(torch.int64), col.to(torch.int64)
+        if not _is_canonical(crow, col):
+            crow, col, values = _coo_to_csr_components(X.to_sparse_coo())
+    else:
+        coo = X if X.layout == torch.sparse_coo else X.to_sparse_coo()
+        crow, col, values = _coo_to_csr_components(coo)
+    if values.dtype == torch.bool or not values.is_floating_point():
+        values = values.to(dtype)
+    _first_nonfinite(values, crow, col, name)
+    return SparseDesign(
+        crow.to(device),
+        col.to(device),
+        values.to(device=device, dtype=dtype),
+        tuple(X.shape),
+    )
+
+
+def _coo_to_csr_components(coo: torch.Tensor):
+    """``(crow, col, values)`` of a COO tensor, duplicates summed, row-major sorted."""
+    coo = coo.coalesce()
+    idx = coo.indices()
+    n = coo.shape[0]
+    row, col = idx[0].to(torch.int64), idx[1].to(torch.int64)
+    counts = torch.bincount(row, minlength=n)
+    crow = torch.zeros(n + 1, dtype=torch.int64, device=row.device)
+    torch.cumsum(counts, dim=0, out=crow[1:])
+    return crow, col, coo.values()
