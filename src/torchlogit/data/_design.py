@@ -62,6 +62,21 @@ def weighted_cross_gram(X: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     return X.T @ (X * c.unsqueeze(1))
 
 
+def weighted_square_sums(X, C: torch.Tensor) -> torch.Tensor:
+    """``(X * X).T @ C``: ``(n, d) x (n, m) -> (d, m)``; the diagonals of ``X.T diag(c) X``.
+
+    Dense ``X`` is squared one block of rows at a time (bounded extra memory).
+    """
+    if isinstance(X, SparseDesign):
+        return X.weighted_square_sums(C)
+    out = torch.zeros(X.shape[1], C.shape[1], dtype=C.dtype, device=C.device)
+    block = max(1, (1 << 24) // max(X.shape[1], 1))
+    for start in range(0, X.shape[0], block):
+        Xb = X[start : start + block]
+        out += (Xb * Xb).T @ C[start : start + block]
+    return out
+
+
 def iter_row_blocks(batch: Batch, block_rows: int):
     """Yield views of ``batch`` with at most ``block_rows`` rows (no copy of X)."""
     n = batch.n_samples
