@@ -179,6 +179,10 @@ class SparseDesign:
             kernels=self.kernels,
         )
 
+    def detach(self) -> SparseDesign:
+        """Self: the values never require grad (the constructors detach them)."""
+        return self
+
     def to_torch(self) -> torch.Tensor:
         """``X`` as a torch sparse CSR tensor (shares memory)."""
         return _csr_tensor(self.crow, self.col, self.values, self.shape)
@@ -393,6 +397,7 @@ def from_torch_sparse(
     within a row goes through COO to be made canonical; indices become int32 when they fit,
     else int64. The input tensor is only read.
     """
+    X = X.detach()
     if X.is_complex():
         raise ValueError("Complex data not supported; X is a complex sparse tensor")
     if X.ndim != 2 or X.dense_dim() != 0:
