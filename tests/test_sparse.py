@@ -77,8 +77,29 @@ def test_row_slices_are_views_with_the_same_products(kernels):
         G = torch.ones(b - a, 1, dtype=torch.float64)
         torch.testing.assert_close(Xs.rmatmul(G), D[a:b].T @ G)
     assert X[:] is X
+    torch.testing.assert_close(X[1:50:3] @ w, D[1:50:3] @ w)
     with pytest.raises(TypeError, match="row slices"):
-        X[::2]
+        X[1]
+
+
+@pytest.mark.parametrize("kernels", KERNELS)
+def test_index_select_rows_and_columns(kernels):
+    """Working-set products: X[:, cols].T diag(c) X[:, cols] without a dense slice."""
+    A = random_csr()
+    X = design(A, kernels=kernels)
+    D = torch.from_numpy(A.toarray())
+    cols = torch.tensor([11, 2, 7, 0, 24])  # unsorted, with empty column 0 and 11
+    rows = torch.tensor([5, 5, 0, 59, 3])  # repeats and an empty row
+    c = torch.rand(A.shape[0], dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    Xc = X.index_select(1, cols)
+    Dc = D[:, cols]
+    assert Xc.shape == (A.shape[0], 5)
+    torch.testing.assert_close(Xc.weighted_gram(c), Dc.T @ (Dc * c[:, None]))
+    torch.testing.assert_close(c @ Xc, c @ Dc)
+    torch.testing.assert_close(Xc @ torch.ones(5, dtype=torch.float64), Dc.sum(dim=1))
+    Xr = X.index_select(0, rows)
+    torch.testing.assert_close(Xr.rmatmul(c[:5]), D[rows].T @ c[:5])
+    torch.testing.assert_close(Xr @ torch.ones(A.shape[1], dtype=torch.float64), D[rows].sum(1))
 
 
 def test_generic_design_functions_on_dense_dense_weighted_square_sums():

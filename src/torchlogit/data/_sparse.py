@@ -73,15 +73,15 @@ def _scipy_csr(crow, col, values, shape):
     return A
 
 
-def _transpose_components(crow, col, values, shape):
+def _transpose_components(crow, col, values, shape, *, use_scipy: bool):
     """``(crow_t, col_t, values_t)``: CSR of ``X.T`` (``d x n``), row indices sorted.
 
-    CPU tensors go through SciPy's ``csr_tocsc`` (a linear-time counting sort, shares no
-    memory with the input); other devices use a stable sort of the column indices.
+    ``use_scipy`` (CPU only): SciPy's ``csr_tocsc``, a linear-time counting sort; otherwise
+    (CUDA, or the torch kernels on CPU) a stable sort of the column indices on the device.
     """
     n, d = shape
     idx = crow.dtype
-    if crow.device.type == "cpu":
+    if use_scipy:
         At = _scipy_csr(crow, col, values, shape).tocsc()  # CSC of X == CSR of X.T
         as_idx = lambda a: torch.from_numpy(np.asarray(a)).to(idx)  # noqa: E731
         return as_idx(At.indptr), as_idx(At.indices), torch.from_numpy(At.data)
@@ -91,6 +91,20 @@ def _transpose_components(crow, col, values, shape):
     crow_t = torch.zeros(d + 1, dtype=torch.int64, device=col.device)
     torch.cumsum(counts, dim=0, out=crow_t[1:])
     return crow_t.to(idx), row[order].to(idx), values[order]
+
+
+def _gather_rows(crow, col, values, rows: torch.Tensor):
+    """CSR components of the rows ``rows`` (any order, repeats allowed) of a CSR matrix."""
+    rows = rows.to(device=crow.device, dtype=torch.int64)
+    starts = crow.long()[rows]
+    counts = crow.long()[rows + 1] - starts
+    new_crow = torch.zeros(rows.numel() + 1, dtype=torch.int64, device=crow.device)
+    torch.cumsum(counts, dim=0, out=new_crow[1:])
+    total = int(new_crow[-1])
+    src = torch.arange(total, device=crow.device) + torch.repeat_interleave(
+        starts - new_crow[:-1], counts, output_size=total
+    )
+    return new_crow.to(crow.dtype), col[src], values[src]
 
 
 def _row_ids(crow: torch.Tensor, n: int) -> torch.Tensor:
@@ -190,7 +204,9 @@ class SparseDesign:
     # ------------------------------------------------------------------ structure
     def _transposed(self):
         if self._transpose is None:
-            self._transpose = _transpose_components(self.crow, self.col, self.values, self.shape)
+            self._transpose = _transpose_components(
+                self.crow, self.col, self.values, self.shape, use_scipy=self.kernels == "scipy"
+            )
         return self._transpose
 
     @property
@@ -217,10 +233,33 @@ class SparseDesign:
             self._row = _row_ids(self.crow, self.shape[0])
         return self._row
 
+    def index_select(self, dim: int, index: torch.Tensor) -> SparseDesign:
+        """Rows (``dim=0``) or columns (``dim=1``) ``index`` of ``X``, as a new SparseDesign.
+
+        Columns are gathered as rows of ``X.T``: ``O(nnz of the selected columns)``, never a
+        dense slice. (What a working-set solver needs for ``X[:, cols].T diag(c) X[:, cols]``.)
+        """
+        if dim == 0:
+            c, i, v = _gather_rows(self.crow, self.col, self.values, index)
+            return SparseDesign(c, i, v, (index.numel(), self.shape[1]), kernels=self.kernels)
+        if dim != 1:
+            raise ValueError(f"dim must be 0 or 1, got {dim}")
+        ct, it, vt = _gather_rows(*self._transposed(), index)
+        shape_t = (index.numel(), self.shape[0])
+        c, i, v = _transpose_components(ct, it, vt, shape_t, use_scipy=self.kernels == "scipy")
+        out = SparseDesign(c, i, v, (self.shape[0], index.numel()), kernels=self.kernels)
+        out._transpose = (ct, it, vt)
+        return out
+
     def __getitem__(self, key):
-        """Row slices ``X[a:b]`` (step 1): a view of the same storage, kept for reuse."""
-        if not isinstance(key, slice) or key.step not in (None, 1):
-            raise TypeError("a SparseDesign supports only row slices X[a:b]")
+        """Row slices ``X[a:b]`` (a view of the same storage, kept for reuse) and
+        ``X[a:b:k]`` (rows gathered)."""
+        if not isinstance(key, slice):
+            raise TypeError("a SparseDesign supports only row slices X[a:b] and X[a:b:k]")
+        if key.step not in (None, 1):
+            start, stop, step = key.indices(self.shape[0])
+            rows = torch.arange(start, stop, step, device=self.device)
+            return self.index_select(0, rows)
         start, stop, _ = key.indices(self.shape[0])
         stop = max(stop, start)
         if (start, stop) == (0, self.shape[0]):
