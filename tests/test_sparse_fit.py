@@ -198,6 +198,10 @@ def test_objective_sparse_equals_dense(n_classes, fit_intercept):
     torch.testing.assert_close(gs, gd)
     torch.testing.assert_close(Hs, Hd)
     torch.testing.assert_close(sparse.hessian_product(coef, v), dense.hessian_product(coef, v))
+    torch.testing.assert_close(sparse.hessian_operator(coef)(v), dense.hessian_product(coef, v))
+    torch.testing.assert_close(
+        (Hd @ v.reshape(-1)).reshape(v.shape), dense.hessian_product(coef, v)
+    )
     # the Hessian diagonal (Newton-CG's preconditioner) is the diagonal of H, dense and sparse
     torch.testing.assert_close(sparse.hessian_diagonal(coef).reshape(-1), Hd.diagonal())
     torch.testing.assert_close(dense.hessian_diagonal(coef).reshape(-1), Hd.diagonal())

@@ -230,3 +230,27 @@ class LinearObjective:
             acc += dW.reshape(-1)
         acc = self.reduce(acc)
         return acc.reshape(coef.shape) / S + self.penalty.smooth_hessian_diagonal(coef)
+
+    def hessian_operator(self, coef: torch.Tensor):
+        """``v -> H(coef) @ v`` with the logits at ``coef`` computed once (one pass now).
+
+        Each call is then one pass with two products (``X v`` and ``X^T``) instead of the
+        three of :meth:`hessian_product`; the price is keeping the ``(n, m)`` logits.
+        """
+        self.n_evaluations += 1
+        S = self._weight_sum()
+        batches = list(self.data.batches())
+        raws = [self.raw_prediction(b.X, coef) for b in batches]
+        pen_diag = self.penalty.smooth_hessian_diagonal(coef)
+
+        def apply(v: torch.Tensor) -> torch.Tensor:
+            self.n_evaluations += 1
+            acc = torch.zeros(coef.numel(), dtype=coef.dtype, device=coef.device)
+            for batch, raw in zip(batches, raws, strict=True):
+                raw_v = self.raw_prediction(batch.X, v)
+                hv = self.loss.hessian_product(raw, raw_v) * batch.sample_weight.unsqueeze(1)
+                acc += self._grad_from_raw_grad(batch, hv).reshape(-1)
+            acc = self.reduce(acc)
+            return acc.reshape(coef.shape) / S + pen_diag * v
+
+        return apply

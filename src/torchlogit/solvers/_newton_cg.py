@@ -4,8 +4,9 @@ Each outer iteration approximately solves the Newton system ``H d = -g`` by conj
 gradients, using only products ``H v`` (two passes over ``X`` each: ``X v`` then ``X^T``),
 never the ``(m p) x (m p)`` Hessian: memory ``O(m p)``, so it suits wide (sparse) data where
 Newton's Gram matrix does not fit. The inner solve stops at the forcing tolerance
-``||H d + g|| <= eta ||g||`` with ``eta = min(0.5, sqrt(||g||))`` (superlinear convergence,
-Nocedal & Wright, *Numerical Optimization*, Alg. 7.1), at ``max_inner`` products, or on
+``||H d + g|| <= eta ||g||`` with ``eta = min(0.5, sqrt(||g|| / ||g_0||))`` (superlinear
+convergence, Nocedal & Wright, *Numerical Optimization*, Alg. 7.1, made scale-free by the
+first gradient ``g_0``), at ``max_inner`` products, or on
 non-positive curvature (then the last descent iterate, or ``-g`` on the first step, is
 used). An Armijo backtracking line search on value and gradient follows.
 
@@ -104,6 +105,15 @@ class NewtonCGSolver(SolverBase):
         floor = float(diag.max()) * 1e-10 if diag.numel() else 0.0
         return torch.where(diag > floor, diag, torch.ones_like(diag))
 
+    @staticmethod
+    def _hvp(objective, coef):
+        """Flat ``v -> H v`` at ``coef``: the objective's cached operator when it has one."""
+        shape = coef.shape
+        if hasattr(objective, "hessian_operator"):
+            op = objective.hessian_operator(coef)
+            return lambda v: op(v.reshape(shape)).reshape(-1)
+        return lambda v: objective.hessian_product(coef, v.reshape(shape)).reshape(-1)
+
     def solve(self, objective, coef0: torch.Tensor) -> SolverResult:
         shape = coef0.shape
         coef = coef0.clone()
@@ -111,6 +121,7 @@ class NewtonCGSolver(SolverBase):
         f, g = objective.value_gradient(coef)
         f = float(f)
         t = 0.0
+        g0norm = None
         n_iter, converged, message = 0, False, f"reached max_iter={self.max_iter}"
         while True:
             gnorm = float(g.abs().max())
@@ -122,12 +133,10 @@ class NewtonCGSolver(SolverBase):
             if n_iter >= self.max_iter:
                 break
             gflat = g.reshape(-1)
-            at = coef
-
-            def hvp(v, at=at):
-                return objective.hessian_product(at, v.reshape(shape)).reshape(-1)
-
-            eta = min(0.5, math.sqrt(float(gflat.norm())))
+            if g0norm is None:
+                g0norm = float(gflat.norm())
+            hvp = self._hvp(objective, coef)
+            eta = min(0.5, math.sqrt(float(gflat.norm()) / g0norm))
             d, _ = conjugate_gradient(
                 hvp,
                 gflat,
