@@ -96,8 +96,8 @@ def _transpose_components(crow, col, values, shape, *, use_scipy: bool):
 def _gather_rows(crow, col, values, rows: torch.Tensor):
     """CSR components of the rows ``rows`` (any order, repeats allowed) of a CSR matrix."""
     rows = rows.to(device=crow.device, dtype=torch.int64)
-    starts = crow.long()[rows]
-    counts = crow.long()[rows + 1] - starts
+    starts = crow[rows].long()
+    counts = crow[rows + 1].long() - starts
     new_crow = torch.zeros(rows.numel() + 1, dtype=torch.int64, device=crow.device)
     torch.cumsum(counts, dim=0, out=new_crow[1:])
     total = int(new_crow[-1])
@@ -151,7 +151,7 @@ class SparseDesign:
         self._sp = None  # SciPy views (CPU kernels)
         self._sp_t = None
         self._row = None
-        self._slices: dict[tuple[int, int], SparseDesign] = {}
+        self._slices: dict[tuple, SparseDesign] = {}
 
     # ------------------------------------------------------------------ tensor-like surface
     @property
@@ -258,8 +258,11 @@ class SparseDesign:
             raise TypeError("a SparseDesign supports only row slices X[a:b] and X[a:b:k]")
         if key.step not in (None, 1):
             start, stop, step = key.indices(self.shape[0])
-            rows = torch.arange(start, stop, step, device=self.device)
-            return self.index_select(0, rows)
+            cached = self._slices.get((start, stop, step))
+            if cached is None:
+                rows = torch.arange(start, stop, step, device=self.device)
+                cached = self._slices[(start, stop, step)] = self.index_select(0, rows)
+            return cached
         start, stop, _ = key.indices(self.shape[0])
         stop = max(stop, start)
         if (start, stop) == (0, self.shape[0]):
