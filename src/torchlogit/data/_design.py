@@ -77,6 +77,13 @@ def weighted_square_sums(X, C: torch.Tensor) -> torch.Tensor:
     return out
 
 
+def row_square_norms(X) -> torch.Tensor:
+    """``||x_i||^2`` for every row: ``(n, d) -> (n,)``."""
+    if isinstance(X, SparseDesign):
+        return X.row_square_norms()
+    return (X * X).sum(dim=1)
+
+
 def iter_row_blocks(batch: Batch, block_rows: int):
     """Yield views of ``batch`` with at most ``block_rows`` rows (no copy of X)."""
     n = batch.n_samples

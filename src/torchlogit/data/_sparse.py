@@ -6,9 +6,11 @@ unique within each row, finite ``values``. Every product the linear objective ne
 sparse-dense product:
 
 - ``X @ W.T``             CSR of ``X`` times a dense ``(d, m)``: ``O(nnz m)``;
-- ``X.T @ G``             CSR of ``X.T`` (built once, on first use) times a dense ``(n, m)``:
-  ``O(nnz m)``; keeping the transpose in CSR costs a second copy of the indices and values
-  but turns the scatter of ``X.T @ G`` into the same row-parallel kernel as ``X @ W.T``;
+- ``X.T @ G``             ``O(nnz m)``. With torch's kernels (CUDA) through CSR of ``X.T``,
+  built once on first use: a second copy of the indices and values that turns the scatter
+  of ``X.T @ G`` into the same row-parallel kernel as ``X @ W.T``. With SciPy's
+  (single-threaded) kernels the CSC view ``X.T`` is as fast (measured on B4's data: 5.1 vs
+  5.6 ms for one column, 11 vs 16 ms for three), so no copy is made;
 - ``X.T diag(c) X``       ``CSR(X.T) @ CSR(diag(c) X)`` (sparse-sparse), densified only as the
   ``(d, d)`` result: ``O(sum_i nnz_i^2)`` work. Affordable when ``d`` is small (a Newton
   solver); solvers for wide data use Hessian-vector products instead.
@@ -148,8 +150,7 @@ class SparseDesign:
             raise ValueError(f"kernels must be 'scipy' or 'torch', got {kernels!r}")
         self.kernels = kernels if values.device.type == "cpu" else "torch"
         self._transpose = None  # (crow_t, col_t, values_t) until first use
-        self._sp = None  # SciPy views (CPU kernels)
-        self._sp_t = None
+        self._sp = None  # SciPy view (CPU kernels)
         self._row = None
         self._slices: dict[tuple, SparseDesign] = {}
 
@@ -221,10 +222,8 @@ class SparseDesign:
         return self._sp
 
     def _scipy_t(self):
-        if self._sp_t is None:
-            ct, it, vt = self._transposed()
-            self._sp_t = _scipy_csr(ct, it, vt, (self.shape[1], self.shape[0]))
-        return self._sp_t
+        """``X.T`` for SciPy's kernels: the CSC view of the shared CSR (no copy)."""
+        return self._scipy().T
 
     @property
     def row_ids(self) -> torch.Tensor:
@@ -244,6 +243,17 @@ class SparseDesign:
             return SparseDesign(c, i, v, (index.numel(), self.shape[1]), kernels=self.kernels)
         if dim != 1:
             raise ValueError(f"dim must be 0 or 1, got {dim}")
+        if self.kernels == "scipy":  # SciPy's column gather, straight to CSR
+            sub = self._scipy()[:, index.cpu().numpy()]
+            sub.sort_indices()
+            idx = self.crow.dtype
+            return SparseDesign(
+                torch.from_numpy(sub.indptr).to(idx),
+                torch.from_numpy(sub.indices).to(idx),
+                torch.from_numpy(sub.data),
+                (self.shape[0], index.numel()),
+                kernels=self.kernels,
+            )
         ct, it, vt = _gather_rows(*self._transposed(), index)
         shape_t = (index.numel(), self.shape[0])
         c, i, v = _transpose_components(ct, it, vt, shape_t, use_scipy=self.kernels == "scipy")
@@ -252,10 +262,14 @@ class SparseDesign:
         return out
 
     def __getitem__(self, key):
-        """Row slices ``X[a:b]`` (a view of the same storage, kept for reuse) and
-        ``X[a:b:k]`` (rows gathered)."""
+        """Row slices ``X[a:b]`` (a view of the same storage, kept for reuse), ``X[a:b:k]``
+        (rows gathered, kept) and ``X[index]`` for a 1-D integer index (rows gathered)."""
+        if isinstance(key, (torch.Tensor, np.ndarray, list)):
+            index = torch.as_tensor(key, device=self.device)
+            if index.ndim == 1 and not index.is_floating_point() and index.dtype != torch.bool:
+                return self.index_select(0, index)
         if not isinstance(key, slice):
-            raise TypeError("a SparseDesign supports only row slices X[a:b] and X[a:b:k]")
+            raise TypeError("a SparseDesign supports row slices X[a:b], X[a:b:k] and X[index] only")
         if key.step not in (None, 1):
             start, stop, step = key.indices(self.shape[0])
             cached = self._slices.get((start, stop, step))
@@ -314,6 +328,12 @@ class SparseDesign:
         if c.ndim == 1:
             return self.rmatmul(c)
         return self.rmatmul(c.T).T
+
+    def row_square_norms(self) -> torch.Tensor:
+        """``||x_i||^2`` for every row, ``(n,)``."""
+        sq = self.values * self.values
+        out = torch.zeros(self.shape[0], dtype=self.dtype, device=self.device)
+        return out.index_add_(0, self.row_ids, sq)
 
     def weighted_square_sums(self, C: torch.Tensor) -> torch.Tensor:
         """``(X * X).T @ C`` for dense ``C`` ``(n, m)``: ``(d, m)`` (Hessian diagonals)."""
