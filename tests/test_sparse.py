@@ -189,6 +189,17 @@ def test_torch_coo_uncoalesced_and_unsorted_csr():
     np.testing.assert_array_equal(_dense(X), [[2.0, 0.0, 4.0], [0.0, 4.0, 0.0]])
 
 
+def test_to_like_a_tensor():
+    A = random_csr()
+    X = design(A)
+    assert X.to(torch.float64) is X
+    X32 = X.to(torch.float32)
+    assert X32.dtype == torch.float32 and X32.kernels == X.kernels
+    assert X.to("cpu", dtype=torch.float32).dtype == torch.float32
+    w = torch.ones(A.shape[1], dtype=torch.float32)
+    torch.testing.assert_close(X32 @ w, torch.from_numpy(A.toarray()).float() @ w)
+
+
 def test_integer_and_bool_values_become_float():
     A = sp.csr_matrix(np.array([[0, 2], [1, 0]], dtype=np.int64))
     X = from_scipy(A.astype(np.float64), dtype=torch.float32, device=CPU)

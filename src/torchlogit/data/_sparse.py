@@ -180,8 +180,16 @@ class SparseDesign:
             f"device={self.device}, kernels={self.kernels!r})"
         )
 
-    def to(self, device=None, dtype=None) -> SparseDesign:
-        """The same matrix on ``device`` with values in ``dtype`` (self when nothing changes)."""
+    def to(self, *args, device=None, dtype=None) -> SparseDesign:
+        """The same matrix on ``device`` with values in ``dtype`` (self when nothing changes).
+
+        Positional arguments as for ``torch.Tensor.to``: a ``torch.dtype`` and / or a device.
+        """
+        for a in args:
+            if isinstance(a, torch.dtype):
+                dtype = a
+            else:
+                device = a
         device = torch.device(device) if device is not None else self.device
         dtype = dtype or self.dtype
         if device == self.device and dtype == self.dtype:
