@@ -1,6 +1,7 @@
 """Quick B4-data check for sparse input: time to a relative suboptimality of 1e-6.
 
 Usage: PYTHONPATH=src python benchmarks/sparse_quick.py [--n N] [--C C] [--penalty l2|l1]
+       [--threads T]
 
 B4's data (``BENCHMARKS.md``: CSR 100,000 x 50,000, ~40 non-zeros a row, Zipf column
 frequencies, values log1p(count), 200 true weights; the same generator as the harness's
@@ -8,7 +9,10 @@ frequencies, values log1p(count), 200 true weights; the same generator as the ha
 compared with scikit-learn's lbfgs; with ``--penalty l1`` (B4 itself, C=0.05) with skglm.
 Each solver runs a tolerance ladder, loosest first, until its objective is within 1e-6 of the
 best objective of the run (a torchlogit fit at tol 1e-10 fixes it first); its time is that
-fit's wall time, validation included. Times on a shared machine drift; compare the ratio.
+fit's wall time, validation included. Every solver is first run once on 2,000 rows (numba's
+JIT compilation of skglm, about 7 s, is not timed). ``--threads`` sets torch's intra-op
+threads (default: torch's); SciPy's sparse kernels are single-threaded either way. Times on
+a shared machine drift; compare the ratio.
 """
 
 import argparse
@@ -49,7 +53,12 @@ def main():
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--C", type=float, default=0.05)
     ap.add_argument("--penalty", choices=("l2", "l1"), default="l2")
+    ap.add_argument("--threads", type=int, default=0)
     args = ap.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     C, penalty = args.C, args.penalty
     X, y = make_b4(args.n)
 
@@ -59,19 +68,19 @@ def main():
         r = 0.5 * (w @ w) if penalty == "l2" else np.abs(w).sum()
         return C * np.sum(np.logaddexp(0, z) - y * z) + r
 
-    def fit_torchlogit(tol):
+    def fit_torchlogit(tol, X=X, y=y):
         from torchlogit import LogisticRegression
 
         m = LogisticRegression(penalty=penalty, C=C, tol=tol, max_iter=1000).fit(X, y)
         return m.coef_, m.intercept_, f"{m.solver_}, {m.n_iter_[0]} iterations"
 
-    def fit_sklearn(tol):
+    def fit_sklearn(tol, X=X, y=y):
         from sklearn.linear_model import LogisticRegression
 
         m = LogisticRegression(C=C, tol=tol, max_iter=5000).fit(X, y)
         return m.coef_, m.intercept_, f"lbfgs, {m.n_iter_[0]} iterations"
 
-    def fit_skglm(tol):
+    def fit_skglm(tol, X=X, y=y):
         from skglm import SparseLogisticRegression
 
         m = SparseLogisticRegression(alpha=1.0 / (C * X.shape[0]), tol=tol, max_iter=1000)
@@ -79,11 +88,13 @@ def main():
         return m.coef_, np.atleast_1d(m.intercept_), "skglm"
 
     warnings.filterwarnings("ignore")
+    peer = ("sklearn", fit_sklearn) if penalty == "l2" else ("skglm", fit_skglm)
+    for fit in (fit_torchlogit, peer[1]):  # warm-up: imports, JIT compilation
+        fit(1e-4, X[:2000], y[:2000])
     t = time.perf_counter()
     coef, b, note = fit_torchlogit(1e-10)
     best = objective(coef, b)
     print(f"reference torchlogit tol=1e-10: {time.perf_counter() - t:.2f} s ({note})")
-    peer = ("sklearn", fit_sklearn) if penalty == "l2" else ("skglm", fit_skglm)
     runs = {}
     for name, fit in (("torchlogit", fit_torchlogit), peer):
         for tol in (1e-4, 1e-5, 1e-6, 1e-7, 1e-8):
