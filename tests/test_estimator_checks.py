@@ -1,6 +1,6 @@
 """scikit-learn's own estimator checks over several configurations of LogisticRegression.
 
-Two (configuration, check) pairs are expected to fail, each for a reason that lies in the
+Three (configuration, check) pairs are expected to fail, each for a reason that lies in the
 check rather than in the estimator; :func:`_expected_failed_checks` states them.
 """
 
@@ -34,6 +34,10 @@ def _expected_failed_checks(estimator):
             "compares predict_proba with rtol=1e-7, below float32's resolution "
             "(eps = 1.2e-7): the two float32 fits differ in the last bit. The equivalence is "
             "tested at float32 precision in test_properties.py, and exactly in float64 here"
+        )
+        failed["check_sample_weight_equivalence_on_sparse_data"] = (
+            "the same rtol=1e-7 comparison on sparse input (tags.input_tags.sparse): float32 "
+            "fits differ in the last bit, e.g. 0.5211906 vs 0.5211907; float64 passes"
         )
     return failed
 

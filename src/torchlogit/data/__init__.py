@@ -7,6 +7,7 @@ from ._memory import InMemoryData
 from ._numpy_source import NumpySource
 from ._parquet import ParquetSource
 from ._sources import ArraySource, SourceSummary, StreamingSource
+from ._sparse import SparseDesign, is_sparse_design
 from ._streaming import StreamingData
 from ._validation import (
     resolve_device,
@@ -24,10 +25,12 @@ __all__ = [
     "NumpySource",
     "ParquetSource",
     "SourceSummary",
+    "SparseDesign",
     "StreamingData",
     "StreamingSource",
     "class_weight_per_sample",
     "encode_labels",
+    "is_sparse_design",
     "resolve_device",
     "resolve_dtype",
     "validate_X",

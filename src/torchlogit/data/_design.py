@@ -1,7 +1,8 @@
 """The design matrix operations every objective needs, and the ``Batch`` they run on.
 
-A batch's ``X`` is a 2-D dense ``torch.Tensor`` of shape ``(n, d)``. Sparse layouts plug in
-here by giving the same three products; nothing above this module touches ``X`` directly.
+A batch's ``X`` is a 2-D dense ``torch.Tensor`` of shape ``(n, d)`` or a
+:class:`~torchlogit.data._sparse.SparseDesign` (sparse CSR, never densified); each product
+below dispatches on it. Nothing above this module touches ``X`` directly.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+
+from ._sparse import SparseDesign
 
 
 @dataclass(frozen=True)
@@ -21,7 +24,7 @@ class Batch:
         - ``sample_weight``: ``(n,)`` same dtype as ``X`` (class weights already folded in)
     """
 
-    X: torch.Tensor
+    X: torch.Tensor | SparseDesign
     y: torch.Tensor
     sample_weight: torch.Tensor
 
@@ -32,23 +35,53 @@ class Batch:
 
 def linear_predict(X: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """``X @ weights.T``: ``(n, d) x (m, d) -> (n, m)``."""
+    if isinstance(X, SparseDesign):
+        return X.matmul(weights.T)
     return X @ weights.T
 
 
 def transpose_matmul(X: torch.Tensor, G: torch.Tensor) -> torch.Tensor:
     """``(X.T @ G).T``: ``(n, d) x (n, m) -> (m, d)``."""
+    if isinstance(X, SparseDesign):
+        return X.rmatmul(G).T
     return G.T @ X
 
 
 def weighted_gram(X: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     """``X.T @ diag(c) @ X`` for ``c >= 0``, ``(d, d)``, symmetric."""
+    if isinstance(X, SparseDesign):
+        return X.weighted_gram(c)
     Xs = X * c.sqrt().unsqueeze(1)
     return Xs.T @ Xs
 
 
 def weighted_cross_gram(X: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     """``X.T @ diag(c) @ X`` for ``c`` of any sign, ``(d, d)``."""
+    if isinstance(X, SparseDesign):
+        return X.weighted_gram(c)
     return X.T @ (X * c.unsqueeze(1))
+
+
+def weighted_square_sums(X, C: torch.Tensor) -> torch.Tensor:
+    """``(X * X).T @ C``: ``(n, d) x (n, m) -> (d, m)``; the diagonals of ``X.T diag(c) X``.
+
+    Dense ``X`` is squared one block of rows at a time (bounded extra memory).
+    """
+    if isinstance(X, SparseDesign):
+        return X.weighted_square_sums(C)
+    out = torch.zeros(X.shape[1], C.shape[1], dtype=C.dtype, device=C.device)
+    block = max(1, (1 << 24) // max(X.shape[1], 1))
+    for start in range(0, X.shape[0], block):
+        Xb = X[start : start + block]
+        out += (Xb * Xb).T @ C[start : start + block]
+    return out
+
+
+def row_square_norms(X) -> torch.Tensor:
+    """``||x_i||^2`` for every row: ``(n, d) -> (n,)``."""
+    if isinstance(X, SparseDesign):
+        return X.row_square_norms()
+    return (X * X).sum(dim=1)
 
 
 def iter_row_blocks(batch: Batch, block_rows: int):

@@ -5,6 +5,10 @@ exception types, ``n_features_in_`` and ``feature_names_in_``); float arrays are
 (``torch.from_numpy`` shares memory) and the finiteness check is one pass. Torch tensors are
 checked here with the same messages and stay where they are unless another device or dtype is
 asked for. Nothing the caller passed is modified: tensors that would be shared are only read.
+
+Sparse input (SciPy sparse in any format, torch sparse COO / CSR / CSC) becomes a
+:class:`~torchlogit.data._sparse.SparseDesign` (torch CSR on the device, int64 indices,
+duplicates summed, indices sorted, values checked finite); it is never densified.
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ import warnings
 import numpy as np
 import torch
 from sklearn.utils.validation import _check_sample_weight, _check_y, validate_data
+
+from ._sparse import from_scipy, from_torch_sparse, is_sparse_input
 
 _DTYPES = {
     "float32": torch.float32,
@@ -68,8 +74,6 @@ def resolve_device(device, X=None) -> torch.device:
 def _check_tensor_X(estimator, X: torch.Tensor, *, reset: bool) -> torch.Tensor:
     if X.is_complex():
         raise ValueError("Complex data not supported; X is a complex tensor")
-    if X.layout != torch.strided:
-        raise TypeError(f"X is a sparse tensor ({X.layout}); this estimator needs dense input here")
     if X.ndim != 2:
         raise ValueError(
             f"Expected 2D array, got {X.ndim}D tensor instead with shape {tuple(X.shape)}. "
@@ -91,7 +95,11 @@ def _check_tensor_X(estimator, X: torch.Tensor, *, reset: bool) -> torch.Tensor:
         or X.dtype in (torch.int8, torch.int16, torch.int32, torch.int64, torch.uint8, torch.bool)
     ):
         raise ValueError(f"X has unsupported dtype {X.dtype}")
-    n_features = X.shape[1]
+    _check_n_features(estimator, X.shape[1], reset=reset)
+    return X
+
+
+def _check_n_features(estimator, n_features: int, *, reset: bool) -> None:
     if reset:
         estimator.n_features_in_ = n_features
         if hasattr(estimator, "feature_names_in_"):
@@ -101,7 +109,6 @@ def _check_tensor_X(estimator, X: torch.Tensor, *, reset: bool) -> torch.Tensor:
             f"X has {n_features} features, but {type(estimator).__name__} is expecting "
             f"{estimator.n_features_in_} features as input."
         )
-    return X
 
 
 def check_finite(X: torch.Tensor, name: str = "X") -> None:
@@ -134,12 +141,45 @@ def to_device_tensor(X, *, dtype: torch.dtype, device: torch.device) -> torch.Te
         return torch.from_numpy(arr).to(device)
 
 
+def _validate_torch_sparse(estimator, X: torch.Tensor, *, reset: bool, dtype, device):
+    """A torch sparse tensor: shape checks as for dense tensors, then a SparseDesign."""
+    _check_tensor_X(estimator, X, reset=reset)
+    dt = resolve_dtype(dtype, X)
+    return from_torch_sparse(X, dtype=dt, device=device if device is not None else X.device)
+
+
+def _validate_scipy_sparse(estimator, X, y=None, *, reset: bool, dtype, device):
+    """A SciPy sparse matrix / array: scikit-learn's checks (shape, n_features), then CSR."""
+    dt = resolve_dtype(dtype, X)
+    target = str(dt).replace("torch.", "") if dtype is not None else [np.float64, np.float32]
+    kwargs = dict(
+        accept_sparse="csr",
+        dtype=target,
+        ensure_all_finite=False,  # checked on the values below, naming the row and column
+        reset=reset,
+    )
+    if y is None:
+        X = validate_data(estimator, X, **kwargs)
+    else:
+        kwargs.pop("reset")
+        X, y = validate_data(estimator, X, y, y_numeric=False, **kwargs)
+    dt = resolve_dtype(dtype, X)
+    Xs = from_scipy(X, dtype=dt, device=device or torch.device("cpu"))
+    return Xs, y
+
+
 def validate_X(estimator, X, *, reset: bool, dtype=None, device=None):
-    """Validate ``X`` and return it as a tensor on ``device``.
+    """Validate ``X`` and return it as a tensor (or a SparseDesign) on ``device``.
 
     Returns ``(X_tensor, was_tensor)``. ``reset=True`` (in ``fit``) records
     ``n_features_in_`` / ``feature_names_in_``; otherwise they are checked.
     """
+    if is_sparse_input(X):
+        if is_tensor(X):
+            Xs = _validate_torch_sparse(estimator, X, reset=reset, dtype=dtype, device=device)
+            return Xs, True
+        Xs, _ = _validate_scipy_sparse(estimator, X, reset=reset, dtype=dtype, device=device)
+        return Xs, False
     if is_tensor(X):
         X = _check_tensor_X(estimator, X, reset=reset)
         dt = resolve_dtype(dtype, X)
@@ -159,7 +199,15 @@ def validate_X(estimator, X, *, reset: bool, dtype=None, device=None):
 
 
 def validate_X_y(estimator, X, y, *, dtype=None, device=None):
-    """Validate training data. Returns ``(X_tensor, y_numpy, was_tensor)``."""
+    """Validate training data. Returns ``(X_tensor, y_numpy, was_tensor)``.
+
+    ``X_tensor`` is a :class:`~torchlogit.data._sparse.SparseDesign` for sparse input.
+    """
+    if is_sparse_input(X) and not is_tensor(X):
+        if is_tensor(y):
+            y = y.detach().cpu().numpy()
+        Xs, y_np = _validate_scipy_sparse(estimator, X, y, reset=True, dtype=dtype, device=device)
+        return Xs, y_np, False
     if is_tensor(X):
         Xt, _ = validate_X(estimator, X, reset=True, dtype=dtype, device=device)
         # Training never differentiates through X: without this, a tensor that requires grad

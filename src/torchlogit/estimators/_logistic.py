@@ -20,6 +20,7 @@ from ..data import (
     StreamingSource,
     class_weight_per_sample,
     encode_labels,
+    is_sparse_design,
     resolve_device,
     validate_sample_weight,
     validate_X,
@@ -271,7 +272,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             fit_intercept=self.fit_intercept,
             n_features=n_features,
         )
-        self._run_solver(objective, penalty, classes, n_samples=Xt.shape[0], sparse=False)
+        self._run_solver(
+            objective, penalty, classes, n_samples=Xt.shape[0], sparse=is_sparse_design(Xt)
+        )
         self._warn_if_separable(objective, data)
         return self
 
@@ -464,5 +467,5 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.sparse = False
+        tags.input_tags.sparse = True
         return tags

@@ -31,6 +31,7 @@ from ..data._design import (
     transpose_matmul,
     weighted_cross_gram,
     weighted_gram,
+    weighted_square_sums,
 )
 
 
@@ -204,3 +205,52 @@ class LinearObjective:
         lo, G = self.loss.loss_gradient(batch.y, raw)
         sw = batch.sample_weight
         return (sw * lo).sum(), self._grad_from_raw_grad(batch, G * sw.unsqueeze(1))
+
+    def hessian_diagonal(self, coef: torch.Tensor) -> torch.Tensor:
+        """The diagonal of ``H(coef)``, shaped like ``coef`` (one pass, for preconditioning).
+
+        Entry ``(k, j)`` is ``sum_i s_i h_ik x_ij^2 / S`` plus the smooth penalty's, with
+        ``h_ik = p_ik (1 - p_ik)`` (binary: ``p (1 - p)``); the intercept's is
+        ``sum_i s_i h_ik / S``.
+        """
+        self.n_evaluations += 1
+        S = self._weight_sum()
+        acc = torch.zeros(coef.numel(), dtype=coef.dtype, device=coef.device)
+        for batch in self.data.batches():
+            raw = self.raw_prediction(batch.X, coef)
+            if raw.shape[1] == 1:
+                h = self.loss.hessian_diagonal(raw)
+            else:
+                P = torch.softmax(raw, dim=1)
+                h = P * (1.0 - P)
+            h = h * batch.sample_weight.unsqueeze(1)
+            dW = weighted_square_sums(batch.X, h).T
+            if self.fit_intercept:
+                dW = torch.cat([dW, h.sum(dim=0).unsqueeze(1)], dim=1)
+            acc += dW.reshape(-1)
+        acc = self.reduce(acc)
+        return acc.reshape(coef.shape) / S + self.penalty.smooth_hessian_diagonal(coef)
+
+    def hessian_operator(self, coef: torch.Tensor):
+        """``v -> H(coef) @ v`` with the logits at ``coef`` computed once (one pass now).
+
+        Each call is then one pass with two products (``X v`` and ``X^T``) instead of the
+        three of :meth:`hessian_product`; the price is keeping the ``(n, m)`` logits.
+        """
+        self.n_evaluations += 1
+        S = self._weight_sum()
+        batches = list(self.data.batches())
+        raws = [self.raw_prediction(b.X, coef) for b in batches]
+        pen_diag = self.penalty.smooth_hessian_diagonal(coef)
+
+        def apply(v: torch.Tensor) -> torch.Tensor:
+            self.n_evaluations += 1
+            acc = torch.zeros(coef.numel(), dtype=coef.dtype, device=coef.device)
+            for batch, raw in zip(batches, raws, strict=True):
+                raw_v = self.raw_prediction(batch.X, v)
+                hv = self.loss.hessian_product(raw, raw_v) * batch.sample_weight.unsqueeze(1)
+                acc += self._grad_from_raw_grad(batch, hv).reshape(-1)
+            acc = self.reduce(acc)
+            return acc.reshape(coef.shape) / S + pen_diag * v
+
+        return apply

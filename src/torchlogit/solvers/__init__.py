@@ -1,6 +1,6 @@
 """Solver layer: each solver registers itself; ``"auto"`` is :func:`choose_solver`."""
 
-from . import _fista, _lbfgs, _newton, _prox_newton, _stochastic  # noqa: F401  (register them)
+from . import _fista, _lbfgs, _newton, _newton_cg, _prox_newton, _stochastic  # noqa: F401 (register)
 from ._base import (
     SOLVERS,
     History,
@@ -15,6 +15,7 @@ from ._checkpoint import Checkpoint
 from ._fista import FISTASolver
 from ._lbfgs import LBFGSSolver
 from ._newton import NewtonSolver
+from ._newton_cg import NewtonCGSolver
 from ._prox_newton import ProxNewtonCDSolver
 from ._stochastic import AdamSolver, SGDSolver
 
@@ -25,6 +26,7 @@ __all__ = [
     "FISTASolver",
     "History",
     "LBFGSSolver",
+    "NewtonCGSolver",
     "NewtonSolver",
     "ProxNewtonCDSolver",
     "ResumeState",

@@ -33,6 +33,7 @@ import math
 import numpy as np
 import torch
 
+from ..data import is_sparse_design
 from ._base import SolverBase, SolverResult, register_solver
 from ._l1_quadratic import solve_l1_quadratic
 
@@ -91,7 +92,8 @@ def working_set_hessian(
             curv = {key: c[::stride] * stride for key, c in curv.items()}
             work = torch.float32
         n = X.shape[0]
-        rows = max(1, (1 << 24) // max(q, 1))
+        sparse = is_sparse_design(X)  # products on CSR: no dense copy, no row blocks needed
+        rows = n if sparse else max(1, (1 << 24) // max(q, 1))
         for start in range(0, n, rows):
             stop = min(start + rows, n)
             Xb = X[start:stop]
@@ -101,7 +103,9 @@ def working_set_hessian(
             Xb = Xb.to(work)
             for (k, l), c in curv.items():
                 cb = c[start:stop].to(work)
-                if m == 1:  # c >= 0: a symmetric product of one scaled copy
+                if sparse:  # X_ws^T diag(c) X_ws as one sparse-sparse product
+                    gram, cross = Xb.weighted_gram(cb), cb @ Xb
+                elif m == 1:  # c >= 0: a symmetric product of one scaled copy
                     root = cb.sqrt()
                     Xs = Xb.mul_(root.unsqueeze(1)) if copied else Xb * root.unsqueeze(1)
                     gram, cross = Xs.T @ Xs, Xs.T @ root

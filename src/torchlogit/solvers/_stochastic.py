@@ -27,7 +27,7 @@ import math
 
 import torch
 
-from ..data._design import Batch
+from ..data._design import Batch, row_square_norms
 from ._base import SolverBase, SolverResult, register_solver
 
 
@@ -114,7 +114,7 @@ class _StochasticSolver(SolverBase):
 def _lipschitz_estimate(objective) -> float:
     """``c * mean ||x_a||^2 + lambda_2`` over the first chunk (``x_a = [x, 1]``)."""
     for chunk in objective.data.batches():
-        sq = (chunk.X * chunk.X).sum(dim=1) + float(objective.fit_intercept)
+        sq = row_square_norms(chunk.X) + float(objective.fit_intercept)
         c = 0.25 if objective.n_outputs == 1 else 0.5
         return c * float(sq.mean()) + objective.penalty.l2
     return 1.0  # pragma: no cover - data always has a chunk
