@@ -112,8 +112,14 @@ def _check_n_features(estimator, n_features: int, *, reset: bool) -> None:
 
 
 def check_finite(X: torch.Tensor, name: str = "X") -> None:
-    """One pass over ``X``: a ValueError naming the first non-finite entry's position."""
+    """One pass over ``X``: a ValueError naming the first non-finite entry's position.
+
+    The pass is a sum (NaN and infinity propagate; no ``(n, d)`` mask is allocated); only
+    when it is not finite (a non-finite entry, or an overflow of the sum) is ``X`` searched.
+    """
     if X.is_floating_point():
+        if X.numel() == 0 or bool(torch.isfinite(X.sum())):
+            return
         bad = ~torch.isfinite(X)
         if bool(bad.any()):
             idx = torch.nonzero(bad)[0].tolist()

@@ -22,6 +22,7 @@ where the rows live.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import torch
 
@@ -37,6 +38,63 @@ from ..data._design import (
 
 def _identity(t: torch.Tensor) -> torch.Tensor:
     return t
+
+
+@dataclass
+class Point:
+    """An iterate with what the next steps reuse: ``f``, ``grad`` and the raw predictions.
+
+    ``raw`` holds ``X_b W^T + b`` for every batch ``b`` (in ``data.batches()`` order), so the
+    Hessian and a line search at this point need no product with ``X`` to recompute them.
+    """
+
+    coef: torch.Tensor
+    value: torch.Tensor  # 0-d
+    gradient: torch.Tensor  # shape of coef
+    raw: list
+    hessian: torch.Tensor | None = None  # when it came with the value (plain objectives)
+
+
+class Line:
+    """``phi(t) = f(coef + t d)`` along a direction, from ``raw + t X d`` (no pass over X).
+
+    Built by :meth:`LinearObjective.line`, which computes ``X d`` once (one pass). Because
+    the raw prediction is linear in ``coef``, every trial step of a line search costs only
+    elementwise work on ``(n, m)`` arrays; :meth:`point` then computes the gradient at the
+    accepted step (one pass: ``G^T X``), reusing the raw predictions and the data term of
+    the last :meth:`value` at the same ``t``.
+    """
+
+    def __init__(self, objective, point: Point, direction: torch.Tensor, raw_dir: list):
+        self.objective = objective
+        self.start = point
+        self.direction = direction
+        self.raw_dir = raw_dir
+        self._last = None  # (t, raws, reduced data term)
+
+    def _raws(self, t: float):
+        return [
+            torch.add(r, rd, alpha=t) for r, rd in zip(self.start.raw, self.raw_dir, strict=True)
+        ]
+
+    def value(self, t: float) -> torch.Tensor:
+        """``phi(t)`` as a 0-d tensor."""
+        obj = self.objective
+        raws = self._raws(t)
+        total = torch.zeros((), dtype=self.direction.dtype, device=self.direction.device)
+        for batch, raw in zip(obj.data.batches(), raws, strict=True):
+            total = total + torch.dot(batch.sample_weight, obj.loss.loss(obj._labels(batch), raw))
+        total = obj.reduce(total.reshape(1))[0]
+        self._last = (t, raws, total)
+        coef = self.start.coef + t * self.direction
+        return total / obj._weight_sum() + obj.penalty.smooth_value(coef)
+
+    def point(self, t: float) -> Point:
+        """The :class:`Point` at ``coef + t d``: value and gradient (one pass over X)."""
+        coef = self.start.coef + t * self.direction
+        if self._last is not None and self._last[0] == t:
+            return self.objective._point_from_raw(coef, self._last[1], data_term=self._last[2])
+        return self.objective._point_from_raw(coef, self._raws(t))
 
 
 class LinearObjective:
@@ -70,7 +128,10 @@ class LinearObjective:
         self.n_features = int(n_features)
         self.n_outputs = loss.n_outputs
         self.reduce = reduce or _identity
-        self.n_evaluations = 0  # passes over the data, for diagnostics
+        self.n_evaluations = 0  # evaluations of the objective, for diagnostics
+        self.n_passes = 0.0  # products with the whole of X (a Gram on a sample counts its share)
+        self._hessian_samples: dict = {}
+        self._label_cache: dict = {}
 
     # ------------------------------------------------------------------ shapes
     @property
@@ -92,6 +153,22 @@ class LinearObjective:
             raw = raw + b
         return raw
 
+    def _labels(self, batch: Batch) -> torch.Tensor:
+        """``batch.y`` as the loss reads it: in X's dtype for the binomial loss (which would
+        convert it on every call), converted once per batch and kept; class indices else."""
+        if self.loss.is_multiclass:
+            return batch.y
+        cached = self._label_cache.get(id(batch))
+        if cached is None or cached[0] is not batch.y:
+            if len(self._label_cache) > 64:  # a stream of new batches: do not grow
+                self._label_cache.clear()
+            cached = self._label_cache[id(batch)] = (batch.y, batch.y.to(batch.X.dtype))
+        return cached[1]
+
+    def _n_rows(self) -> int:
+        n = getattr(self.data, "n_samples", None)
+        return int(n) if n is not None else sum(b.n_samples for b in self.data.batches())
+
     def _weight_sum(self) -> float:
         return float(self.data.weight_sum)
 
@@ -106,6 +183,7 @@ class LinearObjective:
     def value(self, coef: torch.Tensor) -> torch.Tensor:
         """``f(coef)`` as a 0-d tensor on the compute device."""
         self.n_evaluations += 1
+        self.n_passes += 1
         total = torch.zeros((), dtype=coef.dtype, device=coef.device)
         for batch in self.data.batches():
             raw = self.raw_prediction(batch.X, coef)
@@ -116,6 +194,7 @@ class LinearObjective:
     def value_gradient(self, coef: torch.Tensor):
         """``(f, grad)``; ``grad`` has the shape of ``coef``."""
         self.n_evaluations += 1
+        self.n_passes += 2
         S = self._weight_sum()
         acc = torch.zeros(coef.numel() + 1, dtype=coef.dtype, device=coef.device)
         for batch in self.data.batches():
@@ -137,6 +216,7 @@ class LinearObjective:
         penalty's diagonal.
         """
         self.n_evaluations += 1
+        self.n_passes += 3
         S = self._weight_sum()
         m, p = self.coef_shape
         d = self.n_features
@@ -184,6 +264,7 @@ class LinearObjective:
     def hessian_product(self, coef: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """``H(coef) @ v`` for ``v`` shaped like ``coef`` (one pass, no ``(m p)^2`` matrix)."""
         self.n_evaluations += 1
+        self.n_passes += 3
         S = self._weight_sum()
         acc = torch.zeros(coef.numel(), dtype=coef.dtype, device=coef.device)
         for batch in self.data.batches():
@@ -254,3 +335,183 @@ class LinearObjective:
             return acc.reshape(coef.shape) / S + pen_diag * v
 
         return apply
+
+    # ------------------------------------------------------------------ reusable raw predictions
+    def point(self, coef: torch.Tensor) -> Point:
+        """Value, gradient and raw predictions at ``coef`` (two passes: ``X W^T``, ``G^T X``).
+
+        At ``W = 0`` (the usual start) the raw predictions are the intercepts: one pass.
+        """
+        W, b = self.split(coef)
+        zero = not bool(W.any())
+        raws = []
+        for batch in self.data.batches():
+            if zero:
+                raw = torch.zeros(batch.n_samples, W.shape[0], dtype=coef.dtype, device=coef.device)
+                raws.append(raw + b if b is not None else raw)
+            else:
+                raws.append(self.raw_prediction(batch.X, coef))
+        self.n_passes += 0 if zero else 1
+        return self._point_from_raw(coef, raws)
+
+    def _point_from_raw(self, coef: torch.Tensor, raws: list, data_term=None) -> Point:
+        """Value and gradient from the raw predictions; ``data_term``: the known loss sum."""
+        self.n_evaluations += 1
+        self.n_passes += 1
+        acc = torch.zeros(coef.numel() + 1, dtype=coef.dtype, device=coef.device)
+        for batch, raw in zip(self.data.batches(), raws, strict=True):
+            sw = batch.sample_weight
+            y = self._labels(batch)
+            if data_term is None:
+                lo, G = self.loss.loss_gradient(y, raw)
+                acc[0] += torch.dot(sw, lo)
+            else:
+                G = self.loss.gradient(y, raw)
+            acc[1:] += self._grad_from_raw_grad(batch, G * sw.unsqueeze(1)).reshape(-1)
+        acc = self.reduce(acc)
+        if data_term is not None:
+            acc[0] = data_term
+        S = self._weight_sum()
+        f = acc[0] / S + self.penalty.smooth_value(coef)
+        g = acc[1:].reshape(coef.shape) / S + self.penalty.smooth_gradient(coef)
+        return Point(coef, f, g, raws)
+
+    def line(self, point: Point, direction: torch.Tensor) -> Line:
+        """The objective along ``point.coef + t direction`` (one pass: ``X d``)."""
+        W, b = self.split(direction)
+        raw_dir = []
+        for batch in self.data.batches():
+            rd = linear_predict(batch.X, W)
+            raw_dir.append(rd + b if b is not None else rd)
+        self.n_passes += 1
+        return Line(self, point, direction, raw_dir)
+
+    def hessian(self, point: Point, *, row_fraction: float = 1.0) -> torch.Tensor:
+        """The Hessian at ``point`` (``(m p, m p)``) from its raw predictions: no ``X W^T``.
+
+        ``row_fraction < 1`` builds the data term from a fixed uniform sample of about that
+        share of each batch's rows (drawn once, seeded, and kept), scaled by
+        ``n_b / |sample_b|``: an unbiased estimate of ``X^T D X`` at a fraction of the cost,
+        in X's dtype. (Not float32 for float64 data: its rounding over tens of thousands of
+        rows, ~1e-5 relative, would swamp the curvature that only the penalty gives along
+        redundant features, and the factorisation would need damping.) The penalty's
+        diagonal is exact. With the exact gradient, a Newton iteration on this Hessian still
+        converges to the exact minimiser (linearly, at a rate set by the sample's relative
+        error).
+        """
+        self.n_evaluations += 1
+        m, p = self.coef_shape
+        d = self.n_features
+        n_par = m * p
+        coef = point.coef
+        H = torch.zeros(n_par, n_par, dtype=coef.dtype, device=coef.device)
+        for i, (batch, raw) in enumerate(zip(self.data.batches(), point.raw, strict=True)):
+            if row_fraction < 1.0 and _is_dense(batch.X):
+                self._add_sampled_hessian(H, i, batch, raw, row_fraction)
+                continue
+            self.n_passes += batch.n_samples / max(self._n_rows(), 1)
+            sw = batch.sample_weight
+            if m == 1:
+                self._add_block(H, batch, sw * self.loss.hessian_diagonal(raw)[:, 0], 0, 0, p, d)
+            else:
+                P = torch.softmax(raw, dim=1)
+                for k in range(m):
+                    for l in range(k, m):
+                        if k == l:
+                            c = sw * P[:, k] * (1.0 - P[:, k])
+                        else:
+                            c = -sw * P[:, k] * P[:, l]
+                        self._add_block(H, batch, c, k, l, p, d, psd=(k == l))
+        if row_fraction < 1.0:  # the products leave the diagonal blocks off by rounding
+            H = 0.5 * (H + H.T)
+        H = self.reduce(H.reshape(-1)).view(n_par, n_par) / self._weight_sum()
+        H.diagonal().add_(self.penalty.smooth_hessian_diagonal(coef).reshape(-1))
+        return H
+
+    def _hessian_sample(self, index: int, batch: Batch, fraction: float):
+        """``(rows, X_a[rows], n_b / |rows|)``, drawn once and kept.
+
+        ``X_a = [X, 1]`` with an intercept: the Gram then holds the intercept's row too.
+        """
+        n = batch.n_samples
+        key = (index, float(fraction))
+        cached = self._hessian_samples.get(key)
+        if cached is None:
+            for old in [k for k in self._hessian_samples if k[1] != key[1]]:
+                del self._hessian_samples[old]  # keep one sample size's copy at a time
+            gen = torch.Generator(device="cpu").manual_seed(index)
+            keep = torch.rand(n, generator=gen) < fraction
+            if not bool(keep.any()):
+                keep[0] = True
+            rows = torch.nonzero(keep)[:, 0].to(batch.X.device)
+            Xs = batch.X[rows]
+            if self.fit_intercept:
+                Xs = torch.cat([Xs, torch.ones_like(Xs[:, :1])], dim=1)
+            cached = self._hessian_samples[key] = (rows, Xs, n / rows.shape[0])
+        return cached
+
+    def row_sample(self, fraction: float) -> LinearObjective:
+        """The same objective on the kept row sample of :meth:`hessian` (its own ``S``).
+
+        Its minimiser is a cheap, statistically close start for the full problem; its exact
+        Hessian is the sampled Hessian of this objective (up to the weight normalisation).
+        ``n_passes`` of the returned objective count passes over the sample.
+        """
+        batches = []
+        for i, batch in enumerate(self.data.batches()):
+            rows, _, _ = self._hessian_sample(i, batch, fraction)
+            batches.append(Batch(batch.X[rows], batch.y[rows], batch.sample_weight[rows]))
+        return LinearObjective(
+            self.loss,
+            _Batches(batches),
+            self.penalty,
+            fit_intercept=self.fit_intercept,
+            n_features=self.n_features,
+            reduce=self.reduce,
+        )
+
+    def _add_sampled_hessian(self, H, index: int, batch: Batch, raw, fraction: float) -> None:
+        """Add the rescaled data Hessian of the kept row sample of ``batch`` to ``H``."""
+        rows, Xa, scale = self._hessian_sample(index, batch, fraction)
+        self.n_passes += rows.shape[0] / max(self._n_rows(), 1)
+        m = raw.shape[1]
+        p = Xa.shape[1]
+        r = raw[rows].to(Xa.dtype)
+        w = batch.sample_weight[rows].to(Xa.dtype) * scale
+        if m == 1:
+            c = w * torch.sigmoid(r[:, 0]) * torch.sigmoid(-r[:, 0])
+            Xw = Xa * c.sqrt().unsqueeze(1)
+            H += (Xw.T @ Xw).to(H.dtype)
+            return
+        # Multinomial: with A_kl = X_a^T diag(w P_k P_l) X_a = U_k^T U_l (U_k = sqrt(w) P_k X_a),
+        # the data Hessian is -A_kl off the diagonal and sum_{l != k} A_kl on it (sum_l P_l
+        # = 1): the softmax's null space (1, ..., 1) (x) v stays exact whatever the rounding.
+        P = torch.softmax(r, dim=1)
+        U = (Xa.unsqueeze(1) * (w.sqrt().unsqueeze(1) * P).unsqueeze(2)).reshape(-1, m * p)
+        A = torch.zeros(m * p, m * p, dtype=H.dtype, device=H.device)
+        for k in range(m - 1):  # blocks l > k, one product per row of blocks
+            A[k * p : (k + 1) * p, (k + 1) * p :] = (
+                U[:, k * p : (k + 1) * p].T @ U[:, (k + 1) * p :]
+            )
+        A = A + A.T
+        for k in range(m):
+            rk = slice(k * p, (k + 1) * p)
+            H[rk, :] -= A[rk, :]
+            H[rk, rk] += A[rk, :].reshape(p, m, p).sum(dim=1)
+
+
+class _Batches:
+    """A list of batches as a data source (the row sample of :meth:`LinearObjective.row_sample`)."""
+
+    def __init__(self, batches: list):
+        self._batches = batches
+        self.weight_sum = float(sum(float(b.sample_weight.sum()) for b in batches))
+        self.n_samples = sum(b.n_samples for b in batches)
+
+    def batches(self):
+        return iter(self._batches)
+
+
+def _is_dense(X) -> bool:
+    """A strided torch tensor: rows can be gathered for the sampled Hessian (sparse: exact)."""
+    return isinstance(X, torch.Tensor) and X.layout == torch.strided

@@ -2,9 +2,10 @@
 
 The two-loop recursion (Nocedal & Wright, *Numerical Optimization*, Alg. 7.4) over the last
 ``memory`` pairs ``(s_k, y_k)``, with the initial scaling ``gamma = s.y / y.y`` and an Armijo
-backtracking line search that evaluates value and gradient together (one pass over the data
-per trial). Pairs with ``s.y <= eps ||s|| ||y||`` are skipped, which keeps the inverse-Hessian
-approximation positive definite without a Wolfe search. Everything stays on the device; the
+backtracking line search along ``f(x + t d)`` evaluated from ``raw + t X d``: one pass over X
+for ``X d``, none per trial step, one for the gradient at the accepted step. Pairs with
+``s.y <= eps ||s|| ||y||`` are skipped, which keeps the inverse-Hessian approximation positive
+definite without a Wolfe search. Everything stays on the device; the
 only host synchronisations are the scalars the line search and the stopping rule read.
 
 Stopping rule: ``max_j |grad_j| <= tol`` on the averaged objective (as ``"newton"``).
@@ -14,8 +15,9 @@ from __future__ import annotations
 
 import torch
 
+from ._adapter import line_objective, passes_of
 from ._base import SolverBase, SolverResult, register_solver
-from ._linesearch import armijo_backtracking
+from ._linesearch import armijo_on_line
 
 
 def two_loop_direction(g: torch.Tensor, pairs: list, gamma: float) -> torch.Tensor:
@@ -46,10 +48,10 @@ class LBFGSSolver(SolverBase):
 
     def solve(self, objective, coef0: torch.Tensor, resume=None) -> SolverResult:
         shape = coef0.shape
+        obj = line_objective(objective)
         x, n_iter, history, state = self._resume(resume, coef0)
-        x = x.reshape(-1).clone()
-        f, g = objective.value_gradient(x.reshape(shape))
-        f, g = float(f), g.reshape(-1)
+        pt = obj.point(x.reshape(shape).clone())
+        x, f, g = pt.coef.reshape(-1), float(pt.value), pt.gradient.reshape(-1)
         pairs, gamma, t = _unpack_state(state, x)
         converged, message = False, f"reached max_iter={self.max_iter}"
         eps = torch.finfo(x.dtype).eps
@@ -68,9 +70,8 @@ class LBFGSSolver(SolverBase):
                 pairs.clear()
                 d, slope = -g, -float(torch.dot(g, g))
             step = 1.0 if pairs else min(1.0, 1.0 / max(float(g.abs().sum()), 1e-30))
-            t, x_new, f_new, g_new = armijo_backtracking(
-                _Flat(objective, shape), x, d, f, slope, step=step, with_gradient=True
-            )
+            line = obj.line(pt, d.reshape(shape))
+            t, _ = armijo_on_line(line, f, slope, step=step, eps=eps)
             if t == 0.0:
                 if pairs:  # a bad curvature model: forget it and try steepest descent
                     pairs.clear()
@@ -81,7 +82,8 @@ class LBFGSSolver(SolverBase):
                     f"({x.dtype}) is reached before tol={self.tol:g}"
                 )
                 break
-            g_new = g_new.reshape(-1)
+            pt = line.point(t)
+            x_new, f_new, g_new = pt.coef.reshape(-1), float(pt.value), pt.gradient.reshape(-1)
             s, y = x_new - x, g_new - g
             sy = float(torch.dot(s, y))
             if sy > eps * float(s.norm()) * float(y.norm()):
@@ -101,7 +103,7 @@ class LBFGSSolver(SolverBase):
             converged=converged,
             history=history,
             message=message,
-            n_passes=objective.n_evaluations,
+            n_passes=passes_of(objective),
         )
 
 

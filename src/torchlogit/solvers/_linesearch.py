@@ -47,3 +47,31 @@ def armijo_backtracking(
                 return t, trial, f_t, g_t
         t *= shrink
     return 0.0, coef, f0, None
+
+
+def armijo_on_line(
+    line,
+    f0: float,
+    slope: float,
+    *,
+    step: float = 1.0,
+    shrink: float = 0.5,
+    max_halvings: int = 40,
+    eps: float,
+):
+    """:func:`armijo_backtracking` on a line object (``line.value(t) = f(coef + t d)``).
+
+    With :class:`~torchlogit.objective._linear.Line` the trials need no pass over the data.
+    Returns ``(t, f_t)``; ``(0.0, f0)`` when no step decreases the objective.
+    """
+    t = step
+    resolution = 4 * eps * max(abs(f0), 1.0)
+    for _ in range(max_halvings):
+        f_t = float(line.value(t))
+        if f_t <= f0 + ARMIJO_C1 * t * slope or (
+            abs(ARMIJO_C1 * t * slope) < resolution and f_t <= f0 + resolution
+        ):
+            if f_t == f_t:  # not NaN
+                return t, f_t
+        t *= shrink
+    return 0.0, f0

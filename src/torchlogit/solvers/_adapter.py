@@ -1,0 +1,75 @@
+"""The point / line / Hessian interface the smooth solvers run on, for any objective.
+
+:class:`~torchlogit.objective.LinearObjective` provides it natively: a :class:`Point` keeps the
+raw predictions ``X W^T + b``, a line ``f(coef + t d)`` is evaluated from ``raw + t X d``
+(one product with ``X`` per direction, none per trial step), and the Hessian is built from the
+kept raw predictions. An objective with only ``value`` / ``value_gradient`` /
+``value_gradient_hessian`` (a user's, or a wrapper) is adapted here with the same results and
+the passes those methods cost.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ..data import InMemoryData
+from ..objective._linear import Point, _Batches
+
+
+class _GenericLine:
+    def __init__(self, adapter, point: Point, direction: torch.Tensor):
+        self.adapter = adapter
+        self.start = point
+        self.direction = direction
+
+    def value(self, t: float) -> torch.Tensor:
+        return self.adapter.objective.value(self.start.coef + t * self.direction)
+
+    def point(self, t: float) -> Point:
+        return self.adapter.point(self.start.coef + t * self.direction)
+
+
+class _GenericAdapter:
+    def __init__(self, objective, with_hessian: bool):
+        self.objective = objective
+        self.with_hessian = with_hessian
+
+    def point(self, coef: torch.Tensor) -> Point:
+        if self.with_hessian:  # Newton: one call, as the classic loop made (a wrapper such as
+            # LookaheadObjective answers it from the line search's pass)
+            f, g, H = self.objective.value_gradient_hessian(coef)
+            return Point(coef, f, g, [], H)
+        f, g = self.objective.value_gradient(coef)
+        return Point(coef, f, g, [])
+
+    def line(self, point: Point, direction: torch.Tensor):
+        return _GenericLine(self, point, direction)
+
+    def hessian(self, point: Point, *, row_fraction: float = 1.0) -> torch.Tensor:
+        if point.hessian is not None:
+            return point.hessian
+        return self.objective.value_gradient_hessian(point.coef)[2]
+
+
+def line_objective(objective, *, with_hessian: bool = False):
+    """``objective`` itself when its class has ``point``, ``line`` and ``hessian``; else an
+    adapter over its plain methods (``with_hessian``: each point also asks for the Hessian).
+
+    The class is asked, not the instance: a wrapper that forwards attributes (such as
+    ``LookaheadObjective``) must be driven through the plain methods it intercepts. Streamed
+    data also take the plain methods: there a pass is a read of the source, and one fused
+    value-and-gradient pass per trial beats a pass for ``X d`` plus one for the gradient;
+    resuming from a checkpoint then also recomputes exactly what the uninterrupted run did.
+    """
+    native = all(callable(getattr(type(objective), a, None)) for a in ("point", "line", "hessian"))
+    if native and isinstance(getattr(objective, "data", None), (InMemoryData, _Batches)):
+        return objective
+    return _GenericAdapter(objective, with_hessian)
+
+
+def passes_of(objective) -> int:
+    """Passes over X so far (``n_passes`` rounded up), or the evaluation count without it."""
+    n = getattr(objective, "n_passes", None)
+    if n is None:
+        return int(getattr(objective, "n_evaluations", 0))
+    return int(-(-float(n) // 1))
