@@ -409,6 +409,10 @@ class LinearObjective:
             if row_fraction < 1.0 and _is_dense(batch.X):
                 self._add_sampled_hessian(H, i, batch, raw, row_fraction)
                 continue
+            if m > 1 and _is_dense(batch.X) and batch.n_samples * m * p <= _ONE_PRODUCT_MAX:
+                # all rows through the one-product Laplacian form (see _add_sampled_hessian)
+                self._add_sampled_hessian(H, i, batch, raw, 1.0)
+                continue
             self.n_passes += batch.n_samples / max(self._n_rows(), 1)
             sw = batch.sample_weight
             if m == 1:
@@ -422,7 +426,7 @@ class LinearObjective:
                         else:
                             c = -sw * P[:, k] * P[:, l]
                         self._add_block(H, batch, c, k, l, p, d, psd=(k == l))
-        if row_fraction < 1.0:  # the products leave the diagonal blocks off by rounding
+        if row_fraction < 1.0 or m > 1:  # products leave diagonal blocks off by rounding
             H = 0.5 * (H + H.T)
         H = self.reduce(H.reshape(-1)).view(n_par, n_par) / self._weight_sum()
         H.diagonal().add_(self.penalty.smooth_hessian_diagonal(coef).reshape(-1))
@@ -472,7 +476,14 @@ class LinearObjective:
 
     def _add_sampled_hessian(self, H, index: int, batch: Batch, raw, fraction: float) -> None:
         """Add the rescaled data Hessian of the kept row sample of ``batch`` to ``H``."""
-        rows, Xa, scale = self._hessian_sample(index, batch, fraction)
+        if fraction >= 1.0:
+            rows = torch.arange(batch.n_samples, device=batch.X.device)
+            Xa = batch.X
+            if self.fit_intercept:
+                Xa = torch.cat([Xa, torch.ones_like(Xa[:, :1])], dim=1)
+            scale = 1.0
+        else:
+            rows, Xa, scale = self._hessian_sample(index, batch, fraction)
         self.n_passes += rows.shape[0] / max(self._n_rows(), 1)
         m = raw.shape[1]
         p = Xa.shape[1]
@@ -510,6 +521,10 @@ class _Batches:
 
     def batches(self):
         return iter(self._batches)
+
+
+# Multinomial exact Hessians take the one-product form while (n m p) stays below this.
+_ONE_PRODUCT_MAX = 20_000_000
 
 
 def _is_dense(X) -> bool:
