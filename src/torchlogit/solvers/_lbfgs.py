@@ -124,18 +124,3 @@ def _unpack_state(state: dict, x: torch.Tensor):
         Y = state["y"].to(dtype=x.dtype, device=x.device)
         pairs = [(S[i], Y[i], float(r)) for i, r in enumerate(state["rho"])]
     return pairs, float(state.get("gamma", 1.0)), float(state.get("step", 0.0))
-
-
-class _Flat:
-    """View an objective over ``coef`` of a given shape as one over flat vectors."""
-
-    def __init__(self, objective, shape):
-        self.objective = objective
-        self.shape = shape
-
-    def value(self, x):
-        return self.objective.value(x.reshape(self.shape))
-
-    def value_gradient(self, x):
-        f, g = self.objective.value_gradient(x.reshape(self.shape))
-        return f, g.reshape(-1)
