@@ -27,6 +27,7 @@ from ..data import (
     validate_X_y,
 )
 from ..objective import ElasticNetPenalty, LinearObjective, make_loss
+from ..solvers._base import check_solver_options
 
 
 def _validate_penalty_factor(penalty_factor, n_features: int):
@@ -52,6 +53,22 @@ def _validate_penalty_factor(penalty_factor, n_features: int):
             + (f" ({bad.size} bad entries in all)" if bad.size > 1 else "")
         )
     return factor
+
+
+def _data_dtype_device(data) -> tuple[torch.dtype, torch.device]:
+    """The compute dtype and device of ``data``, without a pass over a streamed source.
+
+    Streamed data (:class:`~torchlogit.data.StreamingData`, and the distributed wrapper that
+    forwards to it) carry them as attributes; in-memory data hold their one batch, so reading
+    it costs nothing. Only data exposing neither are asked for their first batch.
+    """
+    dtype, device = getattr(data, "dtype", None), getattr(data, "device", None)
+    if dtype is None or device is None:
+        batch = getattr(data, "batch", None)
+        if batch is None:
+            batch = next(iter(data.batches()))
+        dtype, device = batch.X.dtype, batch.X.device
+    return dtype, torch.device(device)
 
 
 class SeparableDataWarning(ConvergenceWarning):
@@ -205,8 +222,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ configuration
     def _check_params(self):
         self._validate_params()
-        if self.solver != "auto":
-            _solvers.get_solver(self.solver)
+        if self.solver != "auto":  # fail before reading any data
+            check_solver_options(_solvers.get_solver(self.solver), self.solver_options)
         if self.penalty == "elasticnet" and self.l1_ratio is None:
             raise ValueError("l1_ratio must be given (a float in [0, 1]) with penalty='elasticnet'")
         if self.penalty != "elasticnet" and self.l1_ratio is not None:
@@ -303,6 +320,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     def _run_solver(self, objective, penalty, classes, *, n_samples: int, sparse: bool):
         m, p = objective.coef_shape
+        dtype, device = _data_dtype_device(objective.data)
         name = self.solver
         if name == "auto":
             name = _solvers.choose_solver(
@@ -310,16 +328,11 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 n_parameters=m * p,
                 penalty=penalty,
                 sparse=sparse,
-                device=next(iter(objective.data.batches())).X.device,
+                device=device,
             )
         solver_cls = _solvers.get_solver(name)
         _solvers.check_solver_objective(solver_cls, objective, penalty)
-        data = objective.data
-        if hasattr(data, "dtype"):  # streamed: do not read a chunk to learn them
-            dtype, device = data.dtype, data.device
-        else:
-            batch = next(iter(data.batches()))
-            dtype, device = batch.X.dtype, batch.X.device
+        check_solver_options(solver_cls, self.solver_options)
         coef0 = self._initial_coef(objective, classes, dtype, device)
         from ._streaming import solver_extras
 
@@ -357,9 +370,15 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.converged_ = result.converged
         if not result.converged:
             gnorm = self.history_["gradient_norm"][-1] if self.history_["gradient_norm"] else None
+            # The stochastic solvers record no gradient norm (NaN): say only why they stopped.
+            detail = (
+                f"; max|grad| = {gnorm:.3g} > tol = {self.tol:g}"
+                if gnorm is not None and not np.isnan(gnorm)
+                else ""
+            )
             warnings.warn(
                 f"solver {solver_name!r} did not converge after {result.n_iter} iterations "
-                f"({result.message}; max|grad| = {gnorm:.3g} > tol = {self.tol:g}). "
+                f"({result.message}{detail}). "
                 "Increase max_iter, scale the data (e.g. sklearn.preprocessing.StandardScaler),"
                 " or add a penalty / lower C.",
                 ConvergenceWarning,
@@ -381,8 +400,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 other = raw.scatter(1, batch.y.unsqueeze(1), float("-inf")).amax(dim=1)
                 margin = true - other
             keep = batch.sample_weight > 0
-            margins.append(margin[keep].min())
-        if float(torch.stack(margins).min()) > 0:
+            if bool(keep.any()):  # a chunk whose rows all have weight 0 says nothing
+                margins.append(margin[keep].min())
+        if margins and float(torch.stack(margins).min()) > 0:
             warnings.warn(
                 "the training data are perfectly separable and penalty=None: the unpenalised "
                 "optimum lies at infinity, and the finite coefficients returned depend on tol "

@@ -8,6 +8,7 @@ estimators by name; nothing in the fit path branches on solver names.
 
 from __future__ import annotations
 
+import inspect
 import math
 import time as _time
 from dataclasses import dataclass, field
@@ -44,6 +45,31 @@ def check_solver_objective(solver_cls, objective, penalty) -> None:
         raise ValueError(
             f"solver {solver_cls.name!r} handles only smooth penalties (L2 or none); "
             "use a proximal solver for L1 / elastic-net"
+        )
+
+
+def solver_option_names(solver_cls) -> list[str]:
+    """The keyword options ``solver_cls`` accepts: its ``__init__``'s and its bases' names."""
+    names: list[str] = []
+    for klass in solver_cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None or klass is object:
+            continue
+        for param in inspect.signature(init).parameters.values():
+            if param.kind in (param.KEYWORD_ONLY, param.POSITIONAL_OR_KEYWORD):
+                if param.name != "self" and param.name not in names:
+                    names.append(param.name)
+    return names
+
+
+def check_solver_options(solver_cls, options) -> None:
+    """Fail with a ValueError naming the solver when ``options`` has a key it does not take."""
+    accepted = solver_option_names(solver_cls)
+    unknown = [k for k in (options or {}) if k not in accepted]
+    if unknown:
+        raise ValueError(
+            f"solver {solver_cls.name!r} does not accept the option(s) "
+            f"{', '.join(map(repr, unknown))}; its options are: {', '.join(accepted)}"
         )
 
 
@@ -164,7 +190,10 @@ class SolverBase:
         verbose: int = 0,
         callback=None,
         checkpoint=None,
+        **unknown,
     ):
+        if unknown:
+            check_solver_options(type(self), unknown)
         self.tol = float(tol)
         self.max_iter = int(max_iter)
         self.verbose = int(verbose)

@@ -44,6 +44,8 @@ class LBFGSSolver(SolverBase):
 
     def __init__(self, *, memory: int = 10, **kwargs):
         super().__init__(**kwargs)
+        if int(memory) < 1:
+            raise ValueError(f"memory must be >= 1 (correction pairs kept), got {memory}")
         self.memory = int(memory)
 
     def solve(self, objective, coef0: torch.Tensor, resume=None) -> SolverResult:

@@ -13,7 +13,9 @@ iterable of batches, so they run on in-memory and streamed data alike.
 
 They reach a neighbourhood of the optimum, not the optimum: for an exact fit use the
 full-batch solvers, which accept the same data. Stopping rule: the epoch's mean mini-batch
-objective decreased by less than ``tol * max(1, |f|)`` for two epochs running.
+objective decreased by less than ``tol * max(1, |f|)`` (and did not rise) for two epochs
+running; an objective that rises never counts as converged, and ``max_iter`` epochs without
+the rule met is reported as not converged.
 Step sizes: SGD uses ``eta_t = eta0 / sqrt(1 + t / T)`` (``t`` mini-batch steps so far,
 ``T`` steps per epoch; ``learning_rate="constant"`` keeps ``eta0``) with
 ``eta0 = 1 / L`` from the first chunk's mean ``L = c * mean ||x_a||^2 + lambda_2``
@@ -36,6 +38,22 @@ def _n_rows(data) -> int:
         if hasattr(data, name):
             return int(getattr(data, name))
     return sum(b.n_samples for b in data.batches())
+
+
+def _stalled(obj: list, tol: float) -> bool:
+    """Whether the last two epochs each *decreased* the objective by less than ``tol``.
+
+    The decrease is relative (``tol * max(1, |f|)``) and must be non-negative: an objective
+    that rises (a step too large, divergence) never counts as converged.
+    """
+    if len(obj) < 3:
+        return False
+    for k in (1, 2):
+        before, after = obj[-k - 1], obj[-k]
+        decrease = before - after
+        if not (math.isfinite(after) and 0.0 <= decrease < tol * max(1.0, abs(after))):
+            return False
+    return True
 
 
 class _StochasticSolver(SolverBase):
@@ -87,11 +105,8 @@ class _StochasticSolver(SolverBase):
             history.record(f, math.nan, float(state.get("eta", math.nan)))
             self._log(epoch, f, math.nan, float(state.get("eta", math.nan)))
             epoch += 1
-            obj = history.objective
-            if len(obj) >= 3:
-                small = [obj[-k - 1] - obj[-k] < self.tol * max(1.0, abs(obj[-k])) for k in (1, 2)]
-                if all(small):
-                    converged, message = True, "converged (objective stalled)"
+            if _stalled(history.objective, self.tol):
+                converged, message = True, "converged (objective stalled)"
             if self._after_iteration(epoch, coef, history, self._export(state)):
                 message = "stopped by callback"
                 break
