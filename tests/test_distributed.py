@@ -367,3 +367,13 @@ def test_distributed_true_without_a_process_group_is_an_error():
     X, y = _problem(2)
     with pytest.raises(DistributedError, match="not initialised"):
         LogisticRegression(distributed=True).fit(X, y)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_mini_batch_solvers_are_refused_before_any_collective(solver):
+    # No process group exists here: the refusal must come before any communication.
+    from torchlogit.distributed._fit import fit_distributed
+
+    X, y = _problem(2)
+    with pytest.raises(ValueError, match="mini-batch solver"):
+        fit_distributed(LogisticRegression(solver=solver), X, y)

@@ -216,6 +216,16 @@ def fit_distributed(estimator, X, y, sample_weight=None, *, communicator=None):
     ``max_rank_difference``, the largest difference of any rank's coefficients from rank 0's
     (0 when the ranks took bitwise identical steps; every rank keeps rank 0's).
     """
+    if estimator.solver != "auto" and "batch_value_gradient" in getattr(
+        _solvers.get_solver(estimator.solver), "requires", ()
+    ):
+        # Mini-batch solvers step on one rank's batch at a time: nothing to all-reduce, so the
+        # ranks would drift apart. Every rank has the same parameters, so every rank stops here.
+        raise ValueError(
+            f"solver={estimator.solver!r} is a mini-batch solver and does not run data-parallel; "
+            "use a full-batch solver ('auto', 'newton', 'lbfgs', 'cd', 'fista', 'newton-cg') "
+            "inside a process group, or pass distributed=False for a local fit"
+        )
     comm = communicator or Communicator()
     if is_source(X):  # each rank streams its own files
         local, classes, meta = open_sharded_source(estimator, X, y, sample_weight, comm)
