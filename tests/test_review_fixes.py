@@ -143,3 +143,41 @@ def test_run_solver_reads_no_chunk_for_device_and_dtype(solver, monkeypatch):
     assert calls.index("initial_coef") == 0
     ref = LogisticRegression(solver=solver).fit(X, y)
     np.testing.assert_allclose(est.coef_, ref.coef_, rtol=1e-4, atol=1e-6)
+
+
+def test_newton_cg_on_a_stream_equals_in_memory_and_keeps_no_chunk():
+    # hessian_operator used to hold list(data.batches()): every decoded chunk of a stream.
+    import torch
+
+    from torchlogit.data import Batch, InMemoryData
+    from torchlogit.objective import ElasticNetPenalty, LinearObjective, make_loss
+
+    X, y = _binary(n=300, d=6, seed=3)
+    ref = LogisticRegression(solver="newton-cg", tol=1e-10).fit(X, y)
+    got = LogisticRegression(solver="newton-cg", tol=1e-10).fit(ArraySource(X, y, chunk_rows=64))
+    np.testing.assert_allclose(got.coef_, ref.coef_, rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(got.intercept_, ref.intercept_, rtol=1e-8, atol=1e-12)
+
+    class Chunks(InMemoryData):
+        """Hands out fresh chunk objects and counts the passes over them."""
+
+        passes = 0
+
+        def batches(self):
+            Chunks.passes += 1
+            for start in range(0, self.n_samples, 64):
+                sl = slice(start, start + 64)
+                b = self.batch
+                yield Batch(b.X[sl].clone(), b.y[sl], b.sample_weight[sl])
+
+    Xt = torch.as_tensor(X)
+    data = Chunks(Xt, torch.as_tensor(y, dtype=torch.int64), torch.ones(len(y), dtype=Xt.dtype))
+    obj = LinearObjective(
+        make_loss(2), data, ElasticNetPenalty(0.0, 1e-3, 6), fit_intercept=True, n_features=6
+    )
+    coef = torch.full((1, 7), 0.1, dtype=Xt.dtype)
+    apply = obj.hessian_operator(coef)
+    before = Chunks.passes
+    v = torch.linspace(-1, 1, 7, dtype=Xt.dtype).reshape(1, 7)
+    torch.testing.assert_close(apply(v), obj.hessian_product(coef, v), rtol=1e-12, atol=1e-14)
+    assert Chunks.passes == before + 2  # apply re-read the chunks; hessian_product one pass

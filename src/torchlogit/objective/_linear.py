@@ -320,14 +320,15 @@ class LinearObjective:
         """
         self.n_evaluations += 1
         S = self._weight_sum()
-        batches = list(self.data.batches())
-        raws = [self.raw_prediction(b.X, coef) for b in batches]
+        # The batches are not kept: each call below iterates data.batches() again, so a stream's
+        # memory stays bounded by its chunk (in memory, that is the same one batch).
+        raws = [self.raw_prediction(b.X, coef) for b in self.data.batches()]
         pen_diag = self.penalty.smooth_hessian_diagonal(coef)
 
         def apply(v: torch.Tensor) -> torch.Tensor:
             self.n_evaluations += 1
             acc = torch.zeros(coef.numel(), dtype=coef.dtype, device=coef.device)
-            for batch, raw in zip(batches, raws, strict=True):
+            for batch, raw in zip(self.data.batches(), raws, strict=True):
                 raw_v = self.raw_prediction(batch.X, v)
                 hv = self.loss.hessian_product(raw, raw_v) * batch.sample_weight.unsqueeze(1)
                 acc += self._grad_from_raw_grad(batch, hv).reshape(-1)
