@@ -15,6 +15,7 @@ identifies the data: file names, sizes and modification times), and set ``featur
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass
 
@@ -62,6 +63,9 @@ class SourceSummary:
     class_weight_sums: np.ndarray  # (K,) sum of the sample weights of each class
     dtype: np.dtype  # float32 when every feature is float32, else float64
     fingerprint: tuple
+    # sha256 of the rows read (features, labels, weights) for a source held in memory,
+    # whose fingerprint (object ids) cannot see an array edited in place; None for files
+    content: str | None = None
 
 
 def _locate_nonfinite(X: np.ndarray) -> tuple[int, int, str]:
@@ -113,6 +117,27 @@ class StreamingSource:
     def describe(self) -> str:
         return type(self).__name__
 
+    def _in_memory(self) -> bool:
+        """True when the data lives in memory arrays: no file stat sees them change, so they
+        are validated (and their content hashed) again at every fit."""
+        return False
+
+    def selection(self) -> dict:
+        """The columns read and the reading options: what changes the decoded rows of the
+        same files (``target=``, ``features=``, ``weight=``, ``delimiter``, header).
+
+        Part of the chunk cache's key and of a checkpoint's problem description.
+        """
+        out: dict = {}
+        for name in ("target", "features", "weight", "delimiter", "header"):
+            v = getattr(self, name, None)
+            if isinstance(v, (list, tuple)) and all(isinstance(c, str) for c in v):
+                out[name] = list(v)
+            elif v is None or isinstance(v, (str, int, float, bool)):
+                out[name] = v
+        out["feature_names"] = None if self.feature_names is None else list(self.feature_names)
+        return out
+
     # ------------------------------------------------------------------ validation pass
     def scan(self, *, force: bool = False, shard: bool = False) -> SourceSummary:
         """Read every chunk once, check it, and summarise the data (cached until it changes).
@@ -122,9 +147,12 @@ class StreamingSource:
         weight) are left to the caller.
         """
         fp = self._fingerprint()
-        if self._summary is not None and not force and self._summary.fingerprint == fp:
+        in_memory = self._in_memory()
+        reuse = self._summary is not None and not force and self._summary.fingerprint == fp
+        if reuse and not in_memory:  # arrays may have been edited in place: check again
             return self._summary if shard else _check_whole(self._summary, self.describe())
         n_rows, n_chunks, n_features, dtype = 0, 0, None, None
+        content = hashlib.sha256() if in_memory else None
         weight_by_label: dict = {}
         for chunk in self._chunks():
             X, y, w = chunk.X, chunk.y, chunk.weight
@@ -160,6 +188,11 @@ class StreamingSource:
                     )
             labels, inv = np.unique(y, return_inverse=True)
             sums = np.bincount(inv.reshape(-1), weights=w, minlength=len(labels))
+            if content is not None:
+                content.update(repr((X.shape, X.dtype.str, labels.tolist())).encode())
+                for arr in (X, inv.reshape(-1).astype(np.int64), w):
+                    if arr is not None:
+                        content.update(np.ascontiguousarray(arr).data)
             for lab, s in zip(labels.tolist(), sums.tolist(), strict=True):
                 weight_by_label[lab] = weight_by_label.get(lab, 0.0) + s
             n_rows += X.shape[0]
@@ -183,6 +216,7 @@ class StreamingSource:
             class_weight_sums=sums,
             dtype=np.dtype(dtype),
             fingerprint=fp,
+            content=None if content is None else content.hexdigest(),
         )
         return self._summary if shard else _check_whole(self._summary, self.describe())
 
@@ -278,8 +312,15 @@ class ArraySource(StreamingSource):
     def describe(self) -> str:
         return f"ArraySource({self.X.shape[0]} x {self.X.shape[1]})"
 
+    def _in_memory(self) -> bool:
+        return True
+
     def _fingerprint(self) -> tuple:
-        return (id(self.X), self.X.shape, id(self.y))
+        # One entry, like a file's: (tag, ids, shape). Ids only tell that the arrays were
+        # not replaced; edits in place are caught because scan() revalidates in-memory data
+        # and records a hash of its content (SourceSummary.content).
+        w = None if self.weight is None else id(self.weight)
+        return (("<memory>", id(self.X), self.X.shape, id(self.y), w),)
 
     def _chunks(self):
         n = self.X.shape[0]

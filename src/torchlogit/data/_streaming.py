@@ -259,13 +259,18 @@ class _ChunkCache:
     """Decoded chunks as ``.npy`` files under ``cache_dir/<key>/``; ``manifest.json`` last.
 
     The key hashes the source's fingerprint (file names, sizes, modification times), the
-    chunk size, the classes and the compute dtype, so a cache is never read for other data.
+    columns read and the reading options (``target=``, ``features=``, ``weight=``, ...: the
+    same files give other decoded rows for another selection), the content hash of a source
+    held in memory, the chunk size, the classes and the compute dtype, so a cache is never
+    read for other data.
     """
 
     def __init__(self, cache_dir, data: StreamingData):
         key = json.dumps(
             {
                 "fingerprint": [list(map(str, f)) for f in data.summary.fingerprint],
+                "selection": data.source.selection(),
+                "content": getattr(data.summary, "content", None),
                 "source": data.source.describe(),
                 "chunk_rows": data.source.chunk_rows,
                 "classes": [str(c) for c in data.classes.tolist()],

@@ -7,7 +7,9 @@ does.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
+import json
 import warnings
 
 import numpy as np
@@ -24,6 +26,7 @@ from ..data import (
     validate_sample_weight,
     validate_X,
 )
+from ..data._design import linear_predict, transpose_matmul
 from ..objective import LinearObjective, make_loss
 from ..objective._lookahead import LookaheadObjective
 
@@ -57,22 +60,124 @@ def fit_source(est, source, y, sample_weight):
     return est
 
 
-def _problem_meta(est, objective, classes, solver_name: str) -> dict:
-    """What identifies a problem for a checkpoint (not tol / max_iter: those may change)."""
+def _files(fingerprint) -> list:
+    """The ``(path, size, mtime_ns)`` entries of a source's fingerprint; the object ids of
+    arrays in memory are left out (their content hash stands for them)."""
+    return [
+        list(map(str, f))
+        for f in fingerprint
+        if isinstance(f, tuple) and len(f) == 3 and isinstance(f[0], str)
+    ]
+
+
+def _quantize(v: torch.Tensor) -> list[int]:
+    """``v`` (float64, 1-D) to integers at 1e-7 of its largest entry: robust to the last
+    bits of a sum that another reduction order (threads, device) would round differently."""
+    v = v.detach().to("cpu", torch.float64)
+    scale = float(v.abs().max()) if v.numel() else 0.0
+    if not np.isfinite(scale):  # overflowed: keep the values as they are
+        return [repr(x) for x in v.tolist()]
+    if scale == 0:
+        return [0] * v.numel()
+    return [int(x) for x in torch.round(v / scale * 1e7).tolist()]
+
+
+def _data_fingerprint(objective, n_classes: int) -> str:
+    """A hash of the training rows (features, labels, weights), cheap to compute.
+
+    For rows in memory: the per-class weighted sums ``M^T X`` (``M = onehot(y) * s``: the
+    gradient at zero, one pass over ``X``), the per-class weights ``M^T 1``, and ``M^T r``,
+    ``M^T r^2`` for ``r = X G`` with a fixed pseudo-random ``G`` of two columns (one more
+    pass). The sums see every row, so an edit anywhere (a label, a weight, a value, even one
+    that keeps the column sums) changes them; the squares catch moves between rows that
+    keep the sums. They are quantised at 1e-7 of their largest entry before hashing, so
+    a resume on another number of threads still matches (a near-tie may still miss and
+    start afresh: safe). Row order does not count (it does not change the problem).
+
+    For streamed rows: the source's fingerprint (file names, sizes, modification times), its
+    column selection and, for arrays in memory, the content hash of the validation pass.
+
+    In a distributed fit the vector is summed over the ranks with the objective's reduce,
+    so every rank computes the same fingerprint (checkpoints are copied between ranks).
+    """
     data = objective.data
+    local = getattr(data, "local", data)
+    if isinstance(local, StreamingData):
+        ident = {
+            "files": _files(local.summary.fingerprint),
+            "selection": local.source.selection(),
+            "content": getattr(local.summary, "content", None),
+        }
+        digest = hashlib.sha256(json.dumps(ident, sort_keys=True, default=str).encode()).digest()
+        words = [int.from_bytes(digest[i : i + 2], "big") for i in range(0, 32, 2)]
+        device = local.device
+        vec = torch.tensor(words, dtype=torch.float64)
+        vec = objective.reduce(vec.to(device if device.type != "mps" else "cpu"))
+        return hashlib.sha256(repr([int(x) for x in vec.tolist()]).encode()).hexdigest()
+    parts = None
+    for batch in data.batches():
+        X, y, s = batch.X, batch.y, batch.sample_weight
+        M = torch.nn.functional.one_hot(y, n_classes).to(s.dtype) * s.unsqueeze(1)
+        gen = torch.Generator(device="cpu").manual_seed(20240917)
+        G = torch.randn(X.shape[1], 2, generator=gen, dtype=torch.float64)
+        r = linear_predict(X, G.to(device=M.device, dtype=M.dtype).T)
+        got = [
+            transpose_matmul(X, M).reshape(-1),
+            M.sum(0),
+            (M.T @ r).reshape(-1),
+            (M.T @ (r * r)).reshape(-1),
+            torch.tensor([float(X.shape[0]), float(X.shape[1])], dtype=M.dtype, device=M.device),
+        ]
+        got = [g.to(torch.float64) if M.device.type != "mps" else g.cpu().double() for g in got]
+        parts = got if parts is None else [a + b for a, b in zip(parts, got, strict=True)]
+    parts = [objective.reduce(p) for p in parts]
+    q = [_quantize(p) for p in parts]
+    return hashlib.sha256(repr(q).encode()).hexdigest()
+
+
+def _class_weight_key(class_weight):
+    if isinstance(class_weight, dict):
+        return sorted((str(k), float(v)) for k, v in class_weight.items())
+    return class_weight
+
+
+def _problem_meta(est, objective, classes, solver_name: str) -> dict:
+    """What identifies a problem for a checkpoint (not tol / max_iter: those may change).
+
+    The solver, the classes, the penalty (``C``, ``l1_ratio``, the strengths, a hash of
+    ``penalty_factor``), ``class_weight``, ``fit_intercept``, the feature names and a
+    fingerprint of the data's content (:func:`_data_fingerprint`): a checkpoint written for
+    other data of the same shape is never resumed.
+    """
+    data = objective.data
+    penalty = objective.penalty
+    factor = getattr(penalty, "factor", None)
+    names = getattr(est, "feature_names_in_", None)
+    factor_key = None
+    if factor is not None:
+        raw = factor.detach().to("cpu", torch.float64).numpy().tobytes()
+        factor_key = hashlib.sha256(raw).hexdigest()
     meta = {
         "solver": solver_name,
         "solver_options": est.solver_options or {},
         "classes": [str(c) for c in np.asarray(classes).tolist()],
         "coef_shape": list(objective.coef_shape),
         "fit_intercept": bool(objective.fit_intercept),
-        "l1": objective.penalty.l1,
-        "l2": objective.penalty.l2,
+        "l1": penalty.l1,
+        "l2": penalty.l2,
+        "C": float(est.C),
+        "penalty": str(est.penalty),
+        "l1_ratio": None if est.l1_ratio is None else float(est.l1_ratio),
+        "penalty_factor": factor_key,
+        "class_weight": _class_weight_key(est.class_weight),
+        "feature_names": None if names is None else [str(n) for n in names],
         "weight_sum": float(data.weight_sum),
+        "data": _data_fingerprint(objective, len(classes)),
     }
     if isinstance(data, StreamingData):
         meta["rows"] = data.n_rows
-        meta["files"] = [list(map(str, f)) for f in data.summary.fingerprint if len(f) == 3]
+        meta["files"] = _files(data.summary.fingerprint)
+        meta["class_weights"] = [float(c) for c in data.class_weights]
     else:
         meta["rows"] = int(data.n_samples)
     return meta
