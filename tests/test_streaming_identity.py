@@ -188,3 +188,15 @@ def test_array_source_edited_in_place_does_not_read_a_stale_cache(tmp_path):
     got = _est().fit(src)
     want = _est().fit(ArraySource(X.copy(), y, chunk_rows=64))
     np.testing.assert_allclose(got.coef_, want.coef_, rtol=1e-6, atol=1e-8)
+
+
+def test_numpy_source_over_arrays_edited_in_place_is_validated_again():
+    from torchlogit.data import NumpySource
+
+    X, y = _data(1)
+    X = X.copy()
+    src = NumpySource(X, y, chunk_rows=64)
+    _est().fit(src)
+    X[5, 1] = np.nan  # same object, same shape, no file to stat
+    with pytest.raises(ValueError, match=r"row 5, column 1: NaN"):
+        _est().fit(src)

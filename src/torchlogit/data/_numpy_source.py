@@ -70,6 +70,15 @@ class NumpySource(StreamingSource):
     def describe(self) -> str:
         return f"NumpySource({self._x_path or 'array'!r}, {self.X.shape[0]} x {self.X.shape[1]})"
 
+    def _in_memory(self) -> bool:
+        # Arrays handed over in memory (not read from a path) can be edited in place without
+        # any file stat changing: validate and hash them again at every fit, as ArraySource.
+        return (
+            self._x_path is None
+            or self._y_path is None
+            or (self.weight is not None and self._w_path is None)
+        )
+
     def _fingerprint(self) -> tuple:
         paths = [p for p in (self._x_path, self._y_path, self._w_path) if p]
         return file_fingerprint(paths) + ((id(self.X), self.X.shape),)
