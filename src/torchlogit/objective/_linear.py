@@ -219,7 +219,6 @@ class LinearObjective:
         self.n_passes += 3
         S = self._weight_sum()
         m, p = self.coef_shape
-        d = self.n_features
         n_par = m * p
         acc = torch.zeros(1 + n_par + n_par * n_par, dtype=coef.dtype, device=coef.device)
         for batch in self.data.batches():
@@ -228,24 +227,31 @@ class LinearObjective:
             sw = batch.sample_weight
             acc[0] += (sw * lo).sum()
             acc[1 : 1 + n_par] += self._grad_from_raw_grad(batch, G * sw.unsqueeze(1)).reshape(-1)
-            H = acc[1 + n_par :].view(n_par, n_par)
-            if m == 1:
-                self._add_block(H, batch, sw * self.loss.hessian_diagonal(raw)[:, 0], 0, 0, p, d)
-            else:
-                P = torch.softmax(raw, dim=1)
-                for k in range(m):
-                    for l in range(k, m):
-                        if k == l:
-                            c = sw * P[:, k] * (1.0 - P[:, k])
-                        else:
-                            c = -sw * P[:, k] * P[:, l]
-                        self._add_block(H, batch, c, k, l, p, d, psd=(k == l))
+            self._add_data_hessian(acc[1 + n_par :].view(n_par, n_par), batch, raw)
         acc = self.reduce(acc)
         f = acc[0] / S + self.penalty.smooth_value(coef)
         g = acc[1 : 1 + n_par].reshape(coef.shape) / S + self.penalty.smooth_gradient(coef)
         H = acc[1 + n_par :].view(n_par, n_par) / S
         H.diagonal().add_(self.penalty.smooth_hessian_diagonal(coef).reshape(-1))
         return f, g, H
+
+    def _add_data_hessian(self, H, batch: Batch, raw: torch.Tensor) -> None:
+        """Add ``sum_i s_i X_a,i^T h_i X_a,i`` of ``batch`` to ``H`` (not yet divided by ``S``).
+
+        Binary: ``h_i = p_i (1 - p_i)``; multinomial: block ``(k, l)`` has
+        ``h_i = p_ik (delta_kl - p_il)``, built block by block (upper triangle, mirrored).
+        """
+        m, p = self.coef_shape
+        d = self.n_features
+        sw = batch.sample_weight
+        if m == 1:
+            self._add_block(H, batch, sw * self.loss.hessian_diagonal(raw)[:, 0], 0, 0, p, d)
+            return
+        P = torch.softmax(raw, dim=1)
+        for k in range(m):
+            for l in range(k, m):
+                c = sw * P[:, k] * (1.0 - P[:, k]) if k == l else -sw * P[:, k] * P[:, l]
+                self._add_block(H, batch, c, k, l, p, d, psd=(k == l))
 
     def _add_block(self, H, batch, c, k, l, p, d, psd=True):
         """Add ``X_a^T diag(c) X_a`` to block ``(k, l)`` (and its mirror) of ``H``."""
@@ -402,7 +408,6 @@ class LinearObjective:
         """
         self.n_evaluations += 1
         m, p = self.coef_shape
-        d = self.n_features
         n_par = m * p
         coef = point.coef
         H = torch.zeros(n_par, n_par, dtype=coef.dtype, device=coef.device)
@@ -415,18 +420,7 @@ class LinearObjective:
                 self._add_sampled_hessian(H, i, batch, raw, 1.0)
                 continue
             self.n_passes += batch.n_samples / max(self._n_rows(), 1)
-            sw = batch.sample_weight
-            if m == 1:
-                self._add_block(H, batch, sw * self.loss.hessian_diagonal(raw)[:, 0], 0, 0, p, d)
-            else:
-                P = torch.softmax(raw, dim=1)
-                for k in range(m):
-                    for l in range(k, m):
-                        if k == l:
-                            c = sw * P[:, k] * (1.0 - P[:, k])
-                        else:
-                            c = -sw * P[:, k] * P[:, l]
-                        self._add_block(H, batch, c, k, l, p, d, psd=(k == l))
+            self._add_data_hessian(H, batch, raw)
         if row_fraction < 1.0 or m > 1:  # products leave diagonal blocks off by rounding
             H = 0.5 * (H + H.T)
         H = self.reduce(H.reshape(-1)).view(n_par, n_par) / self._weight_sum()
