@@ -133,3 +133,31 @@ class ElasticNetPenalty:
                 pen = self.factor > 0
             mask[:, : self.n_features] = ~pen
         return mask
+
+
+def make_penalty(
+    kind: str | None,
+    *,
+    C: float,
+    l1_ratio: float | None,
+    weight_sum: float,
+    n_features: int,
+    factor=None,
+    dtype=None,
+    device=None,
+) -> ElasticNetPenalty:
+    """The penalty of scikit-learn's objective ``C sum_i s_i loss_i + r(W)`` on the averaged
+    objective (divided by ``C S``, ``S = sum_i s_i``): strengths ``l1 = rho / (C S)`` and
+    ``l2 = (1 - rho) / (C S)`` with ``rho = 0`` for ``"l2"``, ``1`` for ``"l1"`` and
+    ``l1_ratio`` for ``"elasticnet"``; ``kind=None`` or ``C = inf`` give no penalty.
+    ``factor`` (shape ``(d,)``, finite, >= 0) multiplies each feature's terms.
+    """
+    if kind is None:
+        l1 = l2 = 0.0
+    else:
+        scale = 1.0 / (float(C) * float(weight_sum))
+        ratio = {"l2": 0.0, "l1": 1.0}.get(kind, l1_ratio)
+        l1, l2 = ratio * scale, (1.0 - ratio) * scale
+    if factor is not None:
+        factor = torch.as_tensor(factor, dtype=dtype, device=device)
+    return ElasticNetPenalty(l1, l2, n_features, factor=factor)

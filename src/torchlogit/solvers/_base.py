@@ -109,6 +109,37 @@ def choose_solver(
     return "lbfgs"
 
 
+@dataclass(frozen=True)
+class SolverCapabilities:
+    """What a solver needs from the problem and what it supports; the fitting engine reads
+    these declarations (never the solver's name or class) to choose, check and drive it.
+
+    - ``proximal``: handles a non-smooth penalty (L1 / elastic-net) through its proximal
+      operator; a smooth-only solver has ``False``.
+    - ``bounds``: handles box constraints ``lower <= coef <= upper`` exactly.
+    - ``hessian``: builds the Hessian matrix (cost ``O((m p)^2)`` memory).
+    - ``hessian_product``: needs Hessian-vector products (no matrix).
+    - ``sparse``, ``streamed``: runs on sparse X, on data streamed from a source.
+    - ``minibatch``: steps on one batch at a time (``batch_value_gradient``); such a solver
+      cannot run data-parallel (nothing to all-reduce between ranks).
+    - ``distributed``: runs data-parallel through the objective's ``reduce`` hook.
+    - ``resume``: ``solve(..., resume=ResumeState)`` continues an interrupted run.
+    - ``lookahead``: on streamed data, wants each line-search pass to also compute the next
+      gradient and Hessian (one pass per iteration instead of two).
+    """
+
+    proximal: bool = False
+    bounds: bool = False
+    hessian: bool = False
+    hessian_product: bool = False
+    sparse: bool = True
+    streamed: bool = True
+    minibatch: bool = False
+    distributed: bool = True
+    resume: bool = True
+    lookahead: bool = False
+
+
 _HISTORY_KEYS = ("objective", "gradient_norm", "step_size", "time")
 
 
@@ -181,6 +212,7 @@ class SolverBase:
     name = "base"
     requires: tuple[str, ...] = ("value_gradient",)
     handles_nonsmooth = False
+    capabilities = SolverCapabilities()
 
     def __init__(
         self,

@@ -28,7 +28,7 @@ import math
 
 import torch
 
-from ._base import SolverBase, SolverResult, register_solver
+from ._base import SolverBase, SolverCapabilities, SolverResult, register_solver
 
 
 def _initial_lipschitz(objective, x, g) -> float:
@@ -49,6 +49,7 @@ class FISTASolver(SolverBase):
     name = "fista"
     requires = ("value_gradient",)
     handles_nonsmooth = True
+    capabilities = SolverCapabilities(proximal=True)
 
     def __init__(self, *, shrink: float = 0.8, **kwargs):
         super().__init__(**kwargs)

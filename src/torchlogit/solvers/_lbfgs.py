@@ -16,7 +16,7 @@ from __future__ import annotations
 import torch
 
 from ._adapter import line_objective, passes_of
-from ._base import SolverBase, SolverResult, register_solver
+from ._base import SolverBase, SolverCapabilities, SolverResult, register_solver
 from ._linesearch import armijo_on_line
 
 
@@ -41,6 +41,7 @@ class LBFGSSolver(SolverBase):
 
     name = "lbfgs"
     requires = ("value_gradient",)
+    capabilities = SolverCapabilities()
 
     def __init__(self, *, memory: int = 10, **kwargs):
         super().__init__(**kwargs)

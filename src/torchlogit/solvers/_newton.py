@@ -26,7 +26,7 @@ import torch
 
 from ..objective._linear import _is_dense
 from ._adapter import line_objective, passes_of
-from ._base import SolverBase, SolverResult, register_solver
+from ._base import SolverBase, SolverCapabilities, SolverResult, register_solver
 from ._linesearch import armijo_on_line
 
 
@@ -117,6 +117,7 @@ class NewtonSolver(SolverBase):
 
     name = "newton"
     requires = ("value_gradient_hessian", "value")
+    capabilities = SolverCapabilities(hessian=True, lookahead=True)
 
     def __init__(
         self, *, hessian_rows="auto", reuse_hessian="auto", sample_stage: bool = False, **kwargs

@@ -23,7 +23,7 @@ import math
 
 import torch
 
-from ._base import History, SolverBase, SolverResult, register_solver
+from ._base import History, SolverBase, SolverCapabilities, SolverResult, register_solver
 from ._linesearch import armijo_backtracking
 
 
@@ -84,6 +84,7 @@ class NewtonCGSolver(SolverBase):
 
     name = "newton-cg"
     requires = ("value_gradient", "hessian_product")
+    capabilities = SolverCapabilities(hessian_product=True, resume=False)
 
     def __init__(self, *, max_inner: int = 100, preconditioner="auto", **kwargs):
         super().__init__(**kwargs)

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from ..data import is_sparse_design
-from ._base import SolverBase, SolverResult, register_solver
+from ._base import SolverBase, SolverCapabilities, SolverResult, register_solver
 from ._l1_quadratic import solve_l1_quadratic
 
 SIGMA = 1e-4
@@ -171,6 +171,7 @@ class ProxNewtonCDSolver(SolverBase):
     name = "cd"
     requires = ("value_gradient", "value", "data", "raw_prediction", "reduce")
     handles_nonsmooth = True
+    capabilities = SolverCapabilities(proximal=True, hessian=True)
 
     def __init__(
         self, *, ws_min: int = 128, hessian_stride: int = 4, sample_until: float = 1e-2, **kwargs

@@ -30,7 +30,7 @@ import math
 import torch
 
 from ..data._design import Batch, row_square_norms
-from ._base import SolverBase, SolverResult, register_solver
+from ._base import SolverBase, SolverCapabilities, SolverResult, register_solver
 
 
 def _n_rows(data) -> int:
@@ -59,6 +59,7 @@ def _stalled(obj: list, tol: float) -> bool:
 class _StochasticSolver(SolverBase):
     requires = ("batch_value_gradient",)
     handles_nonsmooth = True
+    capabilities = SolverCapabilities(proximal=True, minibatch=True, distributed=False)
 
     def __init__(self, *, batch_size: int = 256, random_state: int = 0, **kwargs):
         super().__init__(**kwargs)
