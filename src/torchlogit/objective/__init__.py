@@ -4,4 +4,11 @@ from ._linear import LinearObjective
 from ._loss import BinomialLoss, MultinomialLoss, make_loss
 from ._penalty import ElasticNetPenalty, make_penalty
 
-__all__ = ["BinomialLoss", "ElasticNetPenalty", "LinearObjective", "MultinomialLoss", "make_loss", "make_penalty"]
+__all__ = [
+    "BinomialLoss",
+    "ElasticNetPenalty",
+    "LinearObjective",
+    "MultinomialLoss",
+    "make_loss",
+    "make_penalty",
+]
