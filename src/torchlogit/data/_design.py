@@ -22,11 +22,14 @@ class Batch:
         - ``X``: ``(n, d)``, float32 or float64
         - ``y``: ``(n,)`` int64 class indices in ``[0, K)``
         - ``sample_weight``: ``(n,)`` same dtype as ``X`` (class weights already folded in)
+        - ``offset``: ``None``, or ``(n, m)`` same dtype as ``X``: a fixed term added to the
+          raw prediction ``X W^T + b`` (``m = 1`` for two classes, ``K`` for more)
     """
 
     X: torch.Tensor | SparseDesign
     y: torch.Tensor
     sample_weight: torch.Tensor
+    offset: torch.Tensor | None = None
 
     @property
     def n_samples(self) -> int:
