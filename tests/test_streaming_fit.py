@@ -229,7 +229,14 @@ def test_l1_and_elasticnet_streaming(solver, params, n_classes, tmp_path):
     est = lambda: LogisticRegression(solver=solver, tol=TOL, max_iter=1000, **params)  # noqa: E731
     ref = est().fit(X, y, sample_weight=w)
     got = est().fit(_source("parquet", tmp_path, X, y, w, chunk_rows=90))
-    _assert_same(ref, got)
+    # Chunked sums round differently, so a first-order method (fista) takes another path to
+    # the optimum (82 vs 76 iterations here): both stop at KKT <= tol, which bounds each one's
+    # error by about tol / l2 = 3e-8 in absolute terms, not per entry. Compare relative to the
+    # largest coefficient (measured: 9e-10 for fista, 4e-16 for cd), as the bound allows.
+    np.testing.assert_array_equal(ref.classes_, got.classes_)
+    scale = np.abs(np.c_[ref.coef_, ref.intercept_]).max()
+    np.testing.assert_allclose(got.coef_, ref.coef_, rtol=0, atol=1e-8 * scale)
+    np.testing.assert_allclose(got.intercept_, ref.intercept_, rtol=0, atol=1e-8 * scale)
     np.testing.assert_array_equal(got.coef_ == 0, ref.coef_ == 0)
 
 
