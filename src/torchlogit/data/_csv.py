@@ -15,7 +15,8 @@ import re
 
 import numpy as np
 
-from ._parquet import expand_paths, record_batch_to_chunk, select_columns
+from ._parquet import record_batch_to_chunk, select_columns
+from ._paths import expand_paths
 from ._sources import StreamingSource, file_fingerprint
 
 
@@ -74,7 +75,8 @@ class CSVSource(StreamingSource):
         delimiter: str = ",",
     ):
         super().__init__(chunk_rows=chunk_rows, cache_dir=cache_dir)
-        self.paths = expand_paths(paths, (".csv",))
+        # one delimiter per source: a folder gives its .csv files (not .tsv / .csv.gz)
+        self.paths = expand_paths(paths, suffixes=(".csv",), must_exist=True)
         self.target = target
         self.weight = weight
         self.delimiter = delimiter

@@ -9,41 +9,12 @@ file, row group, row and column named.
 
 from __future__ import annotations
 
-import glob
 import os
-from pathlib import Path
 
 import numpy as np
 
+from ._paths import FILE_FORMATS, expand_paths
 from ._sources import Chunk, StreamingSource, file_fingerprint
-
-
-def expand_paths(paths, suffixes: tuple[str, ...]) -> list[str]:
-    """A file, a folder (its files with one of ``suffixes``, sorted), a glob, or a list of those."""
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    out: list[str] = []
-    for p in paths:
-        s = os.fspath(p)
-        if os.path.isdir(s):
-            found = sorted(
-                str(f) for f in Path(s).iterdir() if f.is_file() and f.name.endswith(suffixes)
-            )
-            if not found:
-                raise ValueError(f"folder {s!r} holds no {'/'.join(suffixes)} files")
-            out.extend(found)
-        elif any(ch in s for ch in "*?["):
-            found = sorted(glob.glob(s))
-            if not found:
-                raise ValueError(f"no file matches {s!r}")
-            out.extend(found)
-        elif os.path.isfile(s):
-            out.append(s)
-        else:
-            raise ValueError(f"no such file or folder: {s!r}")
-    if not out:
-        raise ValueError("no input files given")
-    return out
 
 
 def select_columns(names: list[str], target: str, features, weight, where: str):
@@ -145,7 +116,7 @@ class ParquetSource(StreamingSource):
         verify_checksums: bool = True,
     ):
         super().__init__(chunk_rows=chunk_rows, cache_dir=cache_dir)
-        self.paths = expand_paths(paths, (".parquet", ".parq", ".pq"))
+        self.paths = expand_paths(paths, suffixes=FILE_FORMATS["parquet"], must_exist=True)
         self.target = target
         self.weight = weight
         self.verify_checksums = bool(verify_checksums)

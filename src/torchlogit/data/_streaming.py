@@ -138,6 +138,11 @@ class StreamingData:
         self.progress_label = ""
         self._cache = _ChunkCache(cache_dir, self) if cache_dir is not None else None
 
+    @property
+    def n_samples(self) -> int:
+        """This process's rows, known from the validation pass (no counting pass)."""
+        return self.n_rows
+
     # ------------------------------------------------------------------ encoding
     def _encode_labels(self, chunk) -> np.ndarray:
         y = chunk.y
