@@ -194,6 +194,7 @@ def check_schema(meta: list[dict]) -> None:
         ("feature_names", "feature names"),
         ("dtype", "dtype"),
         ("device_type", "device type"),
+        ("offset_columns", "number of offset columns"),
     ):
         values = [m.get(key) for m in meta]
         if any(v != values[0] for v in values):
@@ -330,6 +331,7 @@ def _prepare_source(
             "labels": local.classes,
             "class_weight_sums": local.class_weight_sums,
             "data_dtype": str(local.dtype),
+            "offset_columns": int(local.offset_columns),
         }
     )
     check_schema(meta)
