@@ -142,6 +142,13 @@ def fit(spec, training, *, warm_start=None) -> FitResult:
     """Fit ``spec`` on the prepared ``training`` set (every rank calls it with its share)."""
     reducer = training.reducer
     check_solver(spec.solver, options=spec.solver_options, distributed=training.distributed)
+    bounded = spec.lower_bounds is not None or spec.upper_bounds is not None
+    able = sorted(n for n, c in _solvers.SOLVERS.items() if c.capabilities.bounds)
+    if bounded and not able:
+        raise ValueError(
+            "lower_bounds / upper_bounds need a solver that declares capabilities.bounds; "
+            "no registered solver does"
+        )
     penalty = build_penalty(spec, training)
     objective = build_objective(spec, training, penalty)
     name = choose(spec, training, objective, penalty)
@@ -149,8 +156,7 @@ def fit(spec, training, *, warm_start=None) -> FitResult:
     caps = solver_cls.capabilities
     _solvers.check_solver_objective(solver_cls, objective, penalty)
     check_solver(name, options=spec.solver_options, distributed=training.distributed)
-    if (spec.lower_bounds is not None or spec.upper_bounds is not None) and not caps.bounds:
-        able = sorted(n for n, c in _solvers.SOLVERS.items() if c.capabilities.bounds)
+    if bounded and not caps.bounds:
         raise ValueError(
             f"solver {name!r} does not handle lower_bounds / upper_bounds; use one of {able} "
             "(or solver='auto')"

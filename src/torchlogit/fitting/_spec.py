@@ -121,7 +121,7 @@ def validate_bounds(lower, upper, n_features: int | None):
         if crossed.size:
             j = int(crossed[0])
             raise ValueError(
-                f"lower_bounds > upper_bounds for feature {j} ({blo[j]!r} > {bup[j]!r}): the "
-                "feasible set is empty"
+                f"lower_bounds > upper_bounds for feature {j} ({float(blo[j])!r} > "
+                f"{float(bup[j])!r}): the feasible set is empty"
             )
     return lo, up
