@@ -1,7 +1,16 @@
 """Data layer: validation, label encoding, dtype and device, batches."""
 
 from ._csv import CSVSource
-from ._design import Batch, linear_predict, transpose_matmul
+from ._design import (
+    Batch,
+    iter_row_blocks,
+    linear_predict,
+    row_square_norms,
+    transpose_matmul,
+    weighted_cross_gram,
+    weighted_gram,
+    weighted_square_sums,
+)
 from ._labels import class_weight_per_sample, encode_labels, per_class_weights
 from ._memory import InMemoryData
 from ._numpy_source import NumpySource
@@ -40,15 +49,20 @@ __all__ = [
     "expand_paths",
     "file_format",
     "is_sparse_design",
+    "iter_row_blocks",
     "linear_predict",
     "per_class_weights",
     "prepare",
     "prepare_batch",
     "resolve_device",
     "resolve_dtype",
+    "row_square_norms",
     "transpose_matmul",
     "validate_X",
     "validate_X_y",
     "validate_offset",
     "validate_sample_weight",
+    "weighted_cross_gram",
+    "weighted_gram",
+    "weighted_square_sums",
 ]

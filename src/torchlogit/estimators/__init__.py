@@ -1,6 +1,6 @@
 """scikit-learn-facing estimators."""
 
 from ._l1_min_c import l1_min_c
-from ._logistic import LogisticRegression, SeparableDataWarning
+from ._logistic import LogisticRegression, SeparableDataWarning, register_file_writers
 
-__all__ = ["LogisticRegression", "SeparableDataWarning", "l1_min_c"]
+__all__ = ["LogisticRegression", "SeparableDataWarning", "l1_min_c", "register_file_writers"]

@@ -17,7 +17,16 @@ from ..data import prepare, prepare_batch, resolve_device, validate_offset, vali
 from ..fitting import SeparableDataWarning
 from ..objective import make_loss
 
-__all__ = ["LogisticRegression", "SeparableDataWarning"]
+__all__ = ["LogisticRegression", "SeparableDataWarning", "register_file_writers"]
+
+#: The model-file layer's writers. The estimators do not import the file formats (``io``
+#: knows the estimator classes, not the reverse): the package root registers them.
+_FILE_WRITERS: dict = {}
+
+
+def register_file_writers(*, save, export_onnx) -> None:
+    """Make ``LogisticRegression.save`` / ``export_onnx`` call these (``torchlogit.io``'s)."""
+    _FILE_WRITERS.update(save=save, export_onnx=export_onnx)
 
 
 class LogisticRegression(ClassifierMixin, BaseEstimator):
@@ -389,9 +398,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     # ------------------------------------------------------------------ files and torch
     def save(self, path, *, metadata=None):
         """Write the model to a safetensors file (no pickle); see :func:`torchlogit.io.save`."""
-        from ..io import save
-
-        save(self, path, metadata=metadata)
+        _FILE_WRITERS["save"](self, path, metadata=metadata)
 
     def to_torch(self):
         """The fitted model as a :class:`torchlogit.nn.LogisticLayer` on the model's device."""
@@ -402,9 +409,7 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
     def export_onnx(self, path, *, dtype=None):
         """Write an ONNX graph that outputs probabilities; see :func:`torchlogit.io.export_onnx`."""
-        from ..io import export_onnx
-
-        export_onnx(self, path, dtype=dtype)
+        _FILE_WRITERS["export_onnx"](self, path, dtype=dtype)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
