@@ -69,7 +69,11 @@ class TrainingSet:
     @property
     def n_outputs(self) -> int:
         """Raw predictions per row: 1 for two classes (one logit), else ``K``."""
-        return 1 if len(self.classes) == 2 else len(self.classes)
+        return _n_outputs(len(self.classes))
+
+
+def _n_outputs(n_classes: int) -> int:
+    return 1 if n_classes == 2 else n_classes
 
 
 def prepare(
@@ -141,25 +145,37 @@ def prepare_batch(
     dev = Xt.device
     off = None
     if offset is not None:
-        m = 1 if K == 2 else K
-        off = validate_offset(offset, Xt.shape[0], m, dtype=Xt.dtype, device=dev)
+        off = validate_offset(offset, Xt.shape[0], _n_outputs(K), dtype=Xt.dtype, device=dev)
     data = InMemoryData(
         Xt, torch.from_numpy(idx).to(dev), torch.from_numpy(sw).to(dev, Xt.dtype), offset=off
     )
     names = getattr(validator, "feature_names_in_", None)
+    return _in_memory_set(
+        data,
+        classes,
+        names,
+        weight_sum=float(sw.sum()),
+        rows=[int(Xt.shape[0])],
+        reducer=LocalReducer(),
+    )
+
+
+def _in_memory_set(data: InMemoryData, classes, names, *, weight_sum, rows, reducer):
+    """The :class:`TrainingSet` of rows held in memory (``rows``: each rank's count)."""
+    X = data.batch.X
     return TrainingSet(
         data=data,
         classes=classes,
-        n_features=int(Xt.shape[1]),
+        n_features=int(X.shape[1]),
         feature_names=None if names is None else tuple(str(n) for n in names),
-        dtype=Xt.dtype,
-        device=dev,
-        weight_sum=float(sw.sum()),
-        n_samples=int(Xt.shape[0]),
-        rows_per_rank=[int(Xt.shape[0])],
-        sparse=is_sparse_design(Xt),
+        dtype=X.dtype,
+        device=X.device,
+        weight_sum=weight_sum,
+        n_samples=sum(rows),
+        rows_per_rank=list(rows),
+        sparse=is_sparse_design(X),
         streamed=False,
-        reducer=LocalReducer(),
+        reducer=reducer,
     )
 
 
@@ -283,25 +299,12 @@ def _prepare_arrays(X, y, sample_weight, offset, validator, class_weight, dtype,
     if offset is not None or many:
         with reducer.agree("validating the offset"):
             if offset is not None:
-                m = 1 if K == 2 else K
+                m = _n_outputs(K)
                 off = validate_offset(offset, Xt.shape[0], m, dtype=Xt.dtype, device=dev)
         _same_on_every_rank(reducer, offset is not None, "an offset")
     data = InMemoryData(Xt, torch.from_numpy(y_index).to(dev), sw_t, offset=off, weight_sum=S)
     rows = [m["n_samples"] for m in meta]
-    return TrainingSet(
-        data=data,
-        classes=classes,
-        n_features=int(Xt.shape[1]),
-        feature_names=None if names is None else tuple(str(n) for n in names),
-        dtype=Xt.dtype,
-        device=dev,
-        weight_sum=S,
-        n_samples=sum(rows),
-        rows_per_rank=rows,
-        sparse=is_sparse_design(Xt),
-        streamed=False,
-        reducer=reducer,
-    )
+    return _in_memory_set(data, classes, names, weight_sum=S, rows=rows, reducer=reducer)
 
 
 def _same_on_every_rank(reducer, flag: bool, what: str) -> None:

@@ -195,17 +195,12 @@ def fit(spec, training, *, warm_start=None) -> FitResult:
     coef, diff = reducer.same_tensor(coef, "the fitted coefficients")
     if info is not None:
         info["max_rank_difference"] = diff
-    out = FitResult(
+    out = FitResult.from_solver(
+        result,
         coef=coef,
-        classes=training.classes,
-        n_features=training.n_features,
+        training=training,
         loss=objective.loss,
         solver=name,
-        n_iter=result.n_iter,
-        converged=result.converged,
-        message=result.message,
-        n_passes=result.n_passes,
-        history=result.history.as_dict(),
         distributed_info=info,
         n_rows=training.n_samples if training.streamed else None,
         passes=list(getattr(training.data, "passes", [])),

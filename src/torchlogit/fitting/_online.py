@@ -55,16 +55,11 @@ def fit_online(spec, training, *, weight_sum_seen: float, previous=None) -> FitR
         resume = _solvers.ResumeState(previous[0], 0, {}, previous[1])
     result = solver.solve(objective, coef0, resume=resume)
     coef = result.coef.detach().clone()
-    return FitResult(
+    return FitResult.from_solver(
+        result,
         coef=centre_multinomial(coef, penalty.unpenalized_mask(coef)),
-        classes=training.classes,
-        n_features=training.n_features,
+        training=training,
         loss=objective.loss,
         solver=name,
-        n_iter=result.n_iter,
-        converged=result.converged,
-        message=result.message,
-        n_passes=result.n_passes,
-        history=result.history.as_dict(),
         solver_state=keep.state,
     )

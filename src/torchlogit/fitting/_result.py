@@ -65,6 +65,24 @@ class FitResult:
     passes: list = field(default_factory=list)
     solver_state: dict = field(default_factory=dict)
 
+    @classmethod
+    def from_solver(cls, result, *, coef, training, loss, solver: str, **extra) -> FitResult:
+        """A result from a solver's :class:`~torchlogit.solvers.SolverResult` and the final,
+        centred ``coef``."""
+        return cls(
+            coef=coef,
+            classes=training.classes,
+            n_features=training.n_features,
+            loss=loss,
+            solver=solver,
+            n_iter=result.n_iter,
+            converged=result.converged,
+            message=result.message,
+            n_passes=result.n_passes,
+            history=result.history.as_dict(),
+            **extra,
+        )
+
     def attributes(self) -> dict:
         """The scikit-learn fitted attributes this result defines (``coef_``, ``intercept_``,
         ``classes_``, ``n_iter_``, ``history_``, ``n_passes_``, ``solver_``, ``converged_``,
