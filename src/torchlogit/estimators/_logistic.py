@@ -33,7 +33,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
     """Logistic regression with scikit-learn's objective, solved on PyTorch (CPU or CUDA).
 
     The fitted coefficients minimise, for sample weights ``s_i`` (1 when not given, times the
-    class weight of ``y_i``) and logits ``z_i = W x_i + b``,
+    class weight of ``y_i``) and logits ``z_i = W x_i + b + o_i`` (``o_i``: the ``offset``
+    given to ``fit``, else 0), subject to ``lower_bounds <= W <= upper_bounds`` when given,
 
     .. math::
 
