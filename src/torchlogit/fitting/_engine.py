@@ -43,13 +43,17 @@ def check_solver(solver: str, *, options=None, distributed: bool = False) -> Non
     if distributed and not cls.capabilities.distributed:
         # Mini-batch solvers step on one rank's batch at a time: nothing to all-reduce, so the
         # ranks would drift apart. Every rank has the same parameters, so every rank stops here.
-        able = sorted(n for n, c in _solvers.SOLVERS.items() if c.capabilities.distributed)
         kind = "a mini-batch solver and " if cls.capabilities.minibatch else ""
         raise ValueError(
             f"solver={solver!r} is {kind}does not run data-parallel; use a full-batch solver "
-            f"('auto', {', '.join(map(repr, able))}) inside a process group, or pass "
-            "distributed=False for a local fit"
+            f"('auto', {', '.join(map(repr, _able('distributed')))}) inside a process group, "
+            "or pass distributed=False for a local fit"
         )
+
+
+def _able(capability: str) -> list[str]:
+    """The registered solvers that declare ``capability``."""
+    return sorted(n for n, c in _solvers.SOLVERS.items() if getattr(c.capabilities, capability))
 
 
 def build_penalty(spec, training, *, weight_sum: float | None = None):
@@ -143,8 +147,7 @@ def fit(spec, training, *, warm_start=None) -> FitResult:
     reducer = training.reducer
     check_solver(spec.solver, options=spec.solver_options, distributed=training.distributed)
     bounded = spec.lower_bounds is not None or spec.upper_bounds is not None
-    able = sorted(n for n, c in _solvers.SOLVERS.items() if c.capabilities.bounds)
-    if bounded and not able:
+    if bounded and not _able("bounds"):
         raise ValueError(
             "lower_bounds / upper_bounds need a solver that declares capabilities.bounds; "
             "no registered solver does"
@@ -156,11 +159,13 @@ def fit(spec, training, *, warm_start=None) -> FitResult:
     caps = solver_cls.capabilities
     _solvers.check_solver_objective(solver_cls, objective, penalty)
     check_solver(name, options=spec.solver_options, distributed=training.distributed)
-    if bounded and not caps.bounds:
-        raise ValueError(
-            f"solver {name!r} does not handle lower_bounds / upper_bounds; use one of {able} "
-            "(or solver='auto')"
-        )
+    for needed, kind, what in (
+        (training.streamed, "streamed", "run on streamed data"),
+        (training.sparse, "sparse", "run on sparse X"),
+        (bounded, "bounds", "handle lower_bounds / upper_bounds"),
+    ):
+        if needed and not getattr(caps, kind):
+            raise ValueError(f"solver {name!r} does not {what}; use one of {_able(kind)}")
     coef0 = initial_coef(objective.coef_shape, training, warm_start)
     bytes0, calls0 = reducer.n_bytes, reducer.n_reductions
     sizes0 = dict(reducer.payload_counts)
