@@ -16,20 +16,12 @@ from .. import fitting
 from ..data import prepare, prepare_batch, resolve_device, validate_offset, validate_X
 from ..fitting import SeparableDataWarning
 from ..objective import make_loss
+from ._files import ModelFilesMixin
 
-__all__ = ["LogisticRegression", "SeparableDataWarning", "register_file_writers"]
-
-#: The model-file layer's writers. The estimators do not import the file formats (``io``
-#: knows the estimator classes, not the reverse): the package root registers them.
-_FILE_WRITERS: dict = {}
+__all__ = ["LogisticRegression", "SeparableDataWarning"]
 
 
-def register_file_writers(*, save, export_onnx) -> None:
-    """Make ``LogisticRegression.save`` / ``export_onnx`` call these (``torchlogit.io``'s)."""
-    _FILE_WRITERS.update(save=save, export_onnx=export_onnx)
-
-
-class LogisticRegression(ClassifierMixin, BaseEstimator):
+class LogisticRegression(ModelFilesMixin, ClassifierMixin, BaseEstimator):
     """Logistic regression with scikit-learn's objective, solved on PyTorch (CPU or CUDA).
 
     The fitted coefficients minimise, for sample weights ``s_i`` (1 when not given, times the
@@ -395,22 +387,6 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         pred = self.predict(X, offset=offset)
         to_np = lambda a: a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else a  # noqa: E731
         return accuracy_score(to_np(y), to_np(pred), sample_weight=to_np(sample_weight))
-
-    # ------------------------------------------------------------------ files and torch
-    def save(self, path, *, metadata=None):
-        """Write the model to a safetensors file (no pickle); see :func:`torchlogit.io.save`."""
-        _FILE_WRITERS["save"](self, path, metadata=metadata)
-
-    def to_torch(self):
-        """The fitted model as a :class:`torchlogit.nn.LogisticLayer` on the model's device."""
-        from ..nn import LogisticLayer
-
-        check_is_fitted(self, "_coef")
-        return LogisticLayer.from_estimator(self)
-
-    def export_onnx(self, path, *, dtype=None):
-        """Write an ONNX graph that outputs probabilities; see :func:`torchlogit.io.export_onnx`."""
-        _FILE_WRITERS["export_onnx"](self, path, dtype=dtype)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
