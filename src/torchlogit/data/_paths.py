@@ -13,7 +13,7 @@ from pathlib import Path
 
 FILE_FORMATS: dict[str, tuple[str, ...]] = {
     "parquet": (".parquet", ".parq", ".pq"),
-    "csv": (".csv", ".csv.gz", ".tsv"),
+    "csv": (".csv", ".csv.gz", ".csv.bz2", ".tsv"),
 }
 
 #: Every ending of a data file, in any format.
