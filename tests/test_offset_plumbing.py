@@ -165,3 +165,52 @@ def test_predictions_add_the_offset_to_the_logits(n_classes):
     assert clf.score(X, y, offset=off) == pytest.approx(np.mean(pred == y))
     with pytest.raises(ValueError, match="offset must have shape"):
         clf.predict(X, offset=np.zeros(len(y) + 1))
+
+
+def _distributed_worker(rank, world, store, out):
+    import json
+    import os
+
+    import torch.distributed as dist
+
+    from torchlogit.distributed import DistributedError
+
+    os.environ["GLOO_SOCKET_IFNAME"] = "lo"
+    dist.init_process_group("gloo", init_method=f"file://{store}", rank=rank, world_size=world)
+    try:
+        X, y, off = _data(n_classes=3)
+        rows = np.array_split(np.arange(len(y)), world)[rank]
+        result = {}
+        try:  # an offset on rank 0 only: every rank stops
+            LogisticRegression().fit(X[rows], y[rows], offset=off[rows] if rank == 0 else None)
+        except (ValueError, DistributedError) as exc:
+            result["one-rank"] = str(exc)
+        seen = []
+        build = _engine.build_objective
+
+        def spy(spec, training, penalty):
+            seen.append(_offsets(training).tolist())
+            return build(spec, training, penalty)
+
+        _engine.build_objective = spy
+        LogisticRegression().fit(X[rows], y[rows], offset=off[rows])
+        result["seen"] = seen[0]
+        with open(os.path.join(out, f"r{rank}.json"), "w") as fh:
+            json.dump(result, fh)
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.mark.distributed
+def test_each_rank_hands_its_rows_offsets_to_the_objective(tmp_path):
+    import json
+
+    import torch.multiprocessing as mp
+
+    mp.spawn(_distributed_worker, args=(2, str(tmp_path / "store"), str(tmp_path)), nprocs=2)
+    X, y, off = _data(n_classes=3)
+    for r in range(2):
+        got = json.loads((tmp_path / f"r{r}.json").read_text())
+        assert "an offset was given on ranks [0] only" in got["one-rank"]
+        rows = np.array_split(np.arange(len(y)), 2)[r]
+        np.testing.assert_array_equal(np.array(got["seen"]), off[rows])
