@@ -91,3 +91,11 @@ def class_weight_per_sample(
     """
     counts = np.bincount(y_index, weights=sample_weight, minlength=len(classes))
     return per_class_weights(class_weight, classes, counts)[y_index]
+
+
+def check_weight_sum(weight_sum: float, world_size: int) -> None:
+    """The one zero-weight check: ``S > 0`` after the class weights."""
+    if not weight_sum > 0:
+        if world_size > 1:
+            raise ValueError("every sample (on every rank) has zero weight after class_weight")
+        raise ValueError("every sample has zero weight after applying class_weight")

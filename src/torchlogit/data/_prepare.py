@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._labels import check_labels, per_class_weights
+from ._labels import check_labels, check_weight_sum, per_class_weights
 from ._memory import InMemoryData
 from ._reducer import LocalReducer
 from ._sources import StreamingSource
@@ -248,14 +248,6 @@ def global_classes(label_sets: list[np.ndarray]) -> np.ndarray:
             f"{where} contains only one class: {classes[0]!r}"
         )
     return classes
-
-
-def check_weight_sum(weight_sum: float, world_size: int) -> None:
-    """The one zero-weight check: ``S > 0`` after the class weights."""
-    if not weight_sum > 0:
-        if world_size > 1:
-            raise ValueError("every sample (on every rank) has zero weight after class_weight")
-        raise ValueError("every sample has zero weight after applying class_weight")
 
 
 def _reduced_sums(reducer, counts: np.ndarray) -> np.ndarray:

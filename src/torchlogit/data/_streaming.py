@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from ._design import Batch
-from ._labels import class_weight_per_sample
+from ._labels import check_weight_sum, class_weight_per_sample
 
 _END = object()
 
@@ -127,8 +127,7 @@ class StreamingData:
         )
         self.class_weights = np.asarray(cw, dtype=np.float64)
         self.weight_sum = float((self.class_weights * summary.class_weight_sums).sum())
-        if not self.weight_sum > 0:
-            raise ValueError("every sample has zero weight after applying class_weight")
+        check_weight_sum(self.weight_sum, 1)
         self.offset_columns = int(getattr(summary, "offset_columns", 0))
         m = 1 if K == 2 else K
         if self.offset_columns and self.offset_columns != m:
