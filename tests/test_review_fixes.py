@@ -129,14 +129,16 @@ def test_run_solver_reads_no_chunk_for_device_and_dtype(solver, monkeypatch):
         calls.append("batches")
         return batches(self)
 
-    initial = LogisticRegression._initial_coef
+    from torchlogit.fitting import _engine
 
-    def at_initial_coef(self, *args, **kwargs):
+    initial = _engine.initial_coef
+
+    def at_initial_coef(*args, **kwargs):
         calls.append("initial_coef")
-        return initial(self, *args, **kwargs)
+        return initial(*args, **kwargs)
 
     monkeypatch.setattr(StreamingData, "batches", spy)
-    monkeypatch.setattr(LogisticRegression, "_initial_coef", at_initial_coef)
+    monkeypatch.setattr(_engine, "initial_coef", at_initial_coef)
     X, y = _binary()
     est = LogisticRegression(solver=solver).fit(ArraySource(X, y, chunk_rows=64))
     # nothing iterated the data before the solver's own passes

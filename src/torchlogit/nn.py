@@ -51,7 +51,7 @@ class LogisticLayer(nn.Module):
     @classmethod
     def from_estimator(cls, estimator) -> LogisticLayer:
         """A layer holding a fitted estimator's coefficients, on its device and in its dtype."""
-        coef = estimator._coef.detach()
+        coef = estimator.coef_tensor_.detach()
         d = estimator.n_features_in_
         layer = cls(
             d,

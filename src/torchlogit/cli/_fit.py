@@ -110,10 +110,10 @@ def _read_files(paths, args):
 
 def _source(paths, args):
     """A streaming source over ``paths`` (all Parquet, or all CSV)."""
-    from ..data import CSVSource, ParquetSource
+    from ..data import CSVSource, ParquetSource, file_format
     from ..io import DataFileError
 
-    kinds = {"parquet" if str(p).lower().endswith(".parquet") else "csv" for p in paths}
+    kinds = {"parquet" if file_format(p) == "parquet" else "csv" for p in paths}
     if len(kinds) > 1:
         raise DataFileError(f"{args.data}: mixes Parquet and CSV files; stream one kind")
     cls = ParquetSource if kinds == {"parquet"} else CSVSource
@@ -159,7 +159,7 @@ def _run(args, ctx) -> int:
     mine = shard_files(paths, ctx.rank, ctx.world_size)
     clf = estimator_from_args(args)
     if not ctx.is_main:
-        clf.verbose = 0
+        clf.set_params(verbose=0)
     t0 = time.perf_counter()
     if args.chunk_rows is not None:
         source = _source(mine, args)
@@ -173,7 +173,7 @@ def _run(args, ctx) -> int:
                 X, y, features = _read_files(mine, args)
         clf.fit(X, y)
     elapsed = time.perf_counter() - t0
-    clf.verbose = 0  # a saved model should not print when refitted
+    clf.set_params(verbose=0)  # a saved model should not print when refitted
     if args.chunk_rows is not None:
         correct, n = _count_correct(clf, source)
     else:

@@ -1,11 +1,23 @@
 """Data layer: validation, label encoding, dtype and device, batches."""
 
 from ._csv import CSVSource
-from ._design import Batch
-from ._labels import class_weight_per_sample, encode_labels
+from ._design import (
+    Batch,
+    iter_row_blocks,
+    linear_predict,
+    row_square_norms,
+    transpose_matmul,
+    weighted_cross_gram,
+    weighted_gram,
+    weighted_square_sums,
+)
+from ._labels import class_weight_per_sample, encode_labels, per_class_weights
 from ._memory import InMemoryData
 from ._numpy_source import NumpySource
 from ._parquet import ParquetSource
+from ._paths import DATA_SUFFIXES, FILE_FORMATS, expand_paths, file_format
+from ._prepare import TrainingSet, prepare, prepare_batch, validate_offset
+from ._reducer import LocalReducer
 from ._sources import ArraySource, SourceSummary, StreamingSource
 from ._sparse import SparseDesign, is_sparse_design
 from ._streaming import StreamingData
@@ -18,22 +30,39 @@ from ._validation import (
 )
 
 __all__ = [
+    "DATA_SUFFIXES",
+    "FILE_FORMATS",
     "ArraySource",
     "Batch",
     "CSVSource",
     "InMemoryData",
+    "LocalReducer",
     "NumpySource",
     "ParquetSource",
     "SourceSummary",
     "SparseDesign",
     "StreamingData",
     "StreamingSource",
+    "TrainingSet",
     "class_weight_per_sample",
     "encode_labels",
+    "expand_paths",
+    "file_format",
     "is_sparse_design",
+    "iter_row_blocks",
+    "linear_predict",
+    "per_class_weights",
+    "prepare",
+    "prepare_batch",
     "resolve_device",
     "resolve_dtype",
+    "row_square_norms",
+    "transpose_matmul",
     "validate_X",
     "validate_X_y",
+    "validate_offset",
     "validate_sample_weight",
+    "weighted_cross_gram",
+    "weighted_gram",
+    "weighted_square_sums",
 ]

@@ -15,7 +15,8 @@ import re
 
 import numpy as np
 
-from ._parquet import expand_paths, record_batch_to_chunk, select_columns
+from ._parquet import offset_columns, record_batch_to_chunk, select_columns
+from ._paths import expand_paths
 from ._sources import StreamingSource, file_fingerprint
 
 
@@ -53,6 +54,8 @@ class CSVSource(StreamingSource):
     target : str
     features : list of str, optional (default: every column but target and weight)
     weight : str, optional
+    offset : str or list of str, optional
+        Offset column(s), as for :class:`ParquetSource`.
     chunk_rows : int, default=65536
     cache_dir : str or path, optional
         Keep the decoded chunks here as ``.npy`` files after the first complete pass; later
@@ -69,19 +72,23 @@ class CSVSource(StreamingSource):
         target: str,
         features=None,
         weight: str | None = None,
+        offset=None,
         chunk_rows: int | None = None,
         cache_dir=None,
         delimiter: str = ",",
     ):
         super().__init__(chunk_rows=chunk_rows, cache_dir=cache_dir)
-        self.paths = expand_paths(paths, (".csv",))
+        # one delimiter per source: a folder gives its .csv files (not .tsv / .csv.gz)
+        self.paths = expand_paths(paths, suffixes=(".csv",), must_exist=True)
         self.target = target
         self.weight = weight
+        self.offset = offset
+        self._offset_cols = offset_columns(offset)
         self.delimiter = delimiter
         header = _read_header(self.paths[0], delimiter)
         self.header = header
         where0 = f"CSV file {self.paths[0]!r}"
-        self.features = select_columns(header, target, features, weight, where0)
+        self.features = select_columns(header, target, features, weight, where0, self._offset_cols)
         self.feature_names = tuple(self.features)
         for path in self.paths[1:]:
             h = _read_header(path, delimiter)
@@ -112,11 +119,12 @@ class CSVSource(StreamingSource):
         import pyarrow.csv as pacsv
 
         types = {c: pa.float64() for c in self.features}
-        if self.weight is not None:
-            types[self.weight] = pa.float64()
+        extra = ([self.weight] if self.weight else []) + list(self._offset_cols)
+        for c in extra:
+            types[c] = pa.float64()
         if self._target_type is not None:
             types[self.target] = self._target_type
-        cols = [*self.features, self.target] + ([self.weight] if self.weight else [])
+        cols = [*self.features, self.target] + extra
         return pacsv.open_csv(
             path,
             read_options=pacsv.ReadOptions(use_threads=False, block_size=self._block_size),
@@ -182,6 +190,7 @@ class CSVSource(StreamingSource):
                     row,
                     row_word="line",
                     row_base=2,
+                    offset_cols=self._offset_cols,
                 )
                 if chunk.X.dtype != np.float64:
                     chunk.X = chunk.X.astype(np.float64)

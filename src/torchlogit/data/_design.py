@@ -95,4 +95,7 @@ def iter_row_blocks(batch: Batch, block_rows: int):
         return
     for start in range(0, n, block_rows):
         stop = min(start + block_rows, n)
-        yield Batch(batch.X[start:stop], batch.y[start:stop], batch.sample_weight[start:stop])
+        offset = None if batch.offset is None else batch.offset[start:stop]
+        yield Batch(
+            batch.X[start:stop], batch.y[start:stop], batch.sample_weight[start:stop], offset
+        )

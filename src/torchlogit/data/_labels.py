@@ -52,32 +52,50 @@ def encode_labels(y) -> tuple[np.ndarray, np.ndarray]:
     return classes, y_index.astype(np.int64).reshape(-1)
 
 
-def class_weight_per_sample(
-    class_weight, classes: np.ndarray, y_index: np.ndarray, sample_weight: np.ndarray | None = None
-) -> np.ndarray:
-    """Each sample's class weight (scikit-learn's ``compute_class_weight``), float64 ``(n,)``.
+def per_class_weights(class_weight, classes: np.ndarray, class_sums: np.ndarray) -> np.ndarray:
+    """Each class's weight ``c_k``, float64 ``(K,)``: the one place ``class_weight`` is read.
 
-    ``"balanced"`` uses ``n / (K * count_k)`` (with sample weights when given, as
-    scikit-learn's ``LogisticRegression`` does).
+    ``class_sums[k] = n_k`` is the total sample weight of class ``k`` (over every rank of a
+    distributed fit, or over a stream's validation pass). ``None``: all ones. A dict: its
+    values (checked finite and >= 0; classes it does not name weigh 1, scikit-learn's
+    ``compute_class_weight``). ``"balanced"``: ``c_k = S / (K n_k)`` with ``S = sum_k n_k``,
+    scikit-learn's ``LogisticRegression`` convention; a class of total weight 0 gets ``c_k = 0``
+    (its rows are absent from the fit, as without ``class_weight``; ``S / 0`` would turn
+    ``0 * inf`` into NaN).
     """
+    K = len(classes)
     if class_weight is None:
-        return np.ones(y_index.shape[0])
+        return np.ones(K)
+    if isinstance(class_weight, str) and class_weight == "balanced":
+        n_k = np.asarray(class_sums, dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cw = n_k.sum() / (K * n_k)
+        cw[~np.isfinite(cw)] = 0.0
+        return cw
     if isinstance(class_weight, dict):
         for label, w in class_weight.items():
             if not (isinstance(w, numbers.Real) and np.isfinite(w) and w >= 0):
                 raise ValueError(
                     f"class_weight[{label!r}] = {w!r}: class weights must be finite and >= 0"
                 )
-    y_labels = classes[y_index]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        cw = np.asarray(
-            compute_class_weight(
-                class_weight, classes=classes, y=y_labels, sample_weight=sample_weight
-            ),
-            dtype=np.float64,
-        )
-    # "balanced" divides by each class's total sample weight: a class whose samples all have
-    # weight 0 gets an infinite weight, which would turn 0 * inf into NaN. Its samples keep
-    # weight 0 (they are absent from the fit, as without class_weight).
-    cw[~np.isfinite(cw)] = 0.0
-    return cw[y_index]
+    return np.asarray(compute_class_weight(class_weight, classes=classes, y=classes), np.float64)
+
+
+def class_weight_per_sample(
+    class_weight, classes: np.ndarray, y_index: np.ndarray, sample_weight: np.ndarray | None = None
+) -> np.ndarray:
+    """Each sample's class weight (:func:`per_class_weights`), float64 ``(n,)``.
+
+    ``"balanced"`` uses ``n / (K * count_k)`` (with sample weights when given, as
+    scikit-learn's ``LogisticRegression`` does).
+    """
+    counts = np.bincount(y_index, weights=sample_weight, minlength=len(classes))
+    return per_class_weights(class_weight, classes, counts)[y_index]
+
+
+def check_weight_sum(weight_sum: float, world_size: int) -> None:
+    """The one zero-weight check: ``S > 0`` after the class weights."""
+    if not weight_sum > 0:
+        if world_size > 1:
+            raise ValueError("every sample (on every rank) has zero weight after class_weight")
+        raise ValueError("every sample has zero weight after applying class_weight")

@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from ._sources import Chunk, StreamingSource, as_2d_float, file_fingerprint
+from ._sources import Chunk, StreamingSource, as_2d_float, as_offset_array, file_fingerprint
 
 
 def _load(obj, name: str):
@@ -36,12 +36,16 @@ class NumpySource(StreamingSource):
     X : path to a ``.npy`` file, or a ``numpy.memmap`` / array of shape (n, d)
     y : path to a ``.npy`` file, or an array of shape (n,)
     weight : path or array of shape (n,), optional
+    offset : path or array of shape (n,) or (n, K), optional
+        A fixed term added to each row's logits (read whole: one or ``K`` numbers a row).
     chunk_rows : int, default=65536
     cache_dir : str or path, optional
         Keep decoded chunks here (see :class:`~torchlogit.data.StreamingData`).
     """
 
-    def __init__(self, X, y, *, weight=None, chunk_rows: int | None = None, cache_dir=None):
+    def __init__(
+        self, X, y, *, weight=None, offset=None, chunk_rows: int | None = None, cache_dir=None
+    ):
         super().__init__(chunk_rows=chunk_rows, cache_dir=cache_dir)
         self.X, self._x_path = _load(X, "X")
         self.y, self._y_path = _load(y, "y")
@@ -66,6 +70,11 @@ class NumpySource(StreamingSource):
                 f"{self._w_path or 'weight'!r}: weights have shape {self.weight.shape}, "
                 f"X has {n} rows"
             )
+        self._o_path = None
+        if offset is not None:
+            off, self._o_path = _load(offset, "offset")
+            offset = as_offset_array(off, n, repr(self._o_path or "offset"))
+        self.offset = offset
 
     def describe(self) -> str:
         return f"NumpySource({self._x_path or 'array'!r}, {self.X.shape[0]} x {self.X.shape[1]})"
@@ -77,10 +86,11 @@ class NumpySource(StreamingSource):
             self._x_path is None
             or self._y_path is None
             or (self.weight is not None and self._w_path is None)
+            or (self.offset is not None and self._o_path is None)
         )
 
     def _fingerprint(self) -> tuple:
-        paths = [p for p in (self._x_path, self._y_path, self._w_path) if p]
+        paths = [p for p in (self._x_path, self._y_path, self._w_path, self._o_path) if p]
         return file_fingerprint(paths) + ((id(self.X), self.X.shape),)
 
     def _chunks(self):
@@ -90,6 +100,12 @@ class NumpySource(StreamingSource):
             where = f"{self.describe()} rows {start}-{stop - 1}"
             X = as_2d_float(np.array(self.X[start:stop]), where)  # read from disk now
             w = None if self.weight is None else np.asarray(self.weight[start:stop], np.float64)
+            off = None if self.offset is None else self.offset[start:stop]
             yield Chunk(
-                X=X, y=np.asarray(self.y[start:stop]), weight=w, where=where, first_row=start
+                X=X,
+                y=np.asarray(self.y[start:stop]),
+                weight=w,
+                where=where,
+                first_row=start,
+                offset=off,
             )

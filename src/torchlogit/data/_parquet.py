@@ -9,59 +9,47 @@ file, row group, row and column named.
 
 from __future__ import annotations
 
-import glob
 import os
-from pathlib import Path
 
 import numpy as np
 
+from ._paths import FILE_FORMATS, expand_paths
 from ._sources import Chunk, StreamingSource, file_fingerprint
 
 
-def expand_paths(paths, suffixes: tuple[str, ...]) -> list[str]:
-    """A file, a folder (its files with one of ``suffixes``, sorted), a glob, or a list of those."""
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    out: list[str] = []
-    for p in paths:
-        s = os.fspath(p)
-        if os.path.isdir(s):
-            found = sorted(
-                str(f) for f in Path(s).iterdir() if f.is_file() and f.name.endswith(suffixes)
-            )
-            if not found:
-                raise ValueError(f"folder {s!r} holds no {'/'.join(suffixes)} files")
-            out.extend(found)
-        elif any(ch in s for ch in "*?["):
-            found = sorted(glob.glob(s))
-            if not found:
-                raise ValueError(f"no file matches {s!r}")
-            out.extend(found)
-        elif os.path.isfile(s):
-            out.append(s)
-        else:
-            raise ValueError(f"no such file or folder: {s!r}")
-    if not out:
-        raise ValueError("no input files given")
-    return out
+def offset_columns(offset) -> list[str]:
+    """A source's ``offset=`` as a list of column names (one for two classes, else ``K``)."""
+    if offset is None:
+        return []
+    cols = [offset] if isinstance(offset, str) else list(offset)
+    if not cols or not all(isinstance(c, str) for c in cols):
+        raise ValueError(f"offset must be a column name or a list of them, got {offset!r}")
+    return cols
 
 
-def select_columns(names: list[str], target: str, features, weight, where: str):
-    """``(features, target, weight)`` column names, checked against ``names``."""
+def select_columns(
+    names: list[str], target: str, features, weight, where: str, offset_cols=()
+) -> list[str]:
+    """The feature column names, checked against ``names`` with the target, weight and
+    offset columns (which are never features)."""
     if target not in names:
         raise ValueError(f"{where}: target column {target!r} is missing (columns: {names})")
     if weight is not None and weight not in names:
         raise ValueError(f"{where}: weight column {weight!r} is missing")
+    missing = [c for c in offset_cols if c not in names]
+    if missing:
+        raise ValueError(f"{where}: offset column(s) {missing} missing")
+    special = (target, weight, *offset_cols)
     if features is None:
-        features = [c for c in names if c not in (target, weight)]
+        features = [c for c in names if c not in special]
     else:
         features = list(features)
         missing = [c for c in features if c not in names]
         if missing:
             raise ValueError(f"{where}: feature column(s) {missing} missing")
-        for c in (target, weight):
+        for c in special:
             if c is not None and c in features:
-                raise ValueError(f"column {c!r} is both a feature and the target / weight")
+                raise ValueError(f"column {c!r} is both a feature and the target / weight / offset")
     if not features:
         raise ValueError(f"{where}: no feature columns")
     return features
@@ -76,7 +64,16 @@ def check_numeric(field, where: str) -> None:
 
 
 def record_batch_to_chunk(
-    batch, features, target, weight, where: str, first_row: int, *, row_word="row", row_base=0
+    batch,
+    features,
+    target,
+    weight,
+    where: str,
+    first_row: int,
+    *,
+    row_word="row",
+    row_base=0,
+    offset_cols=(),
 ) -> Chunk:
     """Arrow record batch -> :class:`Chunk`; nulls raise with their row and column."""
     import pyarrow as pa
@@ -106,6 +103,15 @@ def record_batch_to_chunk(
             r = int(np.flatnonzero(wcol.is_null().to_numpy(zero_copy_only=False))[0])
             raise ValueError(f"{where}, {chunk.position(r)}, column {weight!r}: missing weight")
         w = wcol.to_numpy(zero_copy_only=False).astype(np.float64, copy=False)
+    if offset_cols:
+        off = np.empty((n, len(offset_cols)))
+        for j, name in enumerate(offset_cols):
+            col = batch.column(name)
+            if col.null_count:
+                r = int(np.flatnonzero(col.is_null().to_numpy(zero_copy_only=False))[0])
+                raise ValueError(f"{where}, {chunk.position(r)}, column {name!r}: missing offset")
+            off[:, j] = col.to_numpy(zero_copy_only=False)
+        chunk.offset = off
     chunk.X, chunk.y, chunk.weight = X, y, w
     return chunk
 
@@ -124,6 +130,9 @@ class ParquetSource(StreamingSource):
         Feature columns; ``None`` means every column but the target and the weight.
     weight : str, optional
         A column of non-negative sample weights.
+    offset : str or list of str, optional
+        The column of a fixed term added to each row's logit (two classes), or ``K``
+        columns, one per class (``K > 2``).
     chunk_rows : int, default=65536
     cache_dir : str or path, optional
         Keep the decoded chunks here as ``.npy`` files after the first complete pass; later
@@ -140,14 +149,17 @@ class ParquetSource(StreamingSource):
         target: str,
         features=None,
         weight: str | None = None,
+        offset=None,
         chunk_rows: int | None = None,
         cache_dir=None,
         verify_checksums: bool = True,
     ):
         super().__init__(chunk_rows=chunk_rows, cache_dir=cache_dir)
-        self.paths = expand_paths(paths, (".parquet", ".parq", ".pq"))
+        self.paths = expand_paths(paths, suffixes=FILE_FORMATS["parquet"], must_exist=True)
         self.target = target
         self.weight = weight
+        self.offset = offset
+        self._offset_cols = offset_columns(offset)
         self.verify_checksums = bool(verify_checksums)
         self._requested_features = None if features is None else list(features)
         self.features = None
@@ -190,14 +202,20 @@ class ParquetSource(StreamingSource):
             where = f"Parquet file {path!r}"
             if self.features is None:
                 self.features = select_columns(
-                    names, self.target, self._requested_features, self.weight, where
+                    names,
+                    self.target,
+                    self._requested_features,
+                    self.weight,
+                    where,
+                    self._offset_cols,
                 )
-                cols = [*self.features, self.target] + ([self.weight] if self.weight else [])
+                cols = self._columns()
                 self._schema = {c: schema.field(c).type for c in cols}
-                for c in self.features + ([self.weight] if self.weight else []):
-                    check_numeric(schema.field(c), where)
+                for c in cols:
+                    if c != self.target:
+                        check_numeric(schema.field(c), where)
                 continue
-            extra = set(names) - set(self._schema) - ({self.weight} if self.weight else set())
+            extra = set(names) - set(self._schema)
             if self._requested_features is None and extra:
                 raise ValueError(
                     f"{where}: column(s) {sorted(extra)} are not in {self.paths[0]!r} "
@@ -212,10 +230,18 @@ class ParquetSource(StreamingSource):
                         f"but {t} in {self.paths[0]!r}"
                     )
 
+    def _columns(self) -> list[str]:
+        """The columns read: features, target, weight, offset."""
+        return (
+            [*self.features, self.target]
+            + ([self.weight] if self.weight else [])
+            + list(self._offset_cols)
+        )
+
     def _chunks(self):
         import pyarrow as pa
 
-        cols = [*self.features, self.target] + ([self.weight] if self.weight else [])
+        cols = self._columns()
         for path in self.paths:
             pf = self._open(path)
             meta = pf.metadata
@@ -229,7 +255,13 @@ class ParquetSource(StreamingSource):
                     )
                     for batch in batches:
                         yield record_batch_to_chunk(
-                            batch, self.features, self.target, self.weight, where, offset - first
+                            batch,
+                            self.features,
+                            self.target,
+                            self.weight,
+                            where,
+                            offset - first,
+                            offset_cols=self._offset_cols,
                         )
                         offset += batch.num_rows
                 except pa.ArrowException as exc:

@@ -33,6 +33,8 @@ class Chunk:
         - ``X``: ``(n, d)`` float32 or float64 NumPy array (any memory order)
         - ``y``: ``(n,)`` raw labels (any type)
         - ``weight``: ``(n,)`` float64 or None (all ones)
+        - ``offset``: ``(n, c)`` float64 or None: the fixed term added to the raw prediction
+          (``c = 1`` for two classes, ``K`` for more)
 
     ``where`` names the place in the source (file, row group, first line) for messages;
     ``first_row`` is the 0-based index of the chunk's first row in that place.
@@ -45,6 +47,7 @@ class Chunk:
     first_row: int = 0
     row_word: str = "row"
     row_base: int = 0
+    offset: np.ndarray | None = None
 
     def position(self, r: int) -> str:
         """``"row 17"`` (or ``"line 19"`` in a CSV file) for the chunk's row ``r``."""
@@ -66,6 +69,7 @@ class SourceSummary:
     # sha256 of the rows read (features, labels, weights) for a source held in memory,
     # whose fingerprint (object ids) cannot see an array edited in place; None for files
     content: str | None = None
+    offset_columns: int = 0  # columns of the offset (0: no offset)
 
 
 def _locate_nonfinite(X: np.ndarray) -> tuple[int, int, str]:
@@ -80,6 +84,36 @@ def _is_missing(y: np.ndarray) -> np.ndarray | None:
     if y.dtype.kind == "O":
         return np.array([v is None or (isinstance(v, float) and v != v) for v in y], bool)
     return None
+
+
+def check_offset_chunk(chunk: Chunk, n: int) -> int:
+    """Check a chunk's offset (shape ``(n, c)``, finite); returns ``c``."""
+    off = chunk.offset
+    if off.ndim != 2 or off.shape[0] != n:
+        raise ValueError(f"{chunk.where}: offset and features differ in length")
+    bad = ~np.isfinite(off)
+    if bad.any():
+        r, c = (int(v[0]) for v in np.nonzero(bad))
+        raise ValueError(
+            f"{chunk.where}, {chunk.position(r)}: offset {float(off[r, c])!r} is not finite"
+        )
+    return int(off.shape[1])
+
+
+def as_offset_array(offset, n: int, where: str) -> np.ndarray | None:
+    """An array offset of a source as float64 ``(n, c)`` (``(n,)`` becomes one column)."""
+    if offset is None:
+        return None
+    if hasattr(offset, "detach"):
+        offset = offset.detach().cpu().numpy()
+    off = np.array(offset, dtype=np.float64)  # a copy: small, and never a read-only view
+    if off.ndim == 1:
+        off = off.reshape(-1, 1)
+    if off.ndim != 2 or off.shape[0] != n:
+        raise ValueError(
+            f"{where}: offset has shape {np.shape(offset)}, expected ({n},) or ({n}, K)"
+        )
+    return off
 
 
 def _check_whole(summary: SourceSummary, name: str) -> SourceSummary:
@@ -129,8 +163,10 @@ class StreamingSource:
         Part of the chunk cache's key and of a checkpoint's problem description.
         """
         out: dict = {}
-        for name in ("target", "features", "weight", "delimiter", "header"):
+        for name in ("target", "features", "weight", "offset", "delimiter", "header"):
             v = getattr(self, name, None)
+            if name == "offset" and v is None:
+                continue  # no offset: the same key as before offsets existed
             if isinstance(v, (list, tuple)) and all(isinstance(c, str) for c in v):
                 out[name] = list(v)
             elif v is None or isinstance(v, (str, int, float, bool)):
@@ -154,6 +190,7 @@ class StreamingSource:
         n_rows, n_chunks, n_features, dtype = 0, 0, None, None
         content = hashlib.sha256() if in_memory else None
         weight_by_label: dict = {}
+        offset_columns = 0
         for chunk in self._chunks():
             X, y, w = chunk.X, chunk.y, chunk.weight
             if X.ndim != 2:
@@ -174,6 +211,10 @@ class StreamingSource:
                     f"{chunk.where}, {chunk.position(r)}, column "
                     f"{self._column_name(c)}: {kind} in the features"
                 )
+            if chunk.offset is not None:
+                offset_columns = check_offset_chunk(chunk, X.shape[0])
+                if content is not None:
+                    content.update(np.ascontiguousarray(chunk.offset).data)
             missing = _is_missing(y)
             if missing is not None and missing.any():
                 r = int(np.flatnonzero(missing)[0])
@@ -217,6 +258,7 @@ class StreamingSource:
             dtype=np.dtype(dtype),
             fingerprint=fp,
             content=None if content is None else content.hexdigest(),
+            offset_columns=offset_columns,
         )
         return self._summary if shard else _check_whole(self._summary, self.describe())
 
@@ -281,10 +323,14 @@ class ArraySource(StreamingSource):
     X : array-like of shape (n, d): NumPy array, memmap, pandas DataFrame or CPU tensor
     y : array-like of shape (n,)
     weight : array-like of shape (n,), optional
+    offset : array-like of shape (n,) or (n, K), optional
+        A fixed term added to each row's logits (two classes: one column).
     chunk_rows : int, default=65536
     """
 
-    def __init__(self, X, y, *, weight=None, chunk_rows: int | None = None, cache_dir=None):
+    def __init__(
+        self, X, y, *, weight=None, offset=None, chunk_rows: int | None = None, cache_dir=None
+    ):
         super().__init__(chunk_rows=chunk_rows, cache_dir=cache_dir)
         if hasattr(X, "columns") and hasattr(X, "to_numpy"):
             names = [str(c) for c in X.columns]
@@ -308,6 +354,7 @@ class ArraySource(StreamingSource):
         self.weight = None if weight is None else np.asarray(weight, dtype=np.float64)
         if self.weight is not None and self.weight.shape != (self.X.shape[0],):
             raise ValueError(f"weight has shape {self.weight.shape}, expected ({self.X.shape[0]},)")
+        self.offset = as_offset_array(offset, self.X.shape[0], "ArraySource")
 
     def describe(self) -> str:
         return f"ArraySource({self.X.shape[0]} x {self.X.shape[1]})"
@@ -320,7 +367,8 @@ class ArraySource(StreamingSource):
         # not replaced; edits in place are caught because scan() revalidates in-memory data
         # and records a hash of its content (SourceSummary.content).
         w = None if self.weight is None else id(self.weight)
-        return (("<memory>", id(self.X), self.X.shape, id(self.y), w),)
+        o = None if self.offset is None else id(self.offset)
+        return (("<memory>", id(self.X), self.X.shape, id(self.y), w, o),)
 
     def _chunks(self):
         n = self.X.shape[0]
@@ -332,4 +380,5 @@ class ArraySource(StreamingSource):
                 weight=None if self.weight is None else self.weight[start:stop],
                 where=f"{self.describe()} rows {start}-{stop - 1}",
                 first_row=start,
+                offset=None if self.offset is None else self.offset[start:stop],
             )

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from ._design import Batch
-from ._labels import class_weight_per_sample
+from ._labels import check_weight_sum, class_weight_per_sample
 
 _END = object()
 
@@ -127,8 +127,14 @@ class StreamingData:
         )
         self.class_weights = np.asarray(cw, dtype=np.float64)
         self.weight_sum = float((self.class_weights * summary.class_weight_sums).sum())
-        if not self.weight_sum > 0:
-            raise ValueError("every sample has zero weight after applying class_weight")
+        check_weight_sum(self.weight_sum, 1)
+        self.offset_columns = int(getattr(summary, "offset_columns", 0))
+        m = 1 if K == 2 else K
+        if self.offset_columns and self.offset_columns != m:
+            raise ValueError(
+                f"{source.describe()}: the offset has {self.offset_columns} column(s), but "
+                f"{K} classes need {m} (one per row for two classes, else one per class)"
+            )
         self._label_lookup = (
             None
             if self.classes.dtype.kind in "iufb"
@@ -137,6 +143,11 @@ class StreamingData:
         self.passes: list[dict] = []
         self.progress_label = ""
         self._cache = _ChunkCache(cache_dir, self) if cache_dir is not None else None
+
+    @property
+    def n_samples(self) -> int:
+        """This process's rows, known from the validation pass (no counting pass)."""
+        return self.n_rows
 
     # ------------------------------------------------------------------ encoding
     def _encode_labels(self, chunk) -> np.ndarray:
@@ -158,22 +169,24 @@ class StreamingData:
         return idx.astype(np.int64, copy=False)
 
     def _host_chunks(self):
-        """Decoded host-side ``(X, y_index, weight)`` arrays, from the files or the cache."""
+        """Decoded host-side ``(X, y_index, weight, offset, where)``, from files or cache."""
         np_dtype = np.float32 if self.dtype == torch.float32 else np.float64
         for chunk in self.source._chunks():
             X = chunk.X if chunk.X.dtype == np_dtype else chunk.X.astype(np_dtype)
-            w = chunk.weight
-            yield X, self._encode_labels(chunk), w, chunk.where
+            off = None if chunk.offset is None else chunk.offset.astype(np_dtype, copy=False)
+            yield X, self._encode_labels(chunk), chunk.weight, off, chunk.where
 
     def _to_host_tensors(self, item):
-        X, y_idx, w, where = item
+        X, y_idx, w, off, where = item
         sw = self.class_weights[y_idx] if w is None else w * self.class_weights[y_idx]
         Xt = torch.from_numpy(np.asarray(X))
         yt = torch.from_numpy(y_idx)
         st = torch.from_numpy(np.asarray(sw, dtype=np.float64)).to(self.dtype)
+        ot = None if off is None else torch.from_numpy(np.ascontiguousarray(off)).to(self.dtype)
         if self.device.type == "cuda":
             Xt, yt, st = Xt.pin_memory(), yt.pin_memory(), st.pin_memory()
-        return Xt, yt, st, where
+            ot = None if ot is None else ot.pin_memory()
+        return Xt, yt, st, ot, where
 
     # ------------------------------------------------------------------ passes
     def batches(self):
@@ -196,8 +209,8 @@ class StreamingData:
         start, rows = time.perf_counter(), 0
         stream = torch.cuda.Stream(device=self.device) if self.device.type == "cuda" else None
         pending = None
-        for Xt, yt, st, _where in prefetch(produce, self.prefetch_depth):
-            nxt = self._to_device(Xt, yt, st, stream)
+        for Xt, yt, st, ot, _where in prefetch(produce, self.prefetch_depth):
+            nxt = self._to_device(Xt, yt, st, ot, stream)
             if pending is not None:
                 yield self._ready(pending, stream)
             pending = nxt
@@ -225,22 +238,24 @@ class StreamingData:
             }
         )
 
-    def _to_device(self, Xt, yt, st, stream):
+    def _to_device(self, Xt, yt, st, ot, stream):
         if stream is None:
-            return Batch(Xt.to(self.device), yt.to(self.device), st.to(self.device))
+            return Batch(*(None if t is None else t.to(self.device) for t in (Xt, yt, st, ot)))
         with torch.cuda.stream(stream):
             return Batch(
-                Xt.to(self.device, non_blocking=True),
-                yt.to(self.device, non_blocking=True),
-                st.to(self.device, non_blocking=True),
+                *(
+                    None if t is None else t.to(self.device, non_blocking=True)
+                    for t in (Xt, yt, st, ot)
+                )
             )
 
     def _ready(self, batch: Batch, stream) -> Batch:
         if stream is not None:
             current = torch.cuda.current_stream(self.device)
             current.wait_stream(stream)
-            for t in (batch.X, batch.y, batch.sample_weight):
-                t.record_stream(current)
+            for t in (batch.X, batch.y, batch.sample_weight, batch.offset):
+                if t is not None:
+                    t.record_stream(current)
         return batch
 
     def _progress_bar(self):
@@ -294,14 +309,23 @@ class _ChunkCache:
         return info.get("rows") == self.data.n_rows
 
     def _paths(self, i: int):
-        return [self.dir / f"chunk{i:07d}.{part}.npy" for part in ("X", "y", "w")]
+        """The chunk's ``X``, ``y``, ``w`` files, and ``o`` when the data have an offset."""
+        parts = ("X", "y", "w", "o") if self.data.offset_columns else ("X", "y", "w")
+        return [self.dir / f"chunk{i:07d}.{part}.npy" for part in parts]
 
     def read(self):
         info = json.loads((self.dir / "manifest.json").read_text())
         for i in range(info["chunks"]):
-            px, py, pw = self._paths(i)
-            w = np.load(pw)
-            yield np.load(px), np.load(py), (None if w.size == 0 else w), f"cache chunk {i}"
+            paths = self._paths(i)
+            w = np.load(paths[2])
+            off = np.load(paths[3]) if len(paths) > 3 else None
+            yield (
+                np.load(paths[0]),
+                np.load(paths[1]),
+                (None if w.size == 0 else w),
+                off,
+                (f"cache chunk {i}"),
+            )
 
     def writer(self):
         return _CacheWriter(self)
@@ -319,14 +343,13 @@ class _CacheWriter:
             self.ok = False
 
     def wrap(self, host):
-        for X, y, w, where in host:
+        for X, y, w, off, where in host:
             if self.ok:
+                arrays = (X, y, np.empty(0) if w is None else w)  # empty: no weights
+                if off is not None:
+                    arrays = (*arrays, off)
                 try:
-                    for path, arr in zip(
-                        self.cache._paths(self.n),
-                        (X, y, np.empty(0) if w is None else w),  # empty: no weights
-                        strict=True,
-                    ):
+                    for path, arr in zip(self.cache._paths(self.n), arrays, strict=True):
                         tmp = path.with_suffix(".tmp.npy")
                         np.save(tmp, np.ascontiguousarray(arr))
                         os.replace(tmp, path)
@@ -334,7 +357,7 @@ class _CacheWriter:
                     warnings.warn(f"chunk cache disabled: {exc}", stacklevel=2)
                     self.ok = False
             self.n += 1
-            yield X, y, w, where
+            yield X, y, w, off, where
 
     def finish(self, rows: int) -> None:
         if not self.ok:

@@ -247,8 +247,14 @@ def validate_X_y(estimator, X, y, *, dtype=None, device=None):
     return to_device_tensor(X, dtype=dt, device=device or torch.device("cpu")), y_np, False
 
 
-def validate_sample_weight(sample_weight, n_samples: int) -> np.ndarray:
-    """Non-negative, finite, of shape ``(n,)``, not all zero; a float64 NumPy copy."""
+def validate_sample_weight(
+    sample_weight, n_samples: int, *, allow_zero_total: bool = False
+) -> np.ndarray:
+    """Non-negative, finite, of shape ``(n,)``, not all zero; a float64 NumPy copy.
+
+    ``allow_zero_total``: all zeros are fine (one rank's share of a distributed fit; the
+    total over every rank is checked when the ranks agree on ``S``).
+    """
     if is_tensor(sample_weight):
         sample_weight = sample_weight.detach().cpu().numpy()
     if isinstance(sample_weight, numbers.Number) or sample_weight is None:
@@ -266,6 +272,6 @@ def validate_sample_weight(sample_weight, n_samples: int) -> np.ndarray:
         raise ValueError("sample_weight contains NaN or infinity")
     if np.any(sw < 0):
         raise ValueError("Negative values in data passed to `sample_weight`")
-    if not np.any(sw > 0):
+    if not allow_zero_total and not np.any(sw > 0):
         raise ValueError("sample_weight is zero for every sample; nothing to fit")
     return np.array(sw, dtype=np.float64, copy=True)

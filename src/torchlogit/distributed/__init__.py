@@ -8,6 +8,7 @@ the model a single process would fit on all the rows. Inside an initialised proc
 environment and :func:`shard_files` gives each rank its share of the input files.
 """
 
+from ._checkpoint import rank_checkpoint_dir
 from ._comm import Communicator, DistributedError, check_same_tensor
 from ._context import (
     DistributedContext,
@@ -16,7 +17,8 @@ from ._context import (
     expand_paths,
     shard_files,
 )
-from ._fit import ShardedData, fit_distributed, is_active
+from ._fit import fit_distributed, is_active, reducer_for
+from ._sharded import ShardedData
 
 __all__ = [
     "Communicator",
@@ -29,5 +31,7 @@ __all__ = [
     "expand_paths",
     "fit_distributed",
     "is_active",
+    "rank_checkpoint_dir",
+    "reducer_for",
     "shard_files",
 ]

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-from contextlib import contextmanager
 from pathlib import Path
 
 from ._comm import Communicator
@@ -52,18 +51,13 @@ def synchronise(comm: Communicator, directory: Path) -> list[int]:
     return its
 
 
-@contextmanager
-def per_rank_checkpoints(estimator, comm: Communicator):
-    """Point ``estimator.checkpoint_dir`` at this rank's folder, synchronised, for the fit."""
-    base = getattr(estimator, "checkpoint_dir", None)
-    if base is None:
-        yield
-        return
+def rank_checkpoint_dir(base, comm: Communicator) -> str:
+    """This rank's checkpoint folder under ``base``, synchronised with the other ranks'.
+
+    Rank 0 uses ``base`` itself, rank ``r`` ``base/rank-r``; the most advanced rank's file is
+    copied to every rank first, so that all resume from the same iteration.
+    """
     mine = rank_directory(base, comm.rank)
     mine.mkdir(parents=True, exist_ok=True)
     synchronise(comm, mine)
-    estimator.checkpoint_dir = str(mine) if comm.rank else base
-    try:
-        yield
-    finally:
-        estimator.checkpoint_dir = base
+    return str(mine) if comm.rank else base

@@ -137,6 +137,10 @@ class Communicator:
         contrib = t.detach().clone() if self.rank == src else torch.zeros_like(t)
         return self._all_reduce(contrib, dist.ReduceOp.SUM, f"a {tuple(t.shape)} broadcast")
 
+    def same_tensor(self, t: torch.Tensor, what: str) -> tuple[torch.Tensor, float]:
+        """Rank 0's ``t`` on every rank and the largest difference (:func:`check_same_tensor`)."""
+        return check_same_tensor(self, t, what)
+
     # ------------------------------------------------------------------ agreement
     @contextmanager
     def agree(self, what: str):

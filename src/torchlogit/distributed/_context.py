@@ -10,7 +10,6 @@ the same script runs with ``python`` and with ``torchrun``.
 from __future__ import annotations
 
 import datetime
-import glob
 import os
 from collections.abc import Sequence
 from contextlib import contextmanager
@@ -19,6 +18,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from ..data import expand_paths as _expand_paths
 from . import _comm
 from ._comm import default_timeout
 
@@ -129,27 +129,11 @@ def shard_files(paths: Sequence[str | os.PathLike], rank: int, world_size: int) 
     return ordered[rank::world_size]
 
 
-DATA_SUFFIXES = (".parquet", ".csv", ".csv.gz", ".tsv")
-
-
 def expand_paths(patterns: Sequence[str | os.PathLike]) -> list[str]:
     """The data files named by ``patterns``, sorted and without repeats.
 
     Each pattern is a file (kept as given, even if it does not exist, so that reading it
-    gives the error), a folder (its ``.parquet`` / ``.csv`` / ``.csv.gz`` / ``.tsv`` files)
-    or a glob pattern.
+    gives the error), a folder (its files in a format of
+    :data:`torchlogit.data.FILE_FORMATS`) or a glob pattern.
     """
-    found: list[str] = []
-    for pattern in patterns:
-        pattern = os.fspath(pattern)
-        if os.path.isdir(pattern):
-            found += [
-                os.path.join(pattern, name)
-                for name in os.listdir(pattern)
-                if name.lower().endswith(DATA_SUFFIXES)
-            ]
-        elif glob.has_magic(pattern):
-            found += glob.glob(pattern)
-        else:
-            found.append(pattern)
-    return sorted(dict.fromkeys(found))
+    return sorted(dict.fromkeys(_expand_paths(patterns)))

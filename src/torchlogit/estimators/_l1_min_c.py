@@ -20,14 +20,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..data import (
-    InMemoryData,
-    class_weight_per_sample,
-    encode_labels,
-    validate_sample_weight,
-    validate_X_y,
-)
-from ..objective import ElasticNetPenalty, LinearObjective, make_loss
+from .. import fitting
+from ..data import prepare
 
 
 def l1_min_c(
@@ -60,50 +54,42 @@ def l1_min_c(
     -------
     float
     """
-    from ._logistic import LogisticRegression, _validate_penalty_factor
+    from ._logistic import LogisticRegression
 
     if not (0.0 < float(l1_ratio) <= 1.0):
         raise ValueError(
             f"l1_ratio must be in (0, 1] (with l1_ratio=0 no C gives all zeros), got {l1_ratio}"
         )
-    holder = LogisticRegression()
-    Xt, y_np, _ = validate_X_y(holder, X, y)
-    classes, y_index = encode_labels(y_np)
-    n, d = Xt.shape
-    sw = validate_sample_weight(sample_weight, n)
-    sw = sw * class_weight_per_sample(class_weight, classes, y_index, sw)
-    factor = _validate_penalty_factor(penalty_factor, d)
+    training = prepare(
+        X, y, sample_weight, validator=LogisticRegression(), class_weight=class_weight
+    )
+    d, K = training.n_features, len(training.classes)
+    factor = fitting.validate_penalty_factor(penalty_factor, d)
     free = np.zeros(d, dtype=bool) if factor is None else factor == 0
     if free.all():
         raise ValueError("every feature has penalty_factor 0: no C makes the weights zero")
-
-    dtype, device = Xt.dtype, Xt.device
-    data = InMemoryData(
-        Xt, torch.from_numpy(y_index).to(device), torch.from_numpy(sw).to(device, dtype)
+    unpenalised = fitting.FitSpec(penalty=None, fit_intercept=fit_intercept)
+    objective = fitting.build_objective(
+        unpenalised, training, fitting.build_penalty(unpenalised, training)
     )
-    loss = make_loss(len(classes))
-    objective = LinearObjective(
-        loss,
-        data,
-        ElasticNetPenalty(0.0, 0.0, d),
-        fit_intercept=fit_intercept,
-        n_features=d,
-    )
+    batch = training.data.batch
+    dtype, device = training.dtype, training.device
     coef = torch.zeros(objective.coef_shape, dtype=dtype, device=device)
-    if free.any():
-        null = LogisticRegression(
-            penalty=None, fit_intercept=fit_intercept, tol=1e-10, max_iter=1000
-        ).fit(Xt[:, torch.from_numpy(np.flatnonzero(free)).to(device)], y_np, sample_weight=sw)
-        coef[:, torch.from_numpy(np.flatnonzero(free)).to(device)] = torch.as_tensor(
-            null._coef[:, : int(free.sum())], dtype=dtype, device=device
-        )
+    y_index = batch.y.cpu().numpy()
+    sw = batch.sample_weight.double().cpu().numpy()
+    if free.any():  # the null model: the unpenalised features (and intercept) fitted
+        cols = torch.from_numpy(np.flatnonzero(free)).to(device)
+        null = prepare(batch.X[:, cols], y_index, sw, validator=LogisticRegression())
+        spec = fitting.FitSpec(penalty=None, fit_intercept=fit_intercept, tol=1e-10, max_iter=1000)
+        null_coef = fitting.fit(spec, null).coef
+        coef[:, cols] = null_coef[:, : int(free.sum())].to(dtype)
         if fit_intercept:
-            coef[:, d] = null._coef[:, -1].to(dtype)
+            coef[:, d] = null_coef[:, -1].to(dtype)
     elif fit_intercept:
-        share = np.bincount(y_index, weights=sw, minlength=len(classes)) / sw.sum()
+        share = np.bincount(y_index, weights=sw, minlength=K) / sw.sum()
         if np.any(share == 0):
             raise ValueError("a class has zero total weight: the null model is degenerate")
-        if len(classes) == 2:
+        if K == 2:
             coef[0, d] = float(np.log(share[1] / share[0]))
         else:
             coef[:, d] = torch.as_tensor(np.log(share) - np.log(share).mean(), dtype=dtype)
@@ -117,4 +103,4 @@ def l1_min_c(
             "ill-posed l1_min_c: the gradient of the null model is zero for every penalised "
             "feature, so the weights are zero for every C"
         )
-    return float(l1_ratio) / (data.weight_sum * top)
+    return float(l1_ratio) / (training.weight_sum * top)

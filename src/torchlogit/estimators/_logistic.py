@@ -3,83 +3,30 @@
 from __future__ import annotations
 
 import os
-import warnings
 from numbers import Integral, Real
 
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
 from .. import distributed as _distributed
-from .. import solvers as _solvers
-from ..data import (
-    InMemoryData,
-    StreamingSource,
-    class_weight_per_sample,
-    encode_labels,
-    is_sparse_design,
-    resolve_device,
-    validate_sample_weight,
-    validate_X,
-    validate_X_y,
-)
-from ..objective import ElasticNetPenalty, LinearObjective, make_loss
-from ..solvers._base import check_solver_options
+from .. import fitting
+from ..data import prepare, prepare_batch, resolve_device, validate_offset, validate_X
+from ..fitting import SeparableDataWarning
+from ..objective import make_loss
+from ._files import ModelFilesMixin
+
+__all__ = ["LogisticRegression", "SeparableDataWarning"]
 
 
-def _validate_penalty_factor(penalty_factor, n_features: int):
-    """``penalty_factor`` as a float64 array of shape ``(d,)`` (finite, >= 0), or None."""
-    if penalty_factor is None:
-        return None
-    if isinstance(penalty_factor, torch.Tensor):
-        penalty_factor = penalty_factor.detach().cpu().numpy()
-    try:
-        factor = np.array(penalty_factor, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"penalty_factor must be an array of numbers: {exc}") from None
-    if factor.shape != (n_features,):
-        raise ValueError(
-            f"penalty_factor must have shape ({n_features},), one factor per feature of X, "
-            f"got shape {factor.shape}"
-        )
-    bad = np.flatnonzero(~(np.isfinite(factor) & (factor >= 0)))
-    if bad.size:
-        j = int(bad[0])
-        raise ValueError(
-            f"penalty_factor must be finite and >= 0; feature {j} has {factor[j]!r}"
-            + (f" ({bad.size} bad entries in all)" if bad.size > 1 else "")
-        )
-    return factor
-
-
-def _data_dtype_device(data) -> tuple[torch.dtype, torch.device]:
-    """The compute dtype and device of ``data``, without a pass over a streamed source.
-
-    Streamed data (:class:`~torchlogit.data.StreamingData`, and the distributed wrapper that
-    forwards to it) carry them as attributes; in-memory data hold their one batch, so reading
-    it costs nothing. Only data exposing neither are asked for their first batch.
-    """
-    dtype, device = getattr(data, "dtype", None), getattr(data, "device", None)
-    if dtype is None or device is None:
-        batch = getattr(data, "batch", None)
-        if batch is None:
-            batch = next(iter(data.batches()))
-        dtype, device = batch.X.dtype, batch.X.device
-    return dtype, torch.device(device)
-
-
-class SeparableDataWarning(ConvergenceWarning):
-    """The training data are perfectly separable and no penalty bounds the coefficients."""
-
-
-class LogisticRegression(ClassifierMixin, BaseEstimator):
+class LogisticRegression(ModelFilesMixin, ClassifierMixin, BaseEstimator):
     """Logistic regression with scikit-learn's objective, solved on PyTorch (CPU or CUDA).
 
     The fitted coefficients minimise, for sample weights ``s_i`` (1 when not given, times the
-    class weight of ``y_i``) and logits ``z_i = W x_i + b``,
+    class weight of ``y_i``) and logits ``z_i = W x_i + b + o_i`` (``o_i``: the ``offset``
+    given to ``fit``, else 0), subject to ``lower_bounds <= W <= upper_bounds`` when given,
 
     .. math::
 
@@ -108,6 +55,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         Per-feature weights ``f_j >= 0`` on the penalty (glmnet's ``penalty.factor``):
         ``r(W) = sum_j f_j (l1_ratio |W_j| + (1 - l1_ratio)/2 W_j^2)``; ``f_j = 0`` leaves
         feature ``j`` unpenalised. ``None`` means all ones (scikit-learn's objective).
+    lower_bounds, upper_bounds : float, array-like of shape (d,) or None, default=None
+        Box constraints ``lower_j <= W_kj <= upper_j`` on the coefficients (not the
+        intercept); ``-inf`` / ``inf`` leave a side open. Solved exactly by the solvers that
+        declare ``capabilities.bounds``; ``solver="auto"`` picks one.
     fit_intercept : bool, default=True
     class_weight : dict, "balanced" or None
         Multiplies each sample's weight by its class's weight (scikit-learn's convention).
@@ -154,6 +105,9 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         ``time`` (seconds since the solver started).
     solver_ : str
         The solver that ran (what ``"auto"`` chose).
+    distributed_info_ : dict
+        After a data-parallel fit: ``world_size``, ``rows_per_rank``, the reductions the
+        solver made and ``max_rank_difference``.
     n_rows_, passes_ : int, list of dict
         After ``fit(source)``: the rows in the source, and per pass over it ``rows``,
         ``seconds``, ``rows_per_second``, ``from_cache``.
@@ -168,6 +122,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         "C": [Interval(Real, 0, None, closed="right")],
         "l1_ratio": [Interval(Real, 0, 1, closed="both"), None],
         "penalty_factor": ["array-like", None],
+        "lower_bounds": ["array-like", Real, None],
+        "upper_bounds": ["array-like", Real, None],
         "fit_intercept": ["boolean"],
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "solver": [str],
@@ -189,6 +145,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         C=1.0,
         l1_ratio=None,
         penalty_factor=None,
+        lower_bounds=None,
+        upper_bounds=None,
         fit_intercept=True,
         class_weight=None,
         solver="auto",
@@ -206,6 +164,8 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.C = C
         self.l1_ratio = l1_ratio
         self.penalty_factor = penalty_factor
+        self.lower_bounds = lower_bounds
+        self.upper_bounds = upper_bounds
         self.fit_intercept = fit_intercept
         self.class_weight = class_weight
         self.solver = solver
@@ -220,10 +180,10 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         self.distributed = distributed
 
     # ------------------------------------------------------------------ configuration
-    def _check_params(self):
+    def _check_params(self, *, distributed: bool = False):
+        """Everything that can be checked before any data are read."""
         self._validate_params()
-        if self.solver != "auto":  # fail before reading any data
-            check_solver_options(_solvers.get_solver(self.solver), self.solver_options)
+        fitting.check_solver(self.solver, options=self.solver_options, distributed=distributed)
         if self.penalty == "elasticnet" and self.l1_ratio is None:
             raise ValueError("l1_ratio must be given (a float in [0, 1]) with penalty='elasticnet'")
         if self.penalty != "elasticnet" and self.l1_ratio is not None:
@@ -231,188 +191,147 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
                 f"l1_ratio={self.l1_ratio!r} is only used with penalty='elasticnet', "
                 f"got penalty={self.penalty!r}"
             )
+        fitting.validate_bounds(self.lower_bounds, self.upper_bounds, None)
 
-    def _penalty_strengths(self, weight_sum: float) -> tuple[float, float]:
-        """``(l1, l2)`` on the averaged objective: scikit-learn's ``r(W)`` over ``C S``."""
-        if self.penalty is None:
-            return 0.0, 0.0
-        scale = 1.0 / (self.C * weight_sum)
-        ratio = {"l2": 0.0, "l1": 1.0}.get(self.penalty, self.l1_ratio)
-        return ratio * scale, (1.0 - ratio) * scale
+    def _spec(self, n_features: int, *, checkpoint_dir=None) -> fitting.FitSpec:
+        """The problem this estimator's parameters define, for data with ``n_features``."""
+        lower, upper = fitting.validate_bounds(self.lower_bounds, self.upper_bounds, n_features)
+        return fitting.FitSpec(
+            penalty=self.penalty,
+            C=self.C,
+            l1_ratio=self.l1_ratio,
+            penalty_factor=fitting.validate_penalty_factor(self.penalty_factor, n_features),
+            lower_bounds=lower,
+            upper_bounds=upper,
+            fit_intercept=self.fit_intercept,
+            class_weight=self.class_weight,
+            solver=self.solver,
+            tol=self.tol,
+            max_iter=self.max_iter,
+            solver_options=dict(self.solver_options or {}),
+            verbose=self.verbose,
+            checkpoint_dir=checkpoint_dir,
+        )
 
-    def _make_penalty(self, weight_sum: float, n_features: int, dtype, device):
-        l1, l2 = self._penalty_strengths(weight_sum)
-        factor = _validate_penalty_factor(self.penalty_factor, n_features)
-        if factor is not None:
-            factor = torch.as_tensor(factor, dtype=dtype, device=device)
-        return ElasticNetPenalty(l1, l2, n_features, factor=factor)
+    def _apply(self, result: fitting.FitResult) -> None:
+        """Set the fitted attributes from the engine's result (the one place they are set)."""
+        for name, value in result.attributes().items():
+            setattr(self, name, value)
+        self._coef = result.coef
+        self._loss = result.loss
 
     # ------------------------------------------------------------------ fit
-    def fit(self, X, y=None, sample_weight=None):
+    def fit(self, X, y=None, sample_weight=None, offset=None):
         """Fit the model to ``X`` (n, d) and labels ``y`` (n,), with optional sample weights.
 
         ``X`` may instead be a streaming source (:class:`~torchlogit.data.ParquetSource`,
         ``CSVSource``, ``NumpySource``, ``ArraySource``) holding labels and weights; the
         full-batch solvers then sum over its chunks and reach the in-memory fit's optimum.
+
+        ``offset`` (``(n,)`` for two classes, ``(n, K)`` for ``K > 2``): a fixed number added
+        to each row's logits, ``z_i = W x_i + b + o_i`` (a source names its offset column).
         """
-        self._check_params()
-        if _distributed.is_active(self.distributed):
-            return _distributed.fit_distributed(self, X, y, sample_weight)
-        if isinstance(X, StreamingSource):
-            from ._streaming import fit_source
-
-            return fit_source(self, X, y, sample_weight)
-        if y is None:
-            raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y is None."
-            )
-        device = resolve_device(self.device, X)
-        Xt, y_np, _ = validate_X_y(self, X, y, dtype=self.dtype, device=device)
-        classes, y_index = encode_labels(y_np)
-        sw = validate_sample_weight(sample_weight, Xt.shape[0])
-        sw = sw * class_weight_per_sample(self.class_weight, classes, y_index, sw)
-        if not np.any(sw > 0):
-            raise ValueError("every sample has zero weight after applying class_weight")
-
-        dtype = Xt.dtype
-        data = InMemoryData(
-            Xt,
-            torch.from_numpy(y_index).to(device),
-            torch.from_numpy(sw).to(device=device, dtype=dtype),
+        reducer = _distributed.reducer_for(self.distributed)
+        self._check_params(distributed=reducer is not None)
+        checkpoint_dir = self.checkpoint_dir
+        if reducer is not None and checkpoint_dir is not None:
+            checkpoint_dir = _distributed.rank_checkpoint_dir(checkpoint_dir, reducer)
+        training = prepare(
+            X,
+            y,
+            sample_weight,
+            validator=self,
+            class_weight=self.class_weight,
+            offset=offset,
+            dtype=self.dtype,
+            device=self.device,
+            verbose=self.verbose,
+            reducer=reducer,
         )
-        n_features = Xt.shape[1]
-        penalty = self._make_penalty(data.weight_sum, n_features, dtype, device)
-        objective = LinearObjective(
-            make_loss(len(classes)),
-            data,
-            penalty,
-            fit_intercept=self.fit_intercept,
-            n_features=n_features,
-        )
-        self._run_solver(
-            objective, penalty, classes, n_samples=Xt.shape[0], sparse=is_sparse_design(Xt)
-        )
-        self._warn_if_separable(objective, data)
+        warm = None
+        if self.warm_start and hasattr(self, "_coef"):
+            warm = (self._coef, self.classes_)
+        spec = self._spec(training.n_features, checkpoint_dir=checkpoint_dir)
+        self._apply(fitting.fit(spec, training, warm_start=warm))
         return self
 
-    def partial_fit(self, X, y, classes=None, sample_weight=None):
+    def partial_fit(self, X, y, classes=None, sample_weight=None, offset=None):
         """One epoch of ``solver="sgd"`` (or ``"adam"``) on ``(X, y)``, for online learning.
 
         ``classes`` (every label that will ever appear) is required on the first call. The
-        penalty uses the total sample weight seen so far.
+        penalty is scikit-learn's ``r(W) / (C S)`` with ``S`` the total sample weight seen
+        so far, so the model tracks the fit on all the data seen
+        (:func:`torchlogit.fitting.fit_online`). After ``fit`` it continues from the fitted
+        model. ``class_weight="balanced"`` is computed on each call's batch.
         """
-        from ._streaming import partial_fit
-
-        return partial_fit(self, X, y, classes=classes, sample_weight=sample_weight)
-
-    def _initial_coef(self, objective, classes, dtype, device) -> torch.Tensor:
-        m, p = objective.coef_shape
-        coef0 = torch.zeros(m, p, dtype=dtype, device=device)
-        if self.warm_start and hasattr(self, "_coef"):
-            same = (
-                self._coef.shape == coef0.shape
-                and len(self.classes_) == len(classes)
-                and np.array_equal(self.classes_, classes)
-            )
-            if same:
-                coef0.copy_(self._coef.to(device=device, dtype=dtype))
-        return coef0
-
-    def _run_solver(self, objective, penalty, classes, *, n_samples: int, sparse: bool):
-        m, p = objective.coef_shape
-        dtype, device = _data_dtype_device(objective.data)
-        name = self.solver
-        if name == "auto":
-            name = _solvers.choose_solver(
-                n_samples=n_samples,
-                n_parameters=m * p,
-                penalty=penalty,
-                sparse=sparse,
-                device=device,
-            )
-        solver_cls = _solvers.get_solver(name)
-        _solvers.check_solver_objective(solver_cls, objective, penalty)
-        check_solver_options(solver_cls, self.solver_options)
-        coef0 = self._initial_coef(objective, classes, dtype, device)
-        from ._streaming import solver_extras
-
-        kwargs, resume, solved = solver_extras(self, objective, classes, name)
-        solver = solver_cls(tol=self.tol, max_iter=self.max_iter, verbose=self.verbose, **kwargs)
-        if resume is None:
-            result = solver.solve(solved, coef0)
+        self._check_params()
+        first = not hasattr(self, "classes_")
+        if first:
+            if classes is None:
+                raise ValueError("classes must be given on the first call to partial_fit")
+            classes = np.unique(np.asarray(classes))
+            if len(classes) < 2:
+                raise ValueError(f"partial_fit needs at least 2 classes, got {classes!r}")
         else:
-            result = solver.solve(solved, coef0, resume=resume)
-        self._set_fitted(result, objective, classes, name)
-        return result
-
-    def _set_fitted(self, result, objective, classes, solver_name):
-        coef = result.coef.detach().clone()
-        if coef.shape[0] > 1:
-            # The softmax is invariant to a shift common to all classes: report the
-            # representative whose unpenalised columns sum to zero over the classes.
-            free = objective.penalty.unpenalized_mask(coef)
-            coef = torch.where(free, coef - coef.mean(dim=0, keepdim=True), coef)
-        self._coef = coef
-        self._loss = objective.loss
-        self.classes_ = classes
-        d = objective.n_features
-        coef_np = coef.cpu().numpy()
-        self.coef_ = np.ascontiguousarray(coef_np[:, :d])
-        self.intercept_ = (
-            coef_np[:, d].copy()
-            if objective.fit_intercept
-            else np.zeros(coef.shape[0], coef_np.dtype)
+            if classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+                raise ValueError(
+                    f"classes={classes!r} differs from the classes seen before: {self.classes_!r}"
+                )
+            classes = self.classes_
+        training = prepare_batch(
+            X,
+            y,
+            sample_weight,
+            classes=classes,
+            validator=self,
+            reset=first,
+            class_weight=self.class_weight,
+            offset=offset,
+            dtype=self.dtype if first else self._coef.dtype,
+            device=resolve_device(self.device, X) if first else self._coef.device,
         )
-        self.n_iter_ = np.array([result.n_iter], dtype=np.int32)
-        self.history_ = result.history.as_dict()
-        self.n_passes_ = result.n_passes
-        self.solver_ = solver_name
-        self.converged_ = result.converged
-        if not result.converged:
-            gnorm = self.history_["gradient_norm"][-1] if self.history_["gradient_norm"] else None
-            # The stochastic solvers record no gradient norm (NaN): say only why they stopped.
-            detail = (
-                f"; max|grad| = {gnorm:.3g} > tol = {self.tol:g}"
-                if gnorm is not None and not np.isnan(gnorm)
-                else ""
-            )
-            warnings.warn(
-                f"solver {solver_name!r} did not converge after {result.n_iter} iterations "
-                f"({result.message}{detail}). "
-                "Increase max_iter, scale the data (e.g. sklearn.preprocessing.StandardScaler),"
-                " or add a penalty / lower C.",
-                ConvergenceWarning,
-                stacklevel=3,
-            )
+        state = {} if first else getattr(self, "_partial", {})
+        if state.get("coef") is not getattr(self, "_coef", None):  # fit() ran since: afresh
+            state = {}
+        total = state.get("weight_sum", 0.0) + training.weight_sum
+        if not total > 0:
+            raise ValueError("every sample seen so far has zero weight")
+        previous = None if first else (self._coef, state.get("solver", {}))
+        spec = self._spec(training.n_features)
+        result = fitting.fit_online(spec, training, weight_sum_seen=total, previous=previous)
+        self._apply(result)
+        n_calls = state.get("n_calls", 0) + 1
+        self.n_iter_ = np.array([n_calls], dtype=np.int32)
+        self._partial = {
+            "weight_sum": total,
+            "solver": result.solver_state,
+            "n_calls": n_calls,
+            "coef": self._coef,
+        }
+        return self
 
-    def _warn_if_separable(self, objective, data) -> None:
-        """Warn when no penalty is used and every training sample is classified with margin."""
-        if objective.penalty.l1 > 0 or objective.penalty.l2 > 0:  # penalty=None or C=inf
-            return
-        margins = []
-        for batch in data.batches():
-            raw = objective.raw_prediction(batch.X, self._coef)
-            if raw.shape[1] == 1:
-                sign = batch.y.to(raw.dtype) * 2 - 1
-                margin = sign * raw[:, 0]
-            else:
-                true = raw.gather(1, batch.y.unsqueeze(1))[:, 0]
-                other = raw.scatter(1, batch.y.unsqueeze(1), float("-inf")).amax(dim=1)
-                margin = true - other
-            keep = batch.sample_weight > 0
-            if bool(keep.any()):  # a chunk whose rows all have weight 0 says nothing
-                margins.append(margin[keep].min())
-        if margins and float(torch.stack(margins).min()) > 0:
-            warnings.warn(
-                "the training data are perfectly separable and penalty=None: the unpenalised "
-                "optimum lies at infinity, and the finite coefficients returned depend on tol "
-                "and max_iter. Use penalty='l2' (any finite C) for a unique solution.",
-                SeparableDataWarning,
-                stacklevel=3,
-            )
+    # ------------------------------------------------------------------ the coefficient block
+    @property
+    def coef_tensor_(self) -> torch.Tensor:
+        """The fitted ``(m, p)`` coefficient tensor on the model's device and dtype: ``coef_``
+        with the intercept as the last column when ``fit_intercept`` (what the predictions,
+        the model files and :meth:`to_torch` use)."""
+        check_is_fitted(self, "_coef")
+        return self._coef
+
+    def set_coefficients(self, coef: torch.Tensor, *, history=None):
+        """Make this estimator predict with ``coef`` (``(m, p)``, as :attr:`coef_tensor_`);
+        ``classes_`` and ``n_features_in_`` must be set. Used when a model file is loaded."""
+        self._coef = coef
+        self._loss = make_loss(len(self.classes_))
+        for name, value in fitting.coefficient_attributes(coef, self.n_features_in_).items():
+            setattr(self, name, value)
+        if history is not None:
+            self.history_ = history
+        return self
 
     # ------------------------------------------------------------------ predict
-    def _raw(self, X):
+    def _raw(self, X, offset=None):
         check_is_fitted(self, "_coef")
         device = self._coef.device
         Xt, was_tensor = validate_X(self, X, reset=False, dtype=self._coef.dtype, device=device)
@@ -420,25 +339,29 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
         raw = Xt @ self._coef[:, :d].T
         if self._coef.shape[1] > d:
             raw = raw + self._coef[:, d]
+        if offset is not None:
+            m = self._coef.shape[0]
+            raw = raw + validate_offset(offset, raw.shape[0], m, dtype=raw.dtype, device=device)
         return raw, (X.device if was_tensor else None)
 
     @staticmethod
     def _out(t: torch.Tensor, device):
         return t.to(device) if device is not None else t.cpu().numpy()
 
-    def decision_function(self, X):
-        """Logits: ``(n,)`` for two classes (positive class ``classes_[1]``), else ``(n, K)``."""
-        raw, dev = self._raw(X)
+    def decision_function(self, X, offset=None):
+        """Logits ``X W^T + b (+ offset)``: ``(n,)`` for two classes (positive class
+        ``classes_[1]``), else ``(n, K)``."""
+        raw, dev = self._raw(X, offset)
         return self._out(raw[:, 0] if raw.shape[1] == 1 else raw, dev)
 
-    def predict_proba(self, X):
+    def predict_proba(self, X, offset=None):
         """Class probabilities ``(n, K)``, from the logits (rows sum to 1)."""
-        raw, dev = self._raw(X)
+        raw, dev = self._raw(X, offset)
         return self._out(self._loss.predict_proba(raw), dev)
 
-    def predict_log_proba(self, X):
+    def predict_log_proba(self, X, offset=None):
         """Log-probabilities ``(n, K)`` via log-sigmoid / log-softmax (finite for any logit)."""
-        raw, dev = self._raw(X)
+        raw, dev = self._raw(X, offset)
         if raw.shape[1] == 1:
             z = raw[:, 0]
             out = torch.stack(
@@ -448,42 +371,22 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
             out = torch.log_softmax(raw, dim=1)
         return self._out(out, dev)
 
-    def predict(self, X):
+    def predict(self, X, offset=None):
         """The most probable class for each row."""
-        raw, dev = self._raw(X)
+        raw, dev = self._raw(X, offset)
         idx = (raw[:, 0] > 0).long() if raw.shape[1] == 1 else raw.argmax(dim=1)
         labels = self.classes_[idx.cpu().numpy()]
         if dev is not None and labels.dtype.kind in "iufb":
             return torch.as_tensor(labels, device=dev)
         return labels
 
-    def score(self, X, y, sample_weight=None):
+    def score(self, X, y, sample_weight=None, offset=None):
         """Mean accuracy (weighted when ``sample_weight`` is given)."""
         from sklearn.metrics import accuracy_score
 
-        pred = self.predict(X)
+        pred = self.predict(X, offset=offset)
         to_np = lambda a: a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else a  # noqa: E731
         return accuracy_score(to_np(y), to_np(pred), sample_weight=to_np(sample_weight))
-
-    # ------------------------------------------------------------------ files and torch
-    def save(self, path, *, metadata=None):
-        """Write the model to a safetensors file (no pickle); see :func:`torchlogit.io.save`."""
-        from ..io import save
-
-        save(self, path, metadata=metadata)
-
-    def to_torch(self):
-        """The fitted model as a :class:`torchlogit.nn.LogisticLayer` on the model's device."""
-        from ..nn import LogisticLayer
-
-        check_is_fitted(self, "_coef")
-        return LogisticLayer.from_estimator(self)
-
-    def export_onnx(self, path, *, dtype=None):
-        """Write an ONNX graph that outputs probabilities; see :func:`torchlogit.io.export_onnx`."""
-        from ..io import export_onnx
-
-        export_onnx(self, path, dtype=dtype)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

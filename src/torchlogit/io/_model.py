@@ -96,7 +96,7 @@ def save(model, path, *, metadata: dict | None = None) -> None:
     name = type(model).__name__
     if _model_classes().get(name) is not type(model):
         raise TypeError(f"save: cannot save a {name}; supported: {sorted(_model_classes())}")
-    fitted = hasattr(model, "_coef")
+    fitted = hasattr(model, "coef_tensor_")
     try:
         user = encode(metadata if metadata is not None else {})
     except NotEncodable as exc:
@@ -112,7 +112,7 @@ def save(model, path, *, metadata: dict | None = None) -> None:
     }
     tensors = {}
     if fitted:
-        coef = model._coef
+        coef = model.coef_tensor_
         doc["device"] = str(coef.device)
         doc["dtype"] = str(coef.dtype).removeprefix("torch.")
         doc["attributes"] = _encode_attributes(model)
@@ -163,19 +163,8 @@ def _default_device(path, saved: str) -> torch.device:
 
 
 def _restore_fitted(model, coef: torch.Tensor, history: dict):
-    """Set the tensor-derived attributes exactly as ``LogisticRegression._set_fitted`` does."""
-    from ..objective import make_loss
-
-    d = model.n_features_in_
-    coef_np = coef.cpu().numpy()
-    model._coef = coef
-    model._loss = make_loss(len(model.classes_))
-    model.coef_ = np.ascontiguousarray(coef_np[:, :d])
-    model.intercept_ = (
-        coef_np[:, d].copy() if coef.shape[1] > d else np.zeros(coef.shape[0], coef_np.dtype)
-    )
-    model.history_ = history
-    return model
+    """Give the model its coefficient block (the estimator derives ``coef_`` etc. from it)."""
+    return model.set_coefficients(coef, history=history)
 
 
 def _rebuild(path, cls, doc, tensors, target: torch.device):

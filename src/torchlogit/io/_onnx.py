@@ -32,15 +32,15 @@ def export_onnx(model, path, *, dtype=None) -> None:
     """
     from sklearn.utils.validation import check_is_fitted
 
-    check_is_fitted(model, "_coef")
+    check_is_fitted(model, "coef_")
     try:
         import onnx
         from onnx import TensorProto, helper, numpy_helper
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise ImportError("export_onnx needs the onnx package: pip install onnx") from exc
 
-    coef = model._coef.detach().cpu().numpy()
-    name = dtype if dtype is not None else str(model._coef.dtype).removeprefix("torch.")
+    coef = model.coef_tensor_.detach().cpu().numpy()
+    name = dtype if dtype is not None else str(model.coef_tensor_.dtype).removeprefix("torch.")
     if name not in ("float32", "float64"):
         raise ValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
     np_dtype = np.dtype(name)

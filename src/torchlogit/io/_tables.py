@@ -11,19 +11,16 @@ from pathlib import Path
 
 import numpy as np
 
+from ..data import file_format
 from ._atomic import atomic_path
 from ._errors import DataFileError
 
-_CSV = (".csv", ".csv.gz", ".csv.bz2", ".tsv")
-_PARQUET = (".parquet", ".pq")
-
 
 def _kind(path) -> str:
-    name = str(path).lower()
-    if name.endswith(_CSV):
-        return "csv"
-    if name.endswith(_PARQUET):
-        return "parquet"
+    """``"csv"`` or ``"parquet"``, from the one table of formats (``data.FILE_FORMATS``)."""
+    kind = file_format(path)
+    if kind is not None:
+        return kind
     raise DataFileError(
         f"{path}: unknown file type; use a name ending in .csv (or .csv.gz, .tsv) or .parquet"
     )

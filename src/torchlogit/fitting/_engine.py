@@ -1,0 +1,271 @@
+"""The fitting engine: one path from a spec and prepared data to a fitted model.
+
+``fit(spec, training)`` builds the penalty (:func:`~torchlogit.objective.make_penalty`) and the
+averaged objective (:class:`~torchlogit.objective.LinearObjective`, summing through the
+training set's reducer), chooses the solver (``"auto"``: :func:`~torchlogit.solvers.choose_solver`
+on the problem's shape, penalty, sparsity and device) and drives it by its declared
+:class:`~torchlogit.solvers.SolverCapabilities` — lookahead on streamed data, resume from a
+checkpoint, data-parallel or not — never by its name. The coefficients are centred (softmax),
+checked identical on every rank, and returned as a :class:`FitResult`; the engine warns when
+the solver did not converge and when unpenalised data are separable.
+
+In-memory, sparse, streamed and distributed data, ``l1_min_c``'s null model and the command
+line all come through here; ``partial_fit`` through :func:`fit_online`.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+from sklearn.exceptions import ConvergenceWarning
+
+from .. import solvers as _solvers
+from ..objective import LinearObjective, make_loss, make_penalty
+from ..objective._lookahead import LookaheadObjective
+from ._checkpoint import problem_key
+from ._result import FitResult, centre_multinomial
+
+
+class SeparableDataWarning(ConvergenceWarning):
+    """The training data are perfectly separable and no penalty bounds the coefficients."""
+
+
+def check_solver(solver: str, *, options=None, distributed: bool = False) -> None:
+    """Before any data are read: ``solver`` exists, accepts ``options`` and, for a
+    ``distributed`` fit, runs data-parallel (``capabilities.distributed``). ``"auto"``
+    always can."""
+    if solver == "auto":
+        return
+    cls = _solvers.get_solver(solver)
+    cls(**(options or {}))  # the solver validates its own options
+    if distributed and not cls.capabilities.distributed:
+        # Mini-batch solvers step on one rank's batch at a time: nothing to all-reduce, so the
+        # ranks would drift apart. Every rank has the same parameters, so every rank stops here.
+        kind = "a mini-batch solver and " if cls.capabilities.minibatch else ""
+        raise ValueError(
+            f"solver={solver!r} is {kind}does not run data-parallel; use a full-batch solver "
+            f"('auto', {', '.join(map(repr, _able('distributed')))}) inside a process group, "
+            "or pass distributed=False for a local fit"
+        )
+
+
+def _able(capability: str) -> list[str]:
+    """The registered solvers that declare ``capability``."""
+    return sorted(n for n, c in _solvers.SOLVERS.items() if getattr(c.capabilities, capability))
+
+
+def build_penalty(spec, training, *, weight_sum: float | None = None):
+    """The spec's penalty on the averaged objective (strengths over ``C S``)."""
+    extra = {}
+    if spec.lower_bounds is not None:
+        extra["lower_bounds"] = spec.lower_bounds
+    if spec.upper_bounds is not None:
+        extra["upper_bounds"] = spec.upper_bounds
+    return make_penalty(
+        spec.penalty,
+        C=spec.C,
+        l1_ratio=spec.l1_ratio,
+        weight_sum=training.weight_sum if weight_sum is None else weight_sum,
+        n_features=training.n_features,
+        factor=spec.penalty_factor,
+        dtype=training.dtype,
+        device=training.device,
+        **extra,
+    )
+
+
+def build_objective(spec, training, penalty) -> LinearObjective:
+    reducer = training.reducer
+    return LinearObjective(
+        make_loss(len(training.classes)),
+        training.data,
+        penalty,
+        fit_intercept=spec.fit_intercept,
+        n_features=training.n_features,
+        reduce=reducer.all_reduce_sum if training.distributed else None,
+    )
+
+
+def choose(spec, training, objective, penalty) -> str:
+    """The solver's name: the spec's, or ``"auto"``'s choice for this problem."""
+    if spec.solver != "auto":
+        return spec.solver
+    m, p = objective.coef_shape
+    return _solvers.choose_solver(
+        n_samples=training.n_samples,
+        n_parameters=m * p,
+        penalty=penalty,
+        sparse=training.sparse,
+        device=training.device,
+    )
+
+
+def initial_coef(shape, training, warm_start=None) -> torch.Tensor:
+    """Zeros, or ``warm_start = (coef, classes)`` when its shape and classes match."""
+    coef0 = torch.zeros(*shape, dtype=training.dtype, device=training.device)
+    if warm_start is not None:
+        coef, classes = warm_start
+        if tuple(coef.shape) == tuple(shape) and np.array_equal(classes, training.classes):
+            coef0.copy_(coef.to(device=training.device, dtype=training.dtype))
+    return coef0
+
+
+def _open_checkpoint(spec, training, objective, name: str, caps):
+    """``(checkpoint, resume state or None)`` for ``spec.checkpoint_dir``."""
+    ckpt = _solvers.Checkpoint(spec.checkpoint_dir, problem_key(spec, training, objective, name))
+    resume = ckpt.load()
+    if resume is not None and not caps.resume:
+        warnings.warn(
+            f"solver {name!r} cannot continue from a checkpoint; starting afresh",
+            UserWarning,
+            stacklevel=4,
+        )
+        resume = None
+    elif resume is None and ckpt.stored_meta() is not None:
+        warnings.warn(
+            f"{ckpt.path} belongs to another problem (data, penalty or solver differ); "
+            "starting afresh and overwriting it",
+            UserWarning,
+            stacklevel=4,
+        )
+    return ckpt, resume
+
+
+def _stream_progress(data, max_iter: int, start: int):
+    def progress(it, coef, history):
+        data.progress_label = f"iteration {it + 1} of at most {max_iter}"
+        return False
+
+    progress(start, None, None)
+    return progress
+
+
+def fit(spec, training, *, warm_start=None) -> FitResult:
+    """Fit ``spec`` on the prepared ``training`` set (every rank calls it with its share)."""
+    reducer = training.reducer
+    check_solver(spec.solver, options=spec.solver_options, distributed=training.distributed)
+    bounded = spec.lower_bounds is not None or spec.upper_bounds is not None
+    if bounded and not _able("bounds"):
+        raise ValueError(
+            "lower_bounds / upper_bounds need a solver that declares capabilities.bounds; "
+            "no registered solver does"
+        )
+    penalty = build_penalty(spec, training)
+    objective = build_objective(spec, training, penalty)
+    name = choose(spec, training, objective, penalty)
+    solver_cls = _solvers.get_solver(name)
+    caps = solver_cls.capabilities
+    _solvers.check_solver_objective(solver_cls, objective, penalty)
+    check_solver(name, options=spec.solver_options, distributed=training.distributed)
+    for needed, kind, what in (
+        (training.streamed, "streamed", "run on streamed data"),
+        (training.sparse, "sparse", "run on sparse X"),
+        (bounded, "bounds", "handle lower_bounds / upper_bounds"),
+    ):
+        if needed and not getattr(caps, kind):
+            raise ValueError(f"solver {name!r} does not {what}; use one of {_able(kind)}")
+    coef0 = initial_coef(objective.coef_shape, training, warm_start)
+    bytes0, calls0 = reducer.n_bytes, reducer.n_reductions
+    sizes0 = dict(reducer.payload_counts)
+    kwargs = dict(spec.solver_options or {})
+    resume = None
+    if spec.checkpoint_dir is not None:
+        kwargs["checkpoint"], resume = _open_checkpoint(spec, training, objective, name, caps)
+    solved = objective
+    if training.streamed:
+        start = resume.n_iter if resume else 0
+        kwargs.setdefault("callback", _stream_progress(training.data, spec.max_iter, start))
+        if caps.lookahead:  # the line search's pass also computes (g, H): one pass per step
+            solved = LookaheadObjective(objective)
+    verbose = spec.verbose if reducer.rank == 0 else 0
+    solver = solver_cls(tol=spec.tol, max_iter=spec.max_iter, verbose=verbose, **kwargs)
+    if resume is None:
+        result = solver.solve(solved, coef0)
+    else:
+        result = solver.solve(solved, coef0, resume=resume)
+    info = None
+    if training.distributed:  # what the solver exchanged: one payload per pass
+        sizes = {k: v - sizes0.get(k, 0) for k, v in reducer.payload_counts.items()}
+        info = {
+            "world_size": reducer.world_size,
+            "rows_per_rank": list(training.rows_per_rank),
+            "bytes_reduced": reducer.n_bytes - bytes0,
+            "n_reductions": reducer.n_reductions - calls0,
+            "payload_counts": {k: v for k, v in sizes.items() if v > 0},
+        }
+    coef = result.coef.detach().clone()
+    coef = centre_multinomial(coef, penalty.unpenalized_mask(coef))
+    coef, diff = reducer.same_tensor(coef, "the fitted coefficients")
+    if info is not None:
+        info["max_rank_difference"] = diff
+    out = FitResult.from_solver(
+        result,
+        coef=coef,
+        training=training,
+        loss=objective.loss,
+        solver=name,
+        distributed_info=info,
+        n_rows=training.n_samples if training.streamed else None,
+        passes=list(getattr(training.data, "passes", [])),
+    )
+    warn_if_not_converged(out, spec.tol)
+    warn_if_separable(spec, objective, training, coef)
+    return out
+
+
+def warn_if_not_converged(result: FitResult, tol: float) -> None:
+    if result.converged:
+        return
+    g = result.history["gradient_norm"]
+    gnorm = g[-1] if g else None
+    # The stochastic solvers record no gradient norm (NaN): say only why they stopped.
+    detail = (
+        f"; max|grad| = {gnorm:.3g} > tol = {tol:g}"
+        if gnorm is not None and not np.isnan(gnorm)
+        else ""
+    )
+    warnings.warn(
+        f"solver {result.solver!r} did not converge after {result.n_iter} iterations "
+        f"({result.message}{detail}). "
+        "Increase max_iter, scale the data (e.g. sklearn.preprocessing.StandardScaler),"
+        " or add a penalty / lower C.",
+        ConvergenceWarning,
+        stacklevel=4,
+    )
+
+
+def min_margin(objective, training, coef: torch.Tensor) -> float:
+    """``min_i`` over rows of positive weight (every rank) of the true class's logit minus
+    the largest other logit (two classes: ``(2 y_i - 1) z_i``); ``inf`` when no row counts."""
+    worst = torch.tensor([-float("inf")], dtype=torch.float64)
+    for batch in training.data.batches():
+        raw = objective.raw_prediction(batch.X, coef)
+        if batch.offset is not None:
+            raw = raw + batch.offset
+        if raw.shape[1] == 1:
+            margin = (batch.y.to(raw.dtype) * 2 - 1) * raw[:, 0]
+        else:
+            true = raw.gather(1, batch.y.unsqueeze(1))[:, 0]
+            other = raw.scatter(1, batch.y.unsqueeze(1), float("-inf")).amax(dim=1)
+            margin = true - other
+        keep = batch.sample_weight > 0
+        if bool(keep.any()):  # a chunk whose rows all have weight 0 says nothing
+            worst = torch.maximum(worst, -margin[keep].min().double().cpu().reshape(1))
+    return -float(training.reducer.all_reduce_max(worst)[0])
+
+
+def warn_if_separable(spec, objective, training, coef) -> None:
+    """Warn when no penalty is used and every training row is classified with a margin."""
+    if spec.penalized:
+        return
+    margin = min_margin(objective, training, coef)
+    if np.isfinite(margin) and margin > 0:
+        warnings.warn(
+            "the training data are perfectly separable and penalty=None: the unpenalised "
+            "optimum lies at infinity, and the finite coefficients returned depend on tol "
+            "and max_iter. Use penalty='l2' (any finite C) for a unique solution.",
+            SeparableDataWarning,
+            stacklevel=4,
+        )
