@@ -2,10 +2,28 @@
 
 >>> from torchlogit import LogisticRegression
 >>> clf = LogisticRegression(C=1.0).fit(X, y)  # doctest: +SKIP
+
+The estimators (and with them torch and scikit-learn) are imported on first use, so that
+``torchlogit --help`` and ``import torchlogit.cli`` start in a fraction of a second.
 """
 
 from ._version import __version__
-from .estimators import LogisticRegression, SeparableDataWarning, l1_min_c
+
+_LAZY = {"LogisticRegression", "SeparableDataWarning", "l1_min_c"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        from . import estimators
+
+        value = getattr(estimators, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'torchlogit' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | _LAZY)
 
 
 def load(path, *, device=None):

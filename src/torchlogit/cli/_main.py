@@ -3,6 +3,11 @@
 A command that fails on its input (a bad data or model file, an invalid option value)
 prints one line, ``torchlogit COMMAND: error: ...``, on stderr and exits with status 1;
 set ``TORCHLOGIT_TRACEBACK=1`` to see the traceback instead. Warnings print as one line too.
+Messages speak the command line's words (``--max-iter``, ``--penalty none``), not Python's
+(:func:`torchlogit.cli._vocabulary.to_cli`). Ctrl-C prints one line and exits with 130.
+
+Nothing heavy is imported here or at the top of the command modules: ``torchlogit --help``
+and ``torchlogit fit --help`` never load torch, pandas or scikit-learn.
 """
 
 from __future__ import annotations
@@ -14,7 +19,11 @@ import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..distributed import DistributedError
+from .._version import __version__
+from ._vocabulary import to_cli
+
+#: Exit status after Ctrl-C (128 + SIGINT), as a shell reports it.
+EXIT_INTERRUPTED = 130
 
 
 @dataclass(frozen=True)
@@ -33,17 +42,41 @@ def register_command(name: str, help: str, add_arguments, run) -> None:
     COMMANDS[name] = Command(name, help, add_arguments, run)
 
 
+class _HelpFormatter(argparse.HelpFormatter):
+    """Every option's default in its help, unless it has none worth saying (off, not given)
+    or the help already says it."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        default = action.default
+        if (
+            "default" in text
+            or default in (None, False, argparse.SUPPRESS)
+            or action.option_strings == []
+            or isinstance(default, list)
+            and not default
+        ):
+            return text
+        return f"{text} (default: %(default)s)" if text else "default: %(default)s"
+
+
 def build_parser() -> argparse.ArgumentParser:
-    from . import _demo, _evaluate, _fit, _predict, _report  # noqa: F401  (register commands)
+    from . import _demo, _evaluate, _fit, _predict, _report, _show  # noqa: F401  (register)
 
     parser = argparse.ArgumentParser(
         prog="torchlogit",
         description="Logistic regression on PyTorch, scikit-learn compatible.",
     )
+    parser.add_argument("--version", action="version", version=f"torchlogit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for cmd in COMMANDS.values():
-        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
+        p = sub.add_parser(
+            cmd.name,
+            help=cmd.help,
+            description=cmd.help,
+            formatter_class=_HelpFormatter,
+        )
         cmd.add_arguments(p)
         p.set_defaults(_run=cmd.run)
     return parser
@@ -51,7 +84,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _one_line(exc: BaseException) -> str:
     text = " ".join(str(exc).split())
-    return text or type(exc).__name__
+    return to_cli(text or type(exc).__name__)
+
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    """The exceptions that are the user's input, not a bug: printed as one line."""
+    errors: tuple[type[BaseException], ...] = (ValueError, TypeError, OSError, ImportError)
+    if "torchlogit.distributed" in sys.modules:
+        errors += (sys.modules["torchlogit.distributed"].DistributedError,)
+    return errors
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,7 +107,12 @@ def main(argv: list[str] | None = None) -> int:
         warnings.showwarning = show_warning
         try:
             return int(args._run(args) or 0)
-        except (ValueError, TypeError, OSError, ImportError, DistributedError) as exc:
+        except KeyboardInterrupt as exc:
+            from ._interrupt import interrupted_message
+
+            print(f"{prefix}: {interrupted_message(args, exc)}", file=sys.stderr)
+            return EXIT_INTERRUPTED
+        except _expected_errors() as exc:
             if os.environ.get("TORCHLOGIT_TRACEBACK"):
                 raise
             print(f"{prefix}: error: {_one_line(exc)}", file=sys.stderr)

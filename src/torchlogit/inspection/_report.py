@@ -62,7 +62,19 @@ def _format_param(value) -> str:
     return repr(value) if isinstance(value, str) else str(value)
 
 
-def write_report(model, X, y, out_dir, *, title=None, data_name=None, feature_names=None):
+REPORT_FILES = (
+    "index.html",
+    "objective.png",
+    "roc.png",
+    "precision_recall.png",
+    "calibration.png",
+    "coefficients.png",
+    "decision_boundary.png",
+)
+
+
+def write_report(model, X, y, out_dir, *, title=None, data_name=None, feature_names=None,
+                 in_sample=None, train=None, target=None, training=None):  # fmt: skip
     """Write ``index.html`` and its PNG plots for ``model`` evaluated on ``(X, y)``.
 
     Plots: objective and gradient per iteration (from ``history_``), ROC and precision-recall
@@ -70,7 +82,7 @@ def write_report(model, X, y, out_dir, *, title=None, data_name=None, feature_na
     has two features. Files are built in a temporary directory and moved into ``out_dir``
     (created if missing) only when all are written. Returns the path of ``index.html``.
     """
-    from ..io._atomic import atomic_directory
+    from ..io import atomic_directory
 
     metrics = classification_metrics(model, X, y)
     y = np.asarray(y.detach().cpu().numpy() if hasattr(y, "detach") else y)
