@@ -472,12 +472,13 @@ class LogisticRegression(ClassifierMixin, BaseEstimator):
 
         save(self, path, metadata=metadata)
 
-    def to_torch(self):
-        """The fitted model as a :class:`torchlogit.nn.LogisticLayer` on the model's device."""
+    def to_torch(self, dtype=torch.float32):
+        """The fitted model as a :class:`torchlogit.nn.LogisticLayer` on the model's device,
+        in ``dtype`` (float32 by default, as ``nn.Linear``; ``None``: the fitted dtype)."""
         from ..nn import LogisticLayer
 
         check_is_fitted(self, "_coef")
-        return LogisticLayer.from_estimator(self)
+        return LogisticLayer.from_estimator(self, dtype=dtype, device=self._coef.device)
 
     def export_onnx(self, path, *, dtype=None):
         """Write an ONNX graph that outputs probabilities; see :func:`torchlogit.io.export_onnx`."""
