@@ -62,8 +62,9 @@ def _write_report(clf, X, y, out_dir):
         y,
         out_dir,
         title="torchlogit demo: breast cancer (569 x 30, standardised)",
-        data_name="scikit-learn's breast-cancer data (training set)",
+        data_name="scikit-learn's breast-cancer data",
         feature_names=names,
+        in_sample=True,
     )
 
 
