@@ -18,7 +18,6 @@ pd = pytest.importorskip("pandas")
 
 import torchlogit  # noqa: E402
 from torchlogit.cli import main  # noqa: E402
-from torchlogit.io import OutputPathError, atomic_path  # noqa: E402
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -50,7 +49,7 @@ def data(tmp_path):
 @pytest.fixture
 def model(tmp_path, data):
     out = tmp_path / "m.safetensors"
-    assert main(["fit", str(data), "--target", "y", "--out", str(out), "-q"]) == 0
+    assert main(["fit", str(data), "--target", "y", "--out", str(out), "--quiet"]) == 0
     return out
 
 
@@ -95,7 +94,7 @@ def test_directory_output_gets_a_sentence(tmp_path, data, model, capsys):
 def test_existing_output_needs_force_and_keeps_its_mode(tmp_path, data, model, capsys):
     before = model.read_bytes()
     os.chmod(model, 0o600)
-    argv = ["fit", str(data), "--target", "y", "--out", str(model), "-q", "--C", "0.1"]
+    argv = ["fit", str(data), "--target", "y", "--out", str(model), "--quiet", "--C", "0.1"]
     assert main(argv) == 1
     assert "already exists; add --force to replace it" in _error(capsys)
     assert model.read_bytes() == before
@@ -122,6 +121,8 @@ def test_symlink_to_a_device_and_fifo_are_refused(tmp_path, data, model, capsys)
     os.mkfifo(fifo)
     assert main(["predict", str(model), str(data), "--out", str(fifo), "--force"]) == 1
     assert "FIFO" in _error(capsys)
+    from torchlogit.io import OutputPathError
+
     clf = torchlogit.load(model)
     with pytest.raises(OutputPathError, match="is a device"):
         clf.save(link)  # the library's own save goes through the same guard
@@ -132,7 +133,7 @@ def test_symlink_to_a_regular_file_is_written_through(tmp_path, data, model, cap
     real.write_bytes(b"old")
     link = tmp_path / "link.safetensors"
     link.symlink_to(real)
-    assert main(["fit", str(data), "--target", "y", "--out", str(link), "-q", "--force"]) == 0
+    assert main(["fit", str(data), "--target", "y", "--out", str(link), "--quiet", "--force"]) == 0
     assert link.is_symlink() and torchlogit.load(real).n_features_in_ == 3
 
 
@@ -181,6 +182,8 @@ def test_report_out_follows_the_same_rules(tmp_path, data, model, capsys):
 
 
 def test_sigterm_during_a_write_removes_the_temporary_file(tmp_path):
+    from torchlogit.io import atomic_path
+
     class Term(Exception):
         pass
 
@@ -217,6 +220,8 @@ def test_killed_save_leaves_no_temporary_file(tmp_path):
 
 
 def test_ctrl_c_during_save_removes_the_temporary_file(tmp_path):
+    from torchlogit.io import atomic_path
+
     with pytest.raises(KeyboardInterrupt), atomic_path(tmp_path / "m.safetensors") as tmp:
         tmp.write_bytes(b"partial")
         raise KeyboardInterrupt
@@ -237,7 +242,7 @@ def test_disk_full_is_one_line(tmp_path, data):
     )
     env = dict(os.environ, PYTHONPATH=str(SRC))
     env.pop("TORCHLOGIT_TRACEBACK", None)
-    argv = ["fit", str(data), "--target", "y", "--out", str(out), "-q"]
+    argv = ["fit", str(data), "--target", "y", "--out", str(out), "--quiet"]
     done = subprocess.run([sys.executable, "-c", script, *argv], env=env, capture_output=True,
                           text=True, timeout=300)  # fmt: skip
     assert done.returncode == 1, done.stderr
@@ -248,6 +253,8 @@ def test_disk_full_is_one_line(tmp_path, data):
 
 def test_disk_full_error_names_the_output(tmp_path, monkeypatch):
     import errno
+
+    from torchlogit.io import atomic_path
 
     with pytest.raises(OSError, match=r"m\.bin: the disk is full; nothing was written"):
         with atomic_path(tmp_path / "m.bin") as tmp:
