@@ -260,3 +260,20 @@ def test_log_lines_never_land_inside_a_progress_bar():
         bar.close()
     (line,) = [x for x in buf.getvalue().split("\n") if "iter" in x]
     assert line.split("\r")[-1].startswith("[newton] iter"), repr(line)
+
+
+def test_target_type_str_keeps_labels_as_written(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((150, 2))
+    labels = np.array(["1", "01", "007"])[rng.integers(0, 3, 150)]
+    df = pd.DataFrame(X, columns=["a", "b"]).assign(y=labels)
+    df.to_csv(tmp_path / "d.csv", index=False)
+    out = tmp_path / "m.safetensors"
+    argv = ["fit", str(tmp_path / "d.csv"), "--target", "y", "--out", str(out), "-q"]
+    assert main([*argv, "--target-type", "str"]) == 0
+    clf = torchlogit.load(out)
+    assert clf.classes_.tolist() == ["007", "01", "1"]  # three classes, not 1 and 7
+    capsys.readouterr()
+    assert main(["evaluate", str(out), str(tmp_path / "d.csv")]) == 0  # read back the same way
+    assert main([*argv, "--force", "--target-type", "int", "--target", "a"]) == 1
+    assert "is not an int (--target-type int)" in _one_error(capsys)

@@ -84,15 +84,17 @@ def labelled_data(model, user, args):
     """``(X, y, target)`` for evaluate / report: the target column from ``--target`` or the
     one the model was fitted on."""
     from ..inspection import check_labels
-    from ..io import DataFileError, read_table, target_vector
+    from ..io import DataFileError, target_vector
+    from ._fit_data import read_labels_table, typed_target
 
     target = args.target or user.get("target")
     if target is None:
         raise DataFileError(
             f"{args.model}: does not record its target column; give it with --target"
         )
-    df = read_table(args.data)
-    y = target_vector(df, target, args.data)
+    kind = user.get("target_type", "auto")
+    df = read_labels_table(args.data, target, kind)
+    y = typed_target(target_vector(df, target, args.data), kind, args.data, target)
     X = model_features(model, df, args.data, target=target)
     try:
         y = check_labels(model, y)

@@ -33,6 +33,13 @@ def _add_arguments(parser) -> None:
     )
     parser.add_argument("--weight", metavar="COL", help="column of sample weights (>= 0)")
     parser.add_argument(
+        "--target-type",
+        choices=["auto", "str", "int", "float"],
+        default="auto",
+        help="how to read the labels: auto (numbers when they look like numbers), str (as "
+        "written: '007' and '7' are two classes), int or float",
+    )
+    parser.add_argument(
         "--out", required=True, metavar="MODEL", help="model file to write (.safetensors)"
     )
     est = parser.add_argument_group("model (as in LogisticRegression)")
@@ -223,6 +230,7 @@ def _run(args, ctx) -> int:
         "training_data": str(args.data),
         "n_samples": n_rows,
         **({"weight": str(args.weight)} if args.weight else {}),
+        **({"target_type": args.target_type} if args.target_type != "auto" else {}),
         **({"world_size": ctx.world_size} if ctx.active else {}),
     }
     if scaling is not None:

@@ -52,18 +52,50 @@ def with_exclude_hint(exc: Exception) -> Exception:
     return type(exc)(f"{text} (if {m.group(1)!r} is not a feature, add --exclude {m.group(1)})")
 
 
+def typed_target(y, target_type: str, path, name):
+    """Labels read as text, as ``target_type`` asks: ``str`` as written, ``int`` / ``float``
+    parsed (the first value that is not one is named with its row)."""
+    import numpy as np
+
+    if target_type in (None, "auto"):
+        return y
+    text = np.asarray([str(v) for v in y], dtype=object)
+    if target_type == "str":
+        return text
+    parse = int if target_type == "int" else float
+    out = np.empty(len(text), dtype=np.int64 if target_type == "int" else np.float64)
+    for i, v in enumerate(text):
+        try:
+            out[i] = parse(v.strip())
+        except ValueError:
+            from ..io import DataFileError
+
+            raise DataFileError(
+                f"{path}: column {name!r}, row {i + 1}: {v!r} is not a{'n' * (parse is int)} "
+                f"{target_type} (--target-type {target_type})"
+            ) from None
+    return out
+
+
+def read_labels_table(path, target, target_type):
+    """The table at ``path`` with the ``target`` column read as text unless ``auto``."""
+    from ..io import read_table
+
+    return read_table(path, text_columns=[target] if target_type not in (None, "auto") else [])
+
+
 def read_files(paths, args):
     """``(X, y, sample weights or None, feature names)`` from ``paths``, each file checked on
     its own (errors name it)."""
     import numpy as np
     import pandas as pd
 
-    from ..io import DataFileError, feature_matrix, read_table, target_vector
+    from ..io import DataFileError, feature_matrix, target_vector
 
     Xs, ys, ws, features = [], [], [], None
     for path in paths:
-        df = read_table(path)
-        y = target_vector(df, args.target, path)
+        df = read_labels_table(path, args.target, args.target_type)
+        y = typed_target(target_vector(df, args.target, path), args.target_type, path, args.target)
         cols = feature_columns(df.columns, args, path)
         if features is not None and list(cols) != features:
             raise DataFileError(
@@ -144,6 +176,7 @@ def check_fit_arguments(args) -> None:
         bad(f"--chunk-rows must be at least 1; got {args.chunk_rows}")
     if args.features and args.exclude:
         bad("give either --features or --exclude, not both")
-    if args.chunk_rows is not None and (args.standardize or args.weight or args.exclude):
-        bad("--standardize, --weight and --exclude work on data read into memory; drop "
-            "--chunk-rows (or give --features)")  # fmt: skip
+    if args.chunk_rows is not None and (args.standardize or args.weight or args.exclude or
+                                        args.target_type != "auto"):  # fmt: skip
+        bad("--standardize, --weight, --exclude and --target-type work on data read into "
+            "memory; drop --chunk-rows (or give --features)")  # fmt: skip
