@@ -133,9 +133,10 @@ def standardize(X):
 def to_original_scale(clf, means, scales) -> None:
     """Map the coefficients of a fit on standardised columns back to the raw columns.
 
-    There is no public setter for a fitted model's coefficients (the estimator derives
-    ``coef_`` / ``intercept_`` from one internal tensor, intercept last), so this writes the
-    three together, exactly as ``LogisticRegression._set_fitted`` lays them out.
+    There is no public setter for a fitted model's coefficients (the estimator predicts from
+    one internal tensor, intercept last, from which it derives ``coef_`` / ``intercept_``),
+    so this writes the three together, exactly as the estimator lays them out after a fit;
+    the fitted dtype and device are read through the public ``to_torch(dtype=None)``.
     """
     import numpy as np
     import torch
@@ -144,9 +145,9 @@ def to_original_scale(clf, means, scales) -> None:
     b = np.asarray(clf.intercept_, dtype=np.float64)
     if clf.fit_intercept:
         b = b - w @ means
-    internal = clf._coef
+    weight = clf.to_torch(dtype=None).linear.weight  # the fitted dtype and device
     full = np.concatenate([w, b[:, None]], axis=1) if clf.fit_intercept else w
-    clf._coef = torch.as_tensor(full, dtype=internal.dtype, device=internal.device)
+    clf._coef = torch.as_tensor(full, dtype=weight.dtype, device=weight.device)
     clf.coef_ = np.ascontiguousarray(full[:, : w.shape[1]]).astype(clf.coef_.dtype)
     clf.intercept_ = (b if clf.fit_intercept else np.zeros_like(b)).astype(clf.coef_.dtype)
 
