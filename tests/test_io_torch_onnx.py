@@ -74,8 +74,9 @@ def test_to_torch_state_dict_round_trip():
 def test_to_torch_on_cuda():
     X, y = make_classification(n_samples=100, n_features=4, random_state=0)
     clf = LogisticRegression(device="cuda").fit(X, y)
-    layer = clf.to_torch()
+    layer = clf.to_torch(dtype=None)  # the fitted dtype (float64), on the fitted device
     assert layer.linear.weight.device.type == "cuda"
+    assert clf.to_torch().linear.weight.dtype == torch.float32
     Xc = torch.tensor(X, device="cuda")
     torch.testing.assert_close(layer.predict_proba(Xc), clf.predict_proba(Xc))
 

@@ -7,12 +7,11 @@ from __future__ import annotations
 DATA_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".tsv", ".parquet", ".pq")
 
 
-def add_device_argument(parser) -> None:
+def add_device_argument(parser, *, default="where the model was fitted, or the CPU") -> None:
     parser.add_argument(
         "--device",
         default=None,
-        help="where to compute: cpu, cuda, cuda:N or auto (default: "
-        "where the model was fitted, or the CPU)",
+        help=f"where to compute: cpu, cuda, cuda:N or auto (default: {default})",
     )
 
 

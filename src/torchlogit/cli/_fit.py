@@ -65,7 +65,7 @@ def _add_arguments(parser) -> None:
         default=None,
         help="float64 unless the data are float32 (default)",
     )
-    add_device_argument(est)
+    add_device_argument(est, default="the CPU")
     add_output_arguments(parser, force_help="replace the model file if it exists")
     parser.add_argument(
         "--fail-on-no-convergence",
