@@ -84,8 +84,12 @@ def test_directory_output_gets_a_sentence(tmp_path, data, model, capsys):
     folder.mkdir()
     assert main(["fit", str(data), "--target", "y", "--out", str(folder), "--force"]) == 1
     line = _error(capsys)
-    assert "is a directory; torchlogit writes only regular files" in line
+    assert "is a directory; give a file name inside it" in line
     assert "Errno" not in line and list(folder.iterdir()) == []
+    plain = tmp_path / "somedir"
+    plain.mkdir()
+    assert main(["fit", str(data), "--target", "y", "--out", str(plain)]) == 1
+    assert _error(capsys).endswith(f"such as {plain / 'output.safetensors'}")
     (tmp_path / "p.csv").mkdir()
     assert main(["predict", str(model), str(data), "--out", str(tmp_path / "p.csv")]) == 1
     assert "is a directory" in _error(capsys)

@@ -152,6 +152,11 @@ def check_output(path, *, inputs=(), force=False, suffixes=None, what="output") 
     """
     path = Path(path)
     name = path.name.lower()
+    if suffixes is not None and path.is_dir():
+        raise OutputPathError(
+            f"{path} is a directory; give a file name inside it, such as "
+            f"{path / ('output' + suffixes[0])}"
+        )
     if suffixes is not None and not name.endswith(tuple(suffixes)):
         raise OutputPathError(
             f"{path}: a {what} is written as {' or '.join(suffixes)}; use a name ending in "
