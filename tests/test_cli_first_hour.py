@@ -277,3 +277,17 @@ def test_target_type_str_keeps_labels_as_written(tmp_path, capsys):
     assert main(["evaluate", str(out), str(tmp_path / "d.csv")]) == 0  # read back the same way
     assert main([*argv, "--force", "--target-type", "int", "--target", "a"]) == 1
     assert "is not an int (--target-type int)" in _one_error(capsys)
+
+
+def test_output_piped_into_head_stops_quietly(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((60, 4000))  # 4000 coefficient lines: more than a pipe holds
+    y = rng.integers(0, 2, 60)
+    with pytest.warns(UserWarning):  # 5 iterations do not converge; not what is tested
+        clf = torchlogit.LogisticRegression(solver="lbfgs", max_iter=5).fit(X, y)
+    clf.save(tmp_path / "m.safetensors")
+    cmd = f'"{sys.executable}" -m torchlogit show "{tmp_path / "m.safetensors"}" | head -3'
+    done = subprocess.run(["bash", "-c", f"set -o pipefail; {cmd}"], env=_env(),
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.stdout.splitlines()[0].startswith("model file")
+    assert done.stderr == "" and done.returncode == 141

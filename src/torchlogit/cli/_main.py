@@ -13,6 +13,7 @@ and ``torchlogit fit --help`` never load torch, pandas or scikit-learn.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import warnings
@@ -24,6 +25,8 @@ from ._vocabulary import to_cli
 
 #: Exit status after Ctrl-C (128 + SIGINT), as a shell reports it.
 EXIT_INTERRUPTED = 130
+#: Exit status when the output pipe closed early (128 + SIGPIPE).
+EXIT_BROKEN_PIPE = 141
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,14 @@ def main(argv: list[str] | None = None) -> int:
     with warnings.catch_warnings():
         warnings.showwarning = show_warning
         try:
-            return int(args._run(args) or 0)
+            code = int(args._run(args) or 0)
+            sys.stdout.flush()  # a closed pipe shows up here, not at interpreter exit
+            return code
+        except BrokenPipeError:
+            # the reader went away (``torchlogit show m | head``): stop quietly, as `yes` does
+            with contextlib.suppress(OSError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return EXIT_BROKEN_PIPE
         except KeyboardInterrupt as exc:
             from ._interrupt import interrupted_message
 
