@@ -158,8 +158,9 @@ def _calibration_panel(ax, yb, score, n_bins, *, color, small=False):
     ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, label="perfectly calibrated")
     ax.plot(mean, frac, "o-", color=color, ms=3 if small else 4, label="observed")
     for xm, yf, c in zip(mean, frac, counts[keep], strict=True):
+        ha = "right" if xm > 0.9 else "left" if xm < 0.1 else "center"  # inside the panel
         ax.annotate(str(int(c)), (xm, yf), textcoords="offset points", xytext=(0, 4),
-                    ha="center", fontsize=6 if small else 7, color="#444")  # fmt: skip
+                    ha=ha, fontsize=6 if small else 7, color="#444")  # fmt: skip
     ax.set(xlim=(-0.02, 1.02), ylim=(-0.05, 1.12))
     ax.grid(alpha=0.3)
     if small:
