@@ -123,7 +123,7 @@ def test_fit_options_pass_through(tmp_path):
     assert p["penalty"] is None and p["solver"] == "lbfgs" and p["max_iter"] == 60
     assert p["tol"] == 1e-7 and p["dtype"] == "float32" and p["class_weight"] == "balanced"
     assert list(clf.feature_names_in_) == ["f0", "f2"] and clf.coef_.dtype == np.float32
-    assert main([*argv[:6], "--no-intercept", "--quiet"]) == 0
+    assert main([*argv[:6], "--no-intercept", "--quiet", "--force"]) == 0
     assert torchlogit.load(model).fit_intercept is False
 
 
@@ -292,7 +292,7 @@ def test_bad_prediction_inputs_leave_no_output(tmp_path, capsys, fitted):
     _fails(
         ["predict", str(bad), str(short), "--out", str(pred)],
         capsys,
-        match=r"bad\.csv: not a torchlogit model file",
+        match=r"bad\.csv: is a data table, not a model; the first argument must be a model",
     )
     assert not pred.exists()
 
@@ -345,7 +345,8 @@ def test_failed_report_leaves_nothing(tmp_path, capsys, fitted, monkeypatch):
 def test_warnings_are_one_line(tmp_path, capsys):
     df = _frame(n=200)
     data = _write(df, tmp_path / "d.csv")
-    argv = ["fit", str(data), "--target", "target", "--out", str(tmp_path / "m"), "--quiet"]
+    argv = ["fit", str(data), "--target", "target", "--out", str(tmp_path / "m.safetensors")]
+    argv += ["--quiet"]
     assert main([*argv, "--max-iter", "1", "--solver", "lbfgs"]) == 0
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("torchlogit fit: warning: solver 'lbfgs' did not")

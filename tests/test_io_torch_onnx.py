@@ -24,7 +24,8 @@ def _fit(n_classes, *, dtype="float64", fit_intercept=True, seed=0):
 @pytest.mark.parametrize("fit_intercept", [True, False])
 def test_to_torch_matches_estimator(n_classes, fit_intercept):
     clf, X = _fit(n_classes, fit_intercept=fit_intercept)
-    layer = clf.to_torch()
+    assert clf.to_torch().linear.weight.dtype == torch.float32  # as nn.Linear
+    layer = clf.to_torch(dtype=torch.float64)
     assert isinstance(layer, torch.nn.Module) and isinstance(layer, LogisticLayer)
     assert layer.linear.weight.device == clf._coef.device
     assert layer.linear.weight.dtype == torch.float64
@@ -61,7 +62,7 @@ def test_to_torch_is_a_trainable_first_layer_and_a_copy():
 
 def test_to_torch_state_dict_round_trip():
     clf, X = _fit(2)
-    layer = clf.to_torch()
+    layer = clf.to_torch(dtype="float64")
     fresh = LogisticLayer(5, 2, dtype=torch.float64)
     fresh.load_state_dict(layer.state_dict())
     Xt = torch.tensor(X)
@@ -73,8 +74,9 @@ def test_to_torch_state_dict_round_trip():
 def test_to_torch_on_cuda():
     X, y = make_classification(n_samples=100, n_features=4, random_state=0)
     clf = LogisticRegression(device="cuda").fit(X, y)
-    layer = clf.to_torch()
+    layer = clf.to_torch(dtype=None)  # the fitted dtype (float64), on the fitted device
     assert layer.linear.weight.device.type == "cuda"
+    assert clf.to_torch().linear.weight.dtype == torch.float32
     Xc = torch.tensor(X, device="cuda")
     torch.testing.assert_close(layer.predict_proba(Xc), clf.predict_proba(Xc))
 

@@ -49,22 +49,34 @@ class LogisticLayer(nn.Module):
             raise ValueError(f"{len(self.classes)} class labels for {n_classes} classes")
 
     @classmethod
-    def from_estimator(cls, estimator) -> LogisticLayer:
-        """A layer holding a fitted estimator's coefficients, on its device and in its dtype."""
-        coef = estimator.coef_tensor_.detach()
-        d = estimator.n_features_in_
+    def from_estimator(cls, estimator, *, dtype=torch.float32, device=None) -> LogisticLayer:
+        """A layer holding a fitted estimator's coefficients.
+
+        ``dtype``: the layer's parameter dtype, ``torch.float32`` by default as for
+        ``nn.Linear`` (so it composes with other layers and float32 inputs); ``"float64"``
+        or ``torch.float64`` keeps full precision; ``None`` keeps the fitted dtype.
+        ``device``: where the parameters live (default: the CPU).
+        """
+        coef = np.asarray(estimator.coef_)
+        intercept = np.asarray(estimator.intercept_)
+        if isinstance(dtype, str):
+            dtype = getattr(torch, dtype.removeprefix("torch."), None)
+            if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+                raise ValueError("dtype must be a floating-point torch dtype or its name")
+        if dtype is None:
+            dtype = torch.from_numpy(coef[:0]).dtype
         layer = cls(
-            d,
+            coef.shape[1],
             len(estimator.classes_),
-            bias=coef.shape[1] > d,
+            bias=bool(getattr(estimator, "fit_intercept", True)),
             classes=estimator.classes_,
-            device=coef.device,
-            dtype=coef.dtype,
+            device=device,
+            dtype=dtype,
         )
         with torch.no_grad():
-            layer.linear.weight.copy_(coef[:, :d])
+            layer.linear.weight.copy_(torch.from_numpy(np.ascontiguousarray(coef)))
             if layer.linear.bias is not None:
-                layer.linear.bias.copy_(coef[:, d])
+                layer.linear.bias.copy_(torch.from_numpy(np.ascontiguousarray(intercept)))
         return layer
 
     @property

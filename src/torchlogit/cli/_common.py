@@ -1,19 +1,52 @@
-"""What the file-based commands share: reading a model and the feature columns it needs."""
+"""What the file-based commands share: reading a model and the feature columns it needs,
+and the options every writing command has (``--force``, ``-q`` / ``-v``)."""
 
 from __future__ import annotations
 
+#: Endings of data tables: a model argument with one of them is a swapped argument.
+DATA_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".tsv", ".parquet", ".pq")
 
-def add_device_argument(parser) -> None:
+
+def add_device_argument(parser, *, default="where the model was fitted, or the CPU") -> None:
     parser.add_argument(
-        "--device", default=None, help="where to compute: cpu, cuda, cuda:N or auto"
+        "--device",
+        default=None,
+        help=f"where to compute: cpu, cuda, cuda:N or auto (default: {default})",
+    )
+
+
+def add_output_arguments(parser, *, force_help="replace the output if it exists") -> None:
+    """``--force``, ``-q/--quiet`` and ``-v/--verbose`` (a count)."""
+    parser.add_argument("--force", action="store_true", help=force_help)
+    parser.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress lines or tables: the short summary, warnings and errors only",
+    )
+    parser.add_argument(
+        "-v", "--verbose", action="count", default=0, help="print more (repeat for even more)"
     )
 
 
 def load_model(path, device=None):
-    """``(model, user_metadata)`` from a model file written by ``torchlogit fit`` / ``save``."""
-    from ..io import load, read_metadata
+    """``(model, user_metadata)`` from a model file written by ``torchlogit fit`` / ``save``.
 
-    model = load(path, device=device)
+    A data table given where the model belongs (the arguments swapped) is named as such
+    before anything is read.
+    """
+    from ..io import DataFileError, ModelFileError, load, read_metadata
+
+    hint = "the first argument must be a model file (written by 'torchlogit fit'), the second"
+    if str(path).lower().endswith(DATA_SUFFIXES):
+        raise DataFileError(f"{path}: is a data table, not a model; {hint} the data")
+    try:
+        model = load(path, device=device)
+    except ModelFileError as exc:
+        text = str(exc)
+        if "not a torchlogit model" not in text and "header" not in text:
+            raise
+        raise ModelFileError(f"{text}; {hint} the data") from None
     user = read_metadata(path).get("user") or {}
     return model, user if isinstance(user, dict) else {}
 
@@ -25,8 +58,7 @@ def model_features(model, df, path, *, target=None):
     without names takes every column except ``target``, which must be as many as it has
     features.
     """
-    from ..io import DataFileError
-    from ..io._tables import feature_matrix
+    from ..io import DataFileError, feature_matrix
 
     names = getattr(model, "feature_names_in_", None)
     others = [c for c in df.columns if c != target]
@@ -51,16 +83,17 @@ def labelled_data(model, user, args):
     """``(X, y, target)`` for evaluate / report: the target column from ``--target`` or the
     one the model was fitted on."""
     from ..inspection import check_labels
-    from ..io import DataFileError, read_table
-    from ..io._tables import target_vector
+    from ..io import DataFileError, target_vector
+    from ._fit_data import read_labels_table, typed_target
 
     target = args.target or user.get("target")
     if target is None:
         raise DataFileError(
             f"{args.model}: does not record its target column; give it with --target"
         )
-    df = read_table(args.data)
-    y = target_vector(df, target, args.data)
+    kind = user.get("target_type", "auto")
+    df = read_labels_table(args.data, target, kind)
+    y = typed_target(target_vector(df, target, args.data), kind, args.data, target)
     X = model_features(model, df, args.data, target=target)
     try:
         y = check_labels(model, y)

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import time
 
-import numpy as np
-
 from ._main import register_command
 
 
@@ -21,6 +19,7 @@ def _problems():
 
 
 def _fit_and_measure(make, X, y):
+    import numpy as np
     from sklearn.metrics import accuracy_score, log_loss
 
     t0 = time.perf_counter()
@@ -63,8 +62,9 @@ def _write_report(clf, X, y, out_dir):
         y,
         out_dir,
         title="torchlogit demo: breast cancer (569 x 30, standardised)",
-        data_name="scikit-learn's breast-cancer data (training set)",
+        data_name="scikit-learn's breast-cancer data",
         feature_names=names,
+        in_sample=True,
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 
-from ._common import add_device_argument
+from ._common import add_device_argument, add_output_arguments
 from ._main import register_command
 
 
@@ -21,22 +21,57 @@ def _add_arguments(parser) -> None:
         "(under torchrun each rank reads its share of the files)",
     )
     parser.add_argument("--target", required=True, metavar="COL", help="the label column")
-    parser.add_argument(
-        "--features", nargs="+", metavar="COL", help="feature columns (default: all but target)"
+    cols = parser.add_mutually_exclusive_group()
+    cols.add_argument(
+        "--features",
+        nargs="+",
+        metavar="COL",
+        help="feature columns (default: all but the target, --weight and --exclude columns)",
     )
-    parser.add_argument("--out", required=True, metavar="MODEL", help="model file to write")
+    cols.add_argument(
+        "--exclude", nargs="+", metavar="COL", help="columns that are not features (an ID, a date)"
+    )
+    parser.add_argument("--weight", metavar="COL", help="column of sample weights (>= 0)")
+    parser.add_argument(
+        "--target-type",
+        choices=["auto", "str", "int", "float"],
+        default="auto",
+        help="how to read the labels: auto (numbers when they look like numbers), str (as "
+        "written: '007' and '7' are two classes), int or float",
+    )
+    parser.add_argument(
+        "--out", required=True, metavar="MODEL", help="model file to write (.safetensors)"
+    )
     est = parser.add_argument_group("model (as in LogisticRegression)")
-    est.add_argument("--penalty", default="l2", help="l2 (default), l1, elasticnet or none")
+    est.add_argument(
+        "--penalty", default="l2", choices=["l2", "l1", "elasticnet", "none"], help="the penalty"
+    )
     est.add_argument("--C", type=float, default=1.0, help="inverse regularisation strength")
     est.add_argument("--l1-ratio", type=float, default=None, help="elastic-net mixing in [0, 1]")
-    est.add_argument("--solver", default="auto", help="auto (default), newton, lbfgs, ...")
-    est.add_argument("--max-iter", type=int, default=100, help="iteration limit (default 100)")
+    est.add_argument("--solver", default="auto", help="auto, newton, lbfgs, newton-cg, cd, ...")
+    est.add_argument("--max-iter", type=int, default=100, help="iteration limit")
     est.add_argument("--tol", type=float, default=1e-4, help="stop when max|gradient| <= tol")
     est.add_argument("--class-weight", choices=["balanced"], default=None)
     est.add_argument("--no-intercept", action="store_true", help="fit without an intercept")
-    est.add_argument("--dtype", choices=["float32", "float64"], default=None)
-    add_device_argument(est)
-    parser.add_argument("--quiet", action="store_true", help="no per-iteration progress")
+    est.add_argument(
+        "--standardize",
+        action="store_true",
+        help="fit on centred, unit-variance columns "
+        "(the penalty acts on that scale); the model is saved on the original columns",
+    )
+    est.add_argument(
+        "--dtype",
+        choices=["float32", "float64"],
+        default=None,
+        help="float64 unless the data are float32 (default)",
+    )
+    add_device_argument(est, default="the CPU")
+    add_output_arguments(parser, force_help="replace the model file if it exists")
+    parser.add_argument(
+        "--fail-on-no-convergence",
+        action="store_true",
+        help="exit with status 1, writing nothing, when the solver stops before --tol is reached",
+    )
     parser.add_argument(
         "--chunk-rows",
         type=int,
@@ -64,7 +99,7 @@ def estimator_from_args(args):
     from .. import LogisticRegression
 
     return LogisticRegression(
-        penalty=None if args.penalty in ("none", "None") else args.penalty,
+        penalty=None if args.penalty == "none" else args.penalty,
         C=args.C,
         l1_ratio=args.l1_ratio,
         fit_intercept=not args.no_intercept,
@@ -74,38 +109,9 @@ def estimator_from_args(args):
         max_iter=args.max_iter,
         device=args.device,
         dtype=args.dtype,
-        verbose=0 if args.quiet else 1,
+        verbose=0 if args.quiet else 1 + args.verbose,
         checkpoint_dir=getattr(args, "checkpoint_dir", None),
     )
-
-
-def _read_files(paths, args):
-    """``(X, y, feature names)`` from ``paths``, each file checked on its own (errors name it)."""
-    import numpy as np
-    import pandas as pd
-
-    from ..io import DataFileError, read_table
-    from ..io._tables import feature_matrix, target_vector
-
-    Xs, ys, features = [], [], None
-    for path in paths:
-        df = read_table(path)
-        y = target_vector(df, args.target, path)
-        cols = args.features or [c for c in df.columns if c != args.target]
-        if args.target in cols:
-            raise DataFileError(f"{path}: the target {args.target!r} is also a feature")
-        if not cols:
-            raise DataFileError(f"{path}: no feature columns besides {args.target!r}")
-        if features is not None and list(cols) != features:
-            raise DataFileError(
-                f"{path}: feature columns {list(cols)} differ from {features} in {paths[0]}"
-            )
-        features = list(cols)
-        Xs.append(feature_matrix(df, features, path))
-        ys.append(y)
-    if len(Xs) == 1:
-        return Xs[0], ys[0], features
-    return pd.concat(Xs, ignore_index=True), np.concatenate(ys), features
 
 
 def _source(paths, args):
@@ -134,8 +140,20 @@ def _count_correct(clf, source):
 
 
 def run(args) -> int:
-    from ..distributed import distributed_context
+    from ..distributed import distributed_context, expand_paths
+    from ..io import check_output
+    from ._fit_data import check_fit_arguments
 
+    check_fit_arguments(args)
+    # The output is checked before any work: not an input, not a folder or a device, the
+    # right extension, not an existing file unless --force, in a writable folder.
+    check_output(
+        args.out,
+        inputs=expand_paths([args.data]),
+        force=args.force,
+        suffixes=(".safetensors",),
+        what="model file",
+    )
     with distributed_context(timeout=args.timeout, device=args.device) as ctx:
         return _run(args, ctx)
 
@@ -146,6 +164,8 @@ def _run(args, ctx) -> int:
 
     from ..distributed import Communicator, expand_paths, shard_files
     from ..io import DataFileError
+    from ._fit_data import read_files, standardize, to_original_scale
+    from ._interrupt import checkpoint_iteration, log_above_progress_bars
 
     paths = expand_paths([args.data])
     if not paths:
@@ -155,23 +175,36 @@ def _run(args, ctx) -> int:
             f"{args.data}: {len(paths)} file(s) for {ctx.world_size} processes; each needs at "
             "least one file (split the data into more files, or start fewer processes)"
         )
+    if args.standardize and ctx.active:
+        raise ValueError("--standardize is not available under torchrun yet; standardise the "
+                         "files beforehand")  # fmt: skip
     comm = Communicator() if ctx.active else None
     mine = shard_files(paths, ctx.rank, ctx.world_size)
     clf = estimator_from_args(args)
+    resumed = checkpoint_iteration(args.checkpoint_dir) if args.checkpoint_dir else None
     if not ctx.is_main:
         clf.set_params(verbose=0)
+    elif resumed is not None:
+        print(f"resuming from iteration {resumed} in {args.checkpoint_dir}", flush=True)
     t0 = time.perf_counter()
-    if args.chunk_rows is not None:
-        source = _source(mine, args)
-        clf.fit(source)  # validated (every chunk read once) inside fit, on every rank
-        features = list(clf.feature_names_in_)
-    else:
-        if comm is None:
-            X, y, features = _read_files(mine, args)
+    scaling = None
+    with log_above_progress_bars():
+        if args.chunk_rows is not None:
+            source = _source(mine, args)
+            clf.fit(source)  # validated (every chunk read once) inside fit, on every rank
+            features = list(clf.feature_names_in_)
         else:
-            with comm.agree(f"reading the training files {args.data}"):
-                X, y, features = _read_files(mine, args)
-        clf.fit(X, y)
+            if comm is None:
+                X, y, w, features = read_files(mine, args)
+            else:
+                with comm.agree(f"reading the training files {args.data}"):
+                    X, y, w, features = read_files(mine, args)
+            Xfit = X
+            if args.standardize:
+                Xfit, *scaling = standardize(X)
+            clf.fit(Xfit, y, sample_weight=w)
+            if scaling is not None:
+                to_original_scale(clf, *scaling)
     elapsed = time.perf_counter() - t0
     clf.set_params(verbose=0)  # a saved model should not print when refitted
     if args.chunk_rows is not None:
@@ -184,29 +217,72 @@ def _run(args, ctx) -> int:
     accuracy, n_rows = float(counts[0] / counts[1]), int(counts[1])
     if not ctx.is_main:
         return 0
-    clf.save(
-        args.out,
-        metadata={
-            "target": str(args.target),
-            "training_data": str(args.data),
-            "n_samples": n_rows,
-            **({"world_size": ctx.world_size} if ctx.active else {}),
-        },
+    converged = bool(getattr(clf, "converged_", True))
+    if resumed is not None and converged and int(np.max(clf.n_iter_)) == resumed:
+        print(
+            f"the checkpoint in {args.checkpoint_dir} is of a fit that already converged at "
+            f"iteration {resumed}; no further iterations were run"
+        )
+    if args.fail_on_no_convergence and not converged:
+        raise ValueError(_not_converged(clf))
+    metadata = {
+        "target": str(args.target),
+        "training_data": str(args.data),
+        "n_samples": n_rows,
+        **({"weight": str(args.weight)} if args.weight else {}),
+        **({"target_type": args.target_type} if args.target_type != "auto" else {}),
+        **({"world_size": ctx.world_size} if ctx.active else {}),
+    }
+    if scaling is not None:
+        metadata["standardize"] = {
+            "features": [str(f) for f in features],
+            "means": [float(v) for v in scaling[0]],
+            "scales": [float(v) for v in scaling[1]],
+        }
+    clf.save(args.out, metadata=metadata)
+    _print_summary(clf, args, ctx, n_rows=n_rows, n_features=len(features), elapsed=elapsed,
+                   accuracy=accuracy)  # fmt: skip
+    return 0
+
+
+def _not_converged(clf) -> str:
+    import numpy as np
+
+    h = clf.history_
+    gnorm = f" (max|grad| {h['gradient_norm'][-1]:.2e} > --tol {clf.tol:g})" if h.get(
+        "gradient_norm") else ""  # fmt: skip
+    return (
+        f"the solver did not converge in {int(np.max(clf.n_iter_))} iterations{gnorm}; "
+        "nothing written (raise --max-iter, add --standardize, or drop "
+        "--fail-on-no-convergence to keep the model anyway)"
     )
+
+
+def _print_summary(clf, args, ctx, *, n_rows, n_features, elapsed, accuracy) -> None:
+    import numpy as np
+
+    from ..inspection import format_coefficients
+
     h = clf.history_
     state = "converged" if getattr(clf, "converged_", True) else "NOT converged"
     gnorm = f"max|grad| {h['gradient_norm'][-1]:.2e}" if h.get("gradient_norm") else ""
     where = f" on {ctx.world_size} processes" if ctx.active else ""
+    scaled = " (fitted on standardised columns)" if args.standardize else ""
     print(
-        f"fitted {n_rows} rows x {len(features)} features{where}, "
-        f"classes {clf.classes_.tolist()}\n"
+        f"fitted {n_rows} rows x {n_features} features{where}, "
+        f"classes {clf.classes_.tolist()}{scaled}\n"
         f"solver {clf.solver_}: {int(np.max(clf.n_iter_))} iterations, {state} "
         f"({gnorm}, tol {clf.tol:g})\n"
         f"objective {h['objective'][-1]:.10g} (averaged)   time {elapsed:.3f} s   "
-        f"training accuracy {accuracy:.4f}\n"
-        f"model written to {args.out}"
+        f"training accuracy {accuracy:.4f}"
     )
-    return 0
+    if not args.quiet:
+        top = None if args.verbose else 10
+        print("\ncoefficients (on the original columns; largest first):")
+        print(format_coefficients(clf, top=top))
+        if top is not None and n_features > top:
+            print(f"(all of them: torchlogit show {args.out})")
+    print(f"model written to {args.out}")
 
 
 register_command("fit", "fit a model on a CSV / Parquet file and save it", _add_arguments, run)

@@ -3,6 +3,7 @@
 matplotlib is imported only when a plot is drawn.
 """
 
+from ._coefficients import coefficient_table, format_coefficients
 from ._metrics import check_labels, classification_metrics, format_metrics
 from ._plots import (
     plot_calibration,
@@ -12,11 +13,14 @@ from ._plots import (
     plot_precision_recall,
     plot_roc,
 )
-from ._report import write_report
+from ._report import REPORT_FILES, write_report
 
 __all__ = [
+    "REPORT_FILES",
     "check_labels",
     "classification_metrics",
+    "coefficient_table",
+    "format_coefficients",
     "format_metrics",
     "plot_calibration",
     "plot_coefficients",

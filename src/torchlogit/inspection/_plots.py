@@ -24,8 +24,19 @@ def _save(fig, path):
     return path
 
 
+def plain(text) -> str:
+    """``text`` shown as written: a ``$`` would start matplotlib's mathtext (``$x$``)."""
+    return str(text).replace("$", r"\$")
+
+
 def _class_names(classes) -> list[str]:
-    return [str(c) for c in classes]
+    return [plain(c) for c in classes]
+
+
+def _legend_outside(ax, title):
+    """The legend to the right of the axes, so that it never covers a curve."""
+    ax.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), fontsize=8, title=title,
+              title_fontsize=8, borderaxespad=0)  # fmt: skip
 
 
 def plot_history(history: dict, path, *, tol: float | None = None):
@@ -70,17 +81,18 @@ def plot_roc(y, proba, classes, path):
     """ROC curve(s) with their AUC; one-vs-rest per class for more than two classes."""
     from sklearn.metrics import roc_auc_score, roc_curve
 
-    fig = _figure(5.2, 4.8)
+    fig = _figure(6.4, 4.4)
     ax = fig.subplots()
-    for name, yb, score in _one_vs_rest(y, proba, classes):
+    for i, (name, yb, score) in enumerate(_one_vs_rest(y, proba, classes)):
         if yb.all() or not yb.any():
             continue
         fpr, tpr, _ = roc_curve(yb, score)
-        ax.plot(fpr, tpr, lw=2, label=f"{name} (AUC {roc_auc_score(yb, score):.3f})")
+        ax.plot(fpr, tpr, lw=2, color=f"C{i}",
+                label=f"{name} (AUC {roc_auc_score(yb, score):.3f})")  # fmt: skip
     ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, label="chance")
     ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.01), aspect="equal")
     ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC curve")
-    ax.legend(loc="lower right", fontsize=8, title="positive class", title_fontsize=8)
+    _legend_outside(ax, "positive class")
     ax.grid(alpha=0.3)
     return _save(fig, path)
 
@@ -89,7 +101,7 @@ def plot_precision_recall(y, proba, classes, path):
     """Precision-recall curve(s) with average precision; the prevalence as the baseline."""
     from sklearn.metrics import average_precision_score, precision_recall_curve
 
-    fig = _figure(5.2, 4.8)
+    fig = _figure(6.4, 4.4)
     ax = fig.subplots()
     for i, (name, yb, score) in enumerate(_one_vs_rest(y, proba, classes)):
         if yb.all() or not yb.any():
@@ -100,54 +112,66 @@ def plot_precision_recall(y, proba, classes, path):
         ax.axhline(yb.mean(), color=f"C{i}", ls=":", lw=1)
     ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.05), aspect="equal")
     ax.set(xlabel="recall", ylabel="precision", title="Precision–recall (dotted: prevalence)")
-    ax.legend(loc="lower left", fontsize=8, title="positive class", title_fontsize=8)
+    _legend_outside(ax, "positive class")
     ax.grid(alpha=0.3)
     return _save(fig, path)
 
 
 def plot_calibration(y, proba, classes, path, *, n_bins: int = 10):
-    """Reliability diagram (observed frequency per bin of predicted probability) over a
-    histogram of the predicted probabilities."""
-    from sklearn.calibration import calibration_curve
-
-    fig = _figure(5.2, 5.6)
-    ax, hist = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
-    ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, label="perfectly calibrated")
+    """Reliability diagram: the observed frequency of the class per bin of predicted
+    probability, each point labelled with the number of rows in its bin. Two classes: one
+    panel over a histogram of the predictions; more: one small panel per class (one vs
+    rest, at most 10), on shared axes, so that no curve hides another."""
     curves = _one_vs_rest(y, proba, classes)
-    style = {"histtype": "stepfilled", "alpha": 0.45} if len(curves) == 1 else {"histtype": "step"}
-    for i, (name, yb, score) in enumerate(curves):
-        if yb.all() or not yb.any():
-            continue
-        frac, mean = calibration_curve(yb, score, n_bins=n_bins, strategy="uniform")
-        ax.plot(mean, frac, "o-", color=f"C{i}", ms=4, label=name)
-        hist.hist(score, bins=n_bins, range=(0, 1), color=f"C{i}", lw=1.5, **style)
-    ax.set(xlim=(-0.01, 1.01), ylim=(-0.01, 1.01), ylabel="observed frequency")
-    ax.set_title("Calibration")
-    ax.legend(loc="upper left", fontsize=8, title="positive class", title_fontsize=8)
-    ax.grid(alpha=0.3)
-    counts = np.concatenate(
-        [np.histogram(score, bins=n_bins, range=(0, 1))[0] for _, _, score in curves]
-    )
-    nonzero = counts[counts > 0]
-    if nonzero.size and nonzero.max() > 30 * nonzero.min():  # a few bins would vanish
-        from matplotlib.ticker import LogFormatter
-
-        hist.set_yscale("log")
-        hist.yaxis.set_major_formatter(LogFormatter(labelOnlyBase=False))
-        hist.yaxis.set_minor_formatter(LogFormatter(labelOnlyBase=True))
-        hist.set_ylabel("count (log scale)")
-    else:
-        hist.set_ylabel("count")
-    hist.set_xlabel("predicted probability")
-    hist.grid(alpha=0.3)
+    if len(curves) == 1:
+        fig = _figure(5.2, 5.6)
+        ax, hist = fig.subplots(2, 1, sharex=True, height_ratios=[3, 1])
+        _calibration_panel(ax, *curves[0][1:], n_bins, color="C0")
+        ax.set(ylabel="observed frequency", title=f"Calibration (class {curves[0][0]})")
+        ax.legend(loc="upper left", fontsize=8)
+        hist.hist(curves[0][2], bins=n_bins, range=(0, 1), color="C0", alpha=0.45)
+        hist.set(xlabel="predicted probability", ylabel="rows")
+        hist.grid(alpha=0.3)
+        return _save(fig, path)
+    cols = min(5, len(curves))
+    rows = -(-len(curves) // cols)
+    fig = _figure(2.3 * cols + 0.6, 2.3 * rows + 0.8)
+    axes = np.atleast_1d(fig.subplots(rows, cols, sharex=True, sharey=True)).ravel()
+    for k, (name, yb, score) in enumerate(curves):
+        _calibration_panel(axes[k], yb, score, n_bins, color=f"C{k}", small=True)
+        axes[k].set_title(f"class {name}", fontsize=9)
+    for ax in axes[len(curves) :]:
+        ax.set_visible(False)
+    fig.supxlabel("predicted probability (one vs rest)", fontsize=9)
+    fig.supylabel("observed frequency", fontsize=9)
+    fig.suptitle("Calibration per class (numbers: rows per bin)", fontsize=10)
     return _save(fig, path)
+
+
+def _calibration_panel(ax, yb, score, n_bins, *, color, small=False):
+    edges = np.linspace(0, 1, n_bins + 1)
+    which = np.clip(np.digitize(score, edges[1:-1]), 0, n_bins - 1)
+    counts = np.bincount(which, minlength=n_bins)
+    keep = counts > 0
+    mean = np.bincount(which, weights=score, minlength=n_bins)[keep] / counts[keep]
+    frac = np.bincount(which, weights=yb.astype(float), minlength=n_bins)[keep] / counts[keep]
+    ax.plot([0, 1], [0, 1], color="grey", ls="--", lw=1, label="perfectly calibrated")
+    ax.plot(mean, frac, "o-", color=color, ms=3 if small else 4, label="observed")
+    for xm, yf, c in zip(mean, frac, counts[keep], strict=True):
+        ha = "right" if xm > 0.9 else "left" if xm < 0.1 else "center"  # inside the panel
+        ax.annotate(str(int(c)), (xm, yf), textcoords="offset points", xytext=(0, 4),
+                    ha=ha, fontsize=6 if small else 7, color="#444")  # fmt: skip
+    ax.set(xlim=(-0.02, 1.02), ylim=(-0.05, 1.12))
+    ax.grid(alpha=0.3)
+    if small:
+        ax.tick_params(labelsize=7)
 
 
 def plot_coefficients(coef, feature_names, classes, path, *, top: int = 20):
     """The ``top`` coefficients largest in absolute value (a bar chart, or a heat map with
     one column per class for more than two classes). They are on the inputs' scale."""
     coef = np.asarray(coef, dtype=float)
-    names = [str(f) for f in feature_names]
+    names = [plain(f) for f in feature_names]
     size = np.abs(coef).max(axis=0)
     order = np.argsort(-size, kind="stable")[:top][::-1]  # largest at the top
     k = len(order)
@@ -220,5 +244,6 @@ def plot_decision_boundary(model, X, y, classes, feature_names, path, *, max_poi
         ax.scatter(X[shown][sel, 0], X[shown][sel, 1], s=14, color=colors[k], edgecolor="black",
                    linewidth=0.3, label=names[k])  # fmt: skip
     ax.legend(loc="best", fontsize=8, title="true class", title_fontsize=8)
-    ax.set(xlabel=str(feature_names[0]), ylabel=str(feature_names[1]), title="Decision boundary")
+    ax.set(xlabel=plain(feature_names[0]), ylabel=plain(feature_names[1]),
+           title="Decision boundary")  # fmt: skip
     return _save(fig, path)

@@ -1,170 +1,279 @@
-"""An HTML report of a fitted model on labelled data: numbers, tables and linked PNG plots."""
+"""An HTML report of a fitted model on labelled data: what was evaluated, numbers, tables and
+linked PNG plots (layout and pieces in :mod:`._report_html`)."""
 
 from __future__ import annotations
 
-import html
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from .._version import __version__
 from . import _plots
+from ._coefficients import coefficient_table
 from ._metrics import classification_metrics
+from ._report_html import CSS, card, confusion_table, esc, figure, placeholder, table
 
-_CSS = """
-body { font-family: system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif;
-       max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; }
-h1 { font-size: 1.6em; margin-bottom: 0.2em; } h2 { font-size: 1.2em; margin-top: 1.6em; }
-.sub { color: #666; margin-top: 0; }
-table { border-collapse: collapse; margin: 0.5em 0; }
-td, th { border: 1px solid #ddd; padding: 4px 10px; text-align: right; }
-th { background: #f4f4f4; } td.l, th.l { text-align: left; }
-td.diag { background: #e6f2e6; font-weight: 600; }
-.grid { display: flex; flex-wrap: wrap; gap: 12px; }
-figure { margin: 0; } figure img { max-width: 100%; border: 1px solid #eee; }
-figcaption { color: #555; font-size: 0.9em; max-width: 560px; }
-"""
-
-
-def _table(rows, header=None) -> str:
-    out = ["<table>"]
-    if header:
-        out.append("<tr>" + "".join(f"<th>{html.escape(str(h))}</th>" for h in header) + "</tr>")
-    for row in rows:
-        cells = [f'<td class="l">{html.escape(str(row[0]))}</td>']
-        cells += [f"<td>{html.escape(str(v))}</td>" for v in row[1:]]
-        out.append("<tr>" + "".join(cells) + "</tr>")
-    out.append("</table>")
-    return "\n".join(out)
+#: Every file a report writes into its folder (index.html first).
+REPORT_FILES = (
+    "index.html",
+    "objective.png",
+    "roc.png",
+    "precision_recall.png",
+    "calibration.png",
+    "coefficients.png",
+    "decision_boundary.png",
+)
+_TOP_COEFFICIENTS = 30
 
 
-def _confusion_table(cm, classes) -> str:
-    names = [html.escape(str(c)) for c in classes]
-    out = ['<table><tr><th class="l">true \\ predicted</th>']
-    out += [f"<th>{n}</th>" for n in names] + ["</tr>"]
-    for i, row in enumerate(cm):
-        out.append(f'<tr><th class="l">{names[i]}</th>')
-        out += [f"<td{' class=diag' if i == j else ''}>{int(v)}</td>" for j, v in enumerate(row)]
-        out.append("</tr>")
-    out.append("</table>")
-    return "".join(out)
+def _numpy(a):
+    return np.asarray(a.detach().cpu().numpy() if hasattr(a, "detach") else a)
 
 
-def _figure(name: str, caption: str) -> str:
-    return (
-        f'<figure><img src="{name}" alt="{html.escape(caption)}">'
-        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
-    )
+def _absent(y, classes) -> list[str]:
+    return [str(c) for c in classes if not np.any(y == c)]
 
 
-def _format_param(value) -> str:
-    return repr(value) if isinstance(value, str) else str(value)
-
-
-def write_report(model, X, y, out_dir, *, title=None, data_name=None, feature_names=None):
+def write_report(model, X, y, out_dir, *, title=None, data_name=None, feature_names=None,
+                 in_sample=None, train=None, target=None, training=None):  # fmt: skip
     """Write ``index.html`` and its PNG plots for ``model`` evaluated on ``(X, y)``.
 
-    Plots: objective and gradient per iteration (from ``history_``), ROC and precision-recall
-    curves, calibration, the largest coefficients, and the decision boundary when the model
-    has two features. Files are built in a temporary directory and moved into ``out_dir``
-    (created if missing) only when all are written. Returns the path of ``index.html``.
+    ``data_name``: what ``(X, y)`` is (a file name); ``in_sample``: True when it is the
+    training data, False when held-out, None when unknown (the page says which);
+    ``train``: optional ``(X_train, y_train, name)`` whose scores are shown beside;
+    ``target``: the label column; ``training``: the model file's metadata (training file,
+    rows, target, standardisation).
+
+    Plots: objective and gradient per iteration, ROC and precision-recall curves,
+    calibration, the largest coefficients, and the decision boundary for two features; a
+    plot that cannot be drawn (one class present) is a sentence saying why. Warnings raised
+    while drawing are shown on the page, not leaked. Files are built in a temporary folder and
+    moved into ``out_dir`` only when all are written. Returns the path of ``index.html``.
     """
-    from ..io._atomic import atomic_directory
+    from ..io import atomic_directory
 
     metrics = classification_metrics(model, X, y)
-    y = np.asarray(y.detach().cpu().numpy() if hasattr(y, "detach") else y)
+    y = _numpy(y)
+    train_metrics = None
+    if train is not None:
+        train_metrics = classification_metrics(model, train[0], train[1])
+        train_metrics["y"], train_metrics["name"] = _numpy(train[1]), str(train[2])
     classes = model.classes_
     if feature_names is None:
         feature_names = getattr(model, "feature_names_in_", None)
     if feature_names is None:
         feature_names = [f"x{j}" for j in range(model.n_features_in_)]
     feature_names = [str(f) for f in feature_names]
-    proba = metrics["proba"]
-    figures = []
-    with atomic_directory(out_dir) as tmp:
-        history = getattr(model, "history_", None) or {}
-        if history.get("objective"):
-            _plots.plot_history(history, tmp / "objective.png", tol=getattr(model, "tol", None))
-            figures.append(
-                (
-                    "objective.png",
-                    "The solver's objective (scikit-learn's divided by C·Σ weights) and its "
-                    "largest gradient entry per iteration; it stops when the gradient is "
-                    "below tol.",
-                )
-            )
-        _plots.plot_roc(y, proba, classes, tmp / "roc.png")
-        figures.append(("roc.png", "ROC curve(s) on this data; AUC in the legend."))
-        _plots.plot_precision_recall(y, proba, classes, tmp / "precision_recall.png")
-        figures.append(("precision_recall.png", "Precision against recall; AP in the legend."))
-        _plots.plot_calibration(y, proba, classes, tmp / "calibration.png")
-        figures.append(
-            (
-                "calibration.png",
-                "Observed frequency of the class per bin of predicted probability "
-                "(on the diagonal when calibrated), and how the predictions are spread.",
-            )
-        )
-        _plots.plot_coefficients(model.coef_, feature_names, classes, tmp / "coefficients.png")
-        figures.append(
-            (
-                "coefficients.png",
-                "The largest coefficients (per unit of each input: scale the inputs to "
-                "compare them).",
-            )
-        )
-        if model.n_features_in_ == 2:
-            Xn = np.asarray(X.detach().cpu().numpy() if hasattr(X, "detach") else X, dtype=float)
-            _plots.plot_decision_boundary(
-                model, Xn, y, classes, feature_names, tmp / "decision_boundary.png"
-            )
-            figures.append(("decision_boundary.png", "Predictions over the plane of the data."))
-        page = _page(model, metrics, figures, title=title, data_name=data_name)
+    with atomic_directory(out_dir) as tmp, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        figures = _draw(model, X, y, metrics["proba"], classes, feature_names, tmp)
+        notes = sorted({" ".join(str(w.message).split()) for w in caught})
+        page = _page(model, metrics, train_metrics, y, figures, notes, feature_names,
+                     title=title, data_name=data_name, in_sample=in_sample, target=target,
+                     training=training or {})  # fmt: skip
         (tmp / "index.html").write_text(page, encoding="utf-8")
     return Path(out_dir) / "index.html"
 
 
-def _page(model, metrics, figures, *, title, data_name) -> str:
-    title = title or f"torchlogit report: {type(model).__name__}"
-    scores = [
-        ("samples", metrics["n_samples"]),
-        ("accuracy", f"{metrics['accuracy']:.4f}"),
-        ("log-loss", f"{metrics['log_loss']:.5f}"),
-        ("ROC AUC" + (" (one-vs-rest, macro)" if len(model.classes_) > 2 else ""),
-         f"{metrics['roc_auc']:.4f}"),
-    ]  # fmt: skip
-    fit = [
-        ("classes", ", ".join(str(c) for c in model.classes_)),
-        ("features", model.n_features_in_),
-        ("solver", getattr(model, "solver_", "?")),
-        ("iterations", int(np.asarray(getattr(model, "n_iter_", [0])).max())),
-        ("converged", getattr(model, "converged_", "?")),
-    ]
+def _draw(model, X, y, proba, classes, feature_names, tmp) -> list[str]:
+    """The plots' HTML (figures or placeholders), drawing the PNGs into ``tmp``."""
+    out = []
     history = getattr(model, "history_", None) or {}
     if history.get("objective"):
-        fit.append(("final objective", f"{history['objective'][-1]:.10g}"))
-    params = [(k, _format_param(v)) for k, v in sorted(model.get_params(deep=False).items())]
-    sub = f"evaluated on {html.escape(str(data_name))} · " if data_name else ""
-    sub += f"torchlogit {__version__} · {time.strftime('%Y-%m-%d %H:%M:%S')}"
+        _plots.plot_history(history, tmp / "objective.png", tol=getattr(model, "tol", None))
+        out.append(figure("objective.png", "The solver's objective (scikit-learn's divided by "
+                          "C·Σ weights) and its largest gradient entry per iteration; it stops "
+                          "when the gradient is below tol."))  # fmt: skip
+    present = [c for c in classes if np.any(y == c)]
+    absent = _absent(y, classes)
+    if len(present) < 2:
+        why = (f"the data hold only class {present[0]}; " if present else "no rows; ") + (
+            "a curve needs rows of the class and rows of the others.")  # fmt: skip
+        out.append(placeholder("ROC curve", why))
+        out.append(placeholder("Precision–recall curve", why))
+    else:
+        missing = f" No curve for {', '.join(absent)}: absent from this data." if absent else ""
+        _plots.plot_roc(y, proba, classes, tmp / "roc.png")
+        out.append(figure("roc.png", f"ROC curve(s) on this data; AUC in the legend.{missing}"))
+        _plots.plot_precision_recall(y, proba, classes, tmp / "precision_recall.png")
+        out.append(figure("precision_recall.png", "Precision against recall; average precision "
+                          f"in the legend, the class's share dotted.{missing}"))  # fmt: skip
+    _plots.plot_calibration(y, proba, classes, tmp / "calibration.png")
+    out.append(figure("calibration.png", "Observed frequency of the class per bin of predicted "
+                      "probability (on the diagonal when calibrated); the numbers are the rows "
+                      "in each bin: a bin of a few rows says little.",
+                      wide=len(classes) > 2))  # fmt: skip
+    _plots.plot_coefficients(model.coef_, feature_names, classes, tmp / "coefficients.png")
+    out.append(
+        figure(
+            "coefficients.png",
+            "The largest coefficients, per unit of each input "
+            "column (scale the inputs, or fit with --standardize, to compare them).",
+        )
+    )
+    if model.n_features_in_ == 2:
+        Xn = np.asarray(_numpy(X), dtype=float)
+        _plots.plot_decision_boundary(model, Xn, y, classes, feature_names,
+                                      tmp / "decision_boundary.png")  # fmt: skip
+        out.append(figure("decision_boundary.png", "Predictions over the plane of the data."))
+    return out
+
+
+def _auc(metrics, y, classes) -> str:
+    if np.isfinite(metrics["roc_auc"]):
+        return f"{metrics['roc_auc']:.4f}"
+    absent = _absent(y, classes)
+    return f"n/a (class {', '.join(absent)} absent)" if absent else "n/a"
+
+
+def _scores(model, metrics, y, train_metrics, held) -> str:
+    classes = model.classes_
+    rows = [
+        ["rows", metrics["n_samples"]],
+        ["accuracy", f"{metrics['accuracy']:.4f}"],
+        ["log-loss", f"{metrics['log_loss']:.5f}"],
+        ["ROC AUC" + (" (one-vs-rest, macro)" if len(classes) > 2 else ""),
+         _auc(metrics, y, classes)],
+    ]  # fmt: skip
+    header = ["", f"this data ({held})"]
+    if train_metrics is not None:
+        header.append("training data (in-sample)")
+        extra = [train_metrics["n_samples"], f"{train_metrics['accuracy']:.4f}",
+                 f"{train_metrics['log_loss']:.5f}",
+                 _auc(train_metrics, train_metrics["y"], classes)]  # fmt: skip
+        for row, v in zip(rows, extra, strict=True):
+            row.append(v)
+    return table(rows, header)
+
+
+def _balance(model, y, train_metrics) -> str:
+    header = ["class", "rows", "share"]
+    if train_metrics is not None:
+        header += ["training rows", "training share"]
+    rows = []
+    for c in model.classes_:
+        n = int(np.sum(y == c))
+        row = [c, n, f"{n / max(len(y), 1):.1%}"]
+        if train_metrics is not None:
+            t = int(np.sum(train_metrics["y"] == c))
+            row += [t, f"{t / max(len(train_metrics['y']), 1):.1%}"]
+        rows.append(row)
+    return table(rows, header)
+
+
+def _per_class(model, metrics, y) -> str:
+    from sklearn.metrics import precision_recall_fscore_support
+
+    classes = model.classes_
+    p, r, f, s = precision_recall_fscore_support(y, metrics["pred"], labels=classes,
+                                                 zero_division=0)  # fmt: skip
+    rows = [[c, f"{p[k]:.3f}", f"{r[k]:.3f}", f"{f[k]:.3f}", int(s[k])]
+            for k, c in enumerate(classes)]  # fmt: skip
+    w = s / max(s.sum(), 1)
+    rows.append(["macro average", f"{p.mean():.3f}", f"{r.mean():.3f}", f"{f.mean():.3f}",
+                 int(s.sum())])  # fmt: skip
+    rows.append(["weighted average", f"{w @ p:.3f}", f"{w @ r:.3f}", f"{w @ f:.3f}",
+                 int(s.sum())])  # fmt: skip
+    return table(rows, ["class", "precision", "recall", "F1", "rows"])
+
+
+def _coefficients(model, feature_names) -> str:
+    t = coefficient_table(model, feature_names, top=_TOP_COEFFICIENTS)
+    rows = []
+    if t["fit_intercept"]:
+        rows.append(["(intercept)", *(f"{v:.5g}" for v in t["intercept"])])
+    rows += [[name, *(f"{v:.5g}" for v in values)] for name, values in t["rows"]]
+    shown = (f"the {t['shown']} largest of {t['n_features']} features"
+             if t["shown"] < t["n_features"] else f"all {t['n_features']} features")  # fmt: skip
+    return (f"<p>{esc(shown)}; <b>{t['n_nonzero']} of {t['n_coef']}</b> coefficients are "
+            "non-zero; on the original columns</p>"
+            + table(rows, ["feature", *t["columns"]]))  # fmt: skip
+
+
+def _fit_rows(model, training) -> list:
+    classes = model.classes_
+    rows = [("model", f"{type(model).__name__}, {len(classes)} classes"),
+            ("features", model.n_features_in_)]  # fmt: skip
+    if training.get("training_data"):
+        rows.append(("trained on", training["training_data"]))
+        if training.get("n_samples") is not None:
+            rows.append(("training rows", training["n_samples"]))
+    if training.get("standardize"):
+        rows.append(("standardized", "yes (coefficients shown on the original columns)"))
+    rows.append(("solver", getattr(model, "solver_", "?")))
+    rows.append(("iterations", int(np.asarray(getattr(model, "n_iter_", [0])).max())))
+    rows.append(("converged", "yes" if getattr(model, "converged_", True) else "NO"))
+    history = getattr(model, "history_", None) or {}
+    if history.get("gradient_norm"):
+        rows.append(("final max|gradient|", f"{history['gradient_norm'][-1]:.2e}"))
+    if history.get("objective"):
+        rows.append(("final objective", f"{history['objective'][-1]:.10g}"))
+    return rows
+
+
+def _non_default_params(model) -> list:
+    defaults = type(model)().get_params(deep=False)
+    rows = []
+    for name, value in sorted(model.get_params(deep=False).items()):
+        if name in ("verbose", "checkpoint_dir", "distributed"):
+            continue
+        default = defaults.get(name)
+        same = value is default or (type(value) is type(default) and value == default)
+        if not same:
+            rows.append((name, "none" if value is None else value))
+    return rows or [("(all defaults)", "")]
+
+
+def _evaluated(metrics, data_name, in_sample, target, training) -> str:
+    what = esc(data_name) if data_name else "the given rows"
+    col = f", target column <b>{esc(target)}</b>" if target else ""
+    if in_sample is True:
+        badge = ('<span class="badge in">in-sample</span> these are the rows the model was '
+                 "fitted on: the scores are optimistic; evaluate on held-out rows to judge "
+                 "it")  # fmt: skip
+    elif in_sample is False:
+        trained = training.get("training_data")
+        badge = ('<span class="badge out">held-out</span> not the training data'
+                 + (f" (trained on {esc(trained)})" if trained else ""))  # fmt: skip
+    else:
+        badge = ('<span class="badge unknown">unknown</span> whether these rows were used '
+                 "for training")  # fmt: skip
+    return (f'<p class="eval">Scores on <b>{what}</b>: {metrics["n_samples"]} rows{col}. '
+            f"{badge}.</p>")  # fmt: skip
+
+
+def _page(model, metrics, train_metrics, y, figures, notes, feature_names, *, title,
+          data_name, in_sample, target, training) -> str:  # fmt: skip
+    title = title or f"torchlogit report: {type(model).__name__}"
+    held = {True: "in-sample", False: "held-out"}.get(in_sample, "evaluated")
+    sub = f"torchlogit {__version__} · {time.strftime('%Y-%m-%d %H:%M:%S')}"
+    cards = [
+        card("Scores", _scores(model, metrics, y, train_metrics, held)),
+        card("Class balance", _balance(model, y, train_metrics)),
+        card("Per class", _per_class(model, metrics, y)),
+        card("Confusion matrix", confusion_table(metrics["confusion_matrix"], model.classes_)),
+        card("Model and fit", table(_fit_rows(model, training), kv=True)),
+        card("Settings (non-default only)", table(_non_default_params(model), kv=True)),
+    ]
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
-        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>",
-        f"<h1>{html.escape(title)}</h1>",
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{esc(title)}</title><style>{CSS}</style></head><body>",
+        f"<h1>{esc(title)}</h1>",
         f'<p class="sub">{sub}</p>',
-        '<div class="grid"><div><h2>Scores</h2>',
-        _table(scores),
-        "</div><div><h2>Fit</h2>",
-        _table(fit),
-        "</div><div><h2>Parameters</h2>",
-        _table(params),
-        "</div></div>",
-        "<h2>Confusion matrix</h2>",
-        _confusion_table(metrics["confusion_matrix"], model.classes_),
+        _evaluated(metrics, data_name, in_sample, target, training),
+        *(f'<p class="note">note: {esc(n)}</p>' for n in notes),
+        '<div class="cards">',
+        *cards,
+        "</div>",
+        "<h2>Coefficients</h2>",
+        _coefficients(model, feature_names),
         "<h2>Plots</h2>",
-        '<div class="grid">',
-        *(_figure(name, caption) for name, caption in figures),
+        '<div class="plots">',
+        *figures,
         "</div></body></html>",
     ]
     return "\n".join(parts) + "\n"

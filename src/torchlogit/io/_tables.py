@@ -33,8 +33,12 @@ def _where(path, row: int) -> str:
     return f"row {row + 1}"
 
 
-def read_table(path):
-    """Read a CSV or Parquet file into a pandas ``DataFrame`` (pyarrow does the parsing)."""
+def read_table(path, *, text_columns=()):
+    """Read a CSV or Parquet file into a pandas ``DataFrame`` (pyarrow does the parsing).
+
+    ``text_columns``: columns kept as the text written in the file (``"007"`` stays
+    ``"007"``; an empty field is missing), for labels that only look like numbers.
+    """
     import pyarrow as pa
 
     kind = _kind(path)
@@ -48,11 +52,20 @@ def read_table(path):
             import pyarrow.csv as pacsv
 
             delimiter = "\t" if str(path).lower().endswith(".tsv") else ","
-            table = pacsv.read_csv(p, parse_options=pacsv.ParseOptions(delimiter=delimiter))
+            convert = pacsv.ConvertOptions(
+                column_types={c: pa.string() for c in text_columns}, strings_can_be_null=True
+            )
+            table = pacsv.read_csv(
+                p, parse_options=pacsv.ParseOptions(delimiter=delimiter), convert_options=convert
+            )
         else:
             import pyarrow.parquet as pq
 
             table = pq.read_table(p)
+            for c in text_columns:
+                if c in table.column_names and not pa.types.is_string(table[c].type):
+                    i = table.column_names.index(c)
+                    table = table.set_column(i, c, table[c].cast(pa.string()))
     except (pa.ArrowException, OSError) as exc:
         msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if "Empty CSV file" in msg:

@@ -1,0 +1,80 @@
+"""``torchlogit show MODEL``: what a model file holds, without any data.
+
+The model (class, penalty, C, classes, features), what it was trained on (the file, rows,
+target, weights, standardisation), how the fit ended (solver, iterations, convergence) and
+the coefficient table with the intercept.
+"""
+
+from __future__ import annotations
+
+from ._common import add_device_argument
+from ._main import register_command
+
+
+def _add_arguments(parser) -> None:
+    parser.add_argument("model", metavar="MODEL", help="model file written by 'torchlogit fit'")
+    parser.add_argument(
+        "--top",
+        type=int,
+        default=None,
+        metavar="N",
+        help="only the N largest coefficients (default: all)",
+    )
+    add_device_argument(parser)
+
+
+def _penalty(model) -> str:
+    if model.penalty is None:
+        return "none"
+    text = f"{model.penalty}, C {model.C:g}"
+    if model.penalty == "elasticnet":
+        text += f", l1-ratio {model.l1_ratio:g}"
+    return text
+
+
+def describe(model, user: dict, path) -> list[str]:
+    """The lines of ``show`` above the coefficient table."""
+    import numpy as np
+
+    classes = [str(c) for c in model.classes_]
+    lines = [
+        f"model file     {path}",
+        f"model          {type(model).__name__} ({len(classes)} classes, "
+        f"{'binary: one logit' if len(classes) == 2 else 'multinomial: softmax'})",
+        f"penalty        {_penalty(model)}" + ("" if model.fit_intercept else "; no intercept"),
+        f"classes        {', '.join(classes)}",
+        f"features       {model.n_features_in_}",
+    ]
+    if user.get("training_data") is not None:
+        rows = f", {user['n_samples']} rows" if user.get("n_samples") is not None else ""
+        target = f", target {user['target']!r}" if user.get("target") else ""
+        weight = f", weights from {user['weight']!r}" if user.get("weight") else ""
+        lines.append(f"trained on     {user['training_data']}{rows}{target}{weight}")
+    if user.get("standardize"):
+        lines.append(
+            "standardized   yes: fitted on centred, unit-variance columns; the coefficients "
+            "below are on the original columns"
+        )
+    h = getattr(model, "history_", None) or {}
+    gn = h.get("gradient_norm") or []
+    state = "converged" if getattr(model, "converged_", True) else "did NOT converge"
+    grad = f", max|grad| {gn[-1]:.2e} (tol {model.tol:g})" if gn else ""
+    n_iter = int(np.max(getattr(model, "n_iter_", [0])))
+    lines.append(f"fit            {getattr(model, 'solver_', '?')}: {n_iter} iterations, "
+                 f"{state}{grad}")  # fmt: skip
+    return lines
+
+
+def run(args) -> int:
+    from ..inspection import format_coefficients
+    from ._common import load_model
+
+    model, user = load_model(args.model, device=args.device)
+    print("\n".join(describe(model, user, args.model)))
+    print("\ncoefficients (largest first):")
+    print(format_coefficients(model, top=args.top))
+    return 0
+
+
+register_command("show", "print what a model file holds: settings, data, coefficients",
+                 _add_arguments, run)  # fmt: skip
