@@ -8,6 +8,12 @@ all K classes). ``y`` holds class indices, shape ``(n,)``, dtype int64.
 
 Everything is computed from logits with log-sigmoid / log-sum-exp, so values, gradients and
 probabilities stay finite for logits as large as +-1e20.
+
+Curvature belongs to the loss: ``hessian_diagonal(raw)`` (the ``(n, m)`` diagonal of each
+sample's ``m x m`` Hessian in raw space), ``hessian_blocks(raw)`` (its entries ``h_kl``,
+``k <= l``, from which the linear objective and the solvers build ``X^T diag(s h_kl) X``) and
+``hessian_product(raw, v)``. Nothing outside this module recomputes a sigmoid or softmax
+weight.
 """
 
 from __future__ import annotations
@@ -49,6 +55,10 @@ class BinomialLoss:
         """``d2l/dz2 = p (1 - p)``, shape ``(n, 1)``; computed as ``sigmoid(z) sigmoid(-z)``."""
         return torch.sigmoid(raw) * torch.sigmoid(-raw)
 
+    def hessian_blocks(self, raw: torch.Tensor) -> list:
+        """``[((0, 0), p (1 - p))]``: the one entry of the per-sample Hessian, shape ``(n,)``."""
+        return [((0, 0), torch.sigmoid(raw[:, 0]) * torch.sigmoid(-raw[:, 0]))]
+
     def hessian_product(self, raw: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """Per-sample Hessian (in raw space) times ``v``, both ``(n, 1)``."""
         return self.hessian_diagonal(raw) * v
@@ -89,6 +99,21 @@ class MultinomialLoss:
         g = log_p.exp()
         g.scatter_add_(1, y.unsqueeze(1), -torch.ones_like(g[:, :1]))
         return loss, g
+
+    def hessian_diagonal(self, raw: torch.Tensor) -> torch.Tensor:
+        """``p_k (1 - p_k)``: the diagonal of ``diag(p) - p p^T`` per sample, ``(n, K)``."""
+        P = torch.softmax(raw, dim=1)
+        return P * (1.0 - P)
+
+    def hessian_blocks(self, raw: torch.Tensor) -> list:
+        """``[((k, l), h_kl)]`` for ``k <= l``: ``h_kk = p_k (1 - p_k)``, ``h_kl = -p_k p_l``."""
+        P = torch.softmax(raw, dim=1)
+        m = P.shape[1]
+        return [
+            ((k, l), P[:, k] * (1.0 - P[:, k]) if k == l else -P[:, k] * P[:, l])
+            for k in range(m)
+            for l in range(k, m)
+        ]
 
     def hessian_product(self, raw: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """``(diag(p) - p p^T) v`` per sample, ``(n, K)``."""

@@ -29,7 +29,7 @@ import math
 
 import torch
 
-from ..data._design import Batch, row_square_norms
+from ..data import Batch, row_square_norms
 from ._base import SolverBase, SolverCapabilities, SolverResult, register_solver
 
 
@@ -58,7 +58,6 @@ def _stalled(obj: list, tol: float) -> bool:
 
 class _StochasticSolver(SolverBase):
     requires = ("batch_value_gradient",)
-    handles_nonsmooth = True
     capabilities = SolverCapabilities(proximal=True, minibatch=True, distributed=False)
 
     def __init__(self, *, batch_size: int = 256, random_state: int = 0, **kwargs):
@@ -82,7 +81,8 @@ class _StochasticSolver(SolverBase):
             perm = torch.randperm(n, generator=gen).to(chunk.X.device)
             for start in range(0, n, self.batch_size):
                 idx = perm[start : start + self.batch_size]
-                yield Batch(chunk.X[idx], chunk.y[idx], chunk.sample_weight[idx])
+                offset = None if chunk.offset is None else chunk.offset[idx]
+                yield Batch(chunk.X[idx], chunk.y[idx], chunk.sample_weight[idx], offset)
 
     def solve(self, objective, coef0: torch.Tensor, resume=None) -> SolverResult:
         coef, epoch, history, state = self._resume(resume, coef0)
@@ -128,11 +128,15 @@ class _StochasticSolver(SolverBase):
 
 
 def _lipschitz_estimate(objective) -> float:
-    """``c * mean ||x_a||^2 + lambda_2`` over the first chunk (``x_a = [x, 1]``)."""
+    """``c * mean ||x_a||^2 + lambda_2`` over the first chunk (``x_a = [x, 1]``).
+
+    ``lambda_2``: the largest curvature of the penalty's smooth part (``lambda_2 max_j f_j``)."""
     for chunk in objective.data.batches():
         sq = row_square_norms(chunk.X) + float(objective.fit_intercept)
         c = 0.25 if objective.n_outputs == 1 else 0.5
-        return c * float(sq.mean()) + objective.penalty.l2
+        zero = torch.zeros(objective.coef_shape, dtype=torch.float64, device=sq.device)
+        curv = objective.penalty.smooth_hessian_diagonal(zero)
+        return c * float(sq.mean()) + (float(curv.max()) if curv.numel() else 0.0)
     return 1.0  # pragma: no cover - data always has a chunk
 
 
