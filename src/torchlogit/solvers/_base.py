@@ -136,12 +136,14 @@ def choose_solver(
     - non-smooth penalty (L1 / elastic-net / box): on a GPU (``device.type == "cuda"``) a
       first-order solver (no ``hessian``: no per-coordinate loop on the host; FISTA), else a
       second-order one (proximal Newton with a working set, ``"cd"``);
-    - smooth penalty: a solver specialised for smooth problems (not ``proximal``); with at most
-      ``NEWTON_MAX_PARAMETERS`` parameters on dense X (``SPARSE_NEWTON_MAX_PARAMETERS`` on
-      sparse X) one that builds the ``hessian`` (Newton: a handful of passes, each with one
-      Gram product); past that on sparse X one with ``hessian_product`` only (truncated
-      Newton with a diagonal preconditioner: on text-like data (B4's, L2) ~80 passes where
-      L-BFGS needs ~800); otherwise one with neither (L-BFGS, memory O(parameters)).
+    - smooth penalty, at most ``NEWTON_MAX_PARAMETERS`` parameters on dense X
+      (``SPARSE_NEWTON_MAX_PARAMETERS`` on sparse X): a solver specialised for smooth problems
+      (not ``proximal``) that builds the ``hessian`` (Newton: a handful of passes, each with
+      one Gram product);
+    - smooth, larger: no ``hessian`` matrix first; on sparse X one with ``hessian_product``
+      (truncated Newton with a diagonal preconditioner: on text-like data (B4's, L2) ~80
+      passes where L-BFGS needs ~800), on dense X one with neither (L-BFGS, memory
+      O(parameters)); then a smooth-only solver over a proximal one.
 
     Ties go to the first registered solver.
     """
@@ -165,9 +167,9 @@ def choose_solver(
         if n_parameters <= limit:
             prefs = [("proximal", False), ("hessian", True)]
         elif sparse:
-            prefs = [("proximal", False), ("hessian", False), ("hessian_product", True)]
+            prefs = [("hessian", False), ("hessian_product", True), ("proximal", False)]
         else:
-            prefs = [("proximal", False), ("hessian", False), ("hessian_product", False)]
+            prefs = [("hessian", False), ("hessian_product", False), ("proximal", False)]
     if not names:
         kind = "bounded" if bounded else ("non-smooth" if not smooth else "smooth")
         raise ValueError(f"no registered solver supports this {kind} problem")
