@@ -207,6 +207,8 @@ def test_solvers_without_bounds_refuse_them(name):
     obj, pen = _problem(X, y, sw, "l2", None, 1.0, 0.0, None)
     with pytest.raises(ValueError, match=rf"solver {name!r} does not support bounds.*cd"):
         check_solver_objective(get_solver(name), obj, pen)
+    with pytest.raises(ValueError, match="does not support bounds"):  # solve checks it too
+        get_solver(name)().solve(obj, torch.zeros(obj.coef_shape, dtype=torch.float64))
 
 
 def test_auto_picks_a_bounded_solver():

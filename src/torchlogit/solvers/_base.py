@@ -69,6 +69,11 @@ def check_solver_objective(solver_cls, objective, penalty) -> None:
             f"solver {solver_cls.name!r} needs the objective to provide {missing}, "
             f"which {type(objective).__name__} does not"
         )
+    check_solver_penalty(solver_cls, penalty)
+
+
+def check_solver_penalty(solver_cls, penalty) -> None:
+    """The penalty half of :func:`check_solver_objective` (also run by every ``solve``)."""
     caps = solver_cls.capabilities
     if getattr(penalty, "has_bounds", False) and not caps.bounds:
         raise ValueError(
@@ -370,9 +375,11 @@ class SolverBase:
         """Minimise ``objective`` from ``coef0`` (or continue ``resume``); see the module
         docstring for the loop. A start outside the penalty's box is projected onto it (the
         engine refuses a user's warm start outside the box with ``penalty.check_feasible``)."""
+        penalty = getattr(objective, "penalty", None)
+        if penalty is not None:  # never silently drop an L1 part or a box
+            check_solver_penalty(type(self), penalty)
         resumed = resume is not None and self.capabilities.resume
         coef, n_iter, history, state = self._resume(resume, coef0)
-        penalty = getattr(objective, "penalty", None)
         if penalty is not None and getattr(penalty, "has_bounds", False):
             coef = penalty.project(coef)
         it = self._start(objective, coef, state, resumed)

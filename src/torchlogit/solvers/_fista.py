@@ -1,8 +1,9 @@
 """FISTA with backtracking and adaptive restart (``solver="fista"``), on the device.
 
 For ``F(w) = f(w) + r(w)`` (``f`` smooth: data term and ``lambda_2`` part; ``r`` the L1 part
-with its prox, the soft-thresholding) each iteration (Beck & Teboulle 2009, *A fast iterative
-shrinkage-thresholding algorithm*):
+and the box ``lower <= w <= upper`` when there are bounds, with its prox ``penalty.prox``:
+soft-thresholding, then the projection onto the box) each iteration (Beck & Teboulle 2009,
+*A fast iterative shrinkage-thresholding algorithm*):
 
 - proximal gradient step from the extrapolated point ``y``:
   ``x+ = prox_{r/L}(y - grad f(y) / L)``, with backtracking on ``L`` until
@@ -16,7 +17,8 @@ shrinkage-thresholding algorithm*):
 
 Every trial ``x+`` is evaluated with value and gradient together (one pass), so the KKT
 violation at ``x+`` is exact: the stopping rule is the same as ``"cd"``'s — the largest
-minimum-norm subgradient entry of the averaged objective ``<= tol``. The gradient at ``y`` costs
+minimum-norm subgradient entry of the averaged objective (with the box's normal cone at a
+bound, ``penalty.optimality``) ``<= tol``. The gradient at ``y`` costs
 a second pass, except right after a restart (``y = x+``). Only a few scalars per iteration are
 read back to the host, so it runs well on a GPU; iterations are cheap but many (use a larger
 ``max_iter`` than for Newton-type solvers).

@@ -20,6 +20,12 @@ smooth ``lambda_2`` part) each outer iteration
    (Lee, Sun & Saunders 2014, *Proximal Newton-type methods*; the newGLMNET of Yuan, Ho & Lin
    2012 used by liblinear).
 
+With bounds (``lower_j <= w_kj <= upper_j``) the same steps solve the box-constrained problem
+exactly: the stopping measure adds the box's normal cone (``penalty.optimality``), the inner
+coordinate descent clamps each update to the box and holds coordinates at a bound on the
+subspace-Newton face (``lower`` / ``upper`` of ``solve_l1_quadratic``), and the trial points
+of the line search (convex combinations of feasible points) are projected to undo rounding.
+
 Converges quadratically once the support is found; a handful of outer iterations in practice.
 Binary and multinomial (the working set is a set of feature columns, each with all ``K``
 classes' coefficients). The Hessian is built on the compute device; the inner solve runs on

@@ -30,7 +30,13 @@ import math
 import torch
 
 from ..data import Batch, row_square_norms
-from ._base import SolverBase, SolverCapabilities, SolverResult, register_solver
+from ._base import (
+    SolverBase,
+    SolverCapabilities,
+    SolverResult,
+    check_solver_penalty,
+    register_solver,
+)
 
 
 def _n_rows(data) -> int:
@@ -85,9 +91,10 @@ class _StochasticSolver(SolverBase):
                 yield Batch(chunk.X[idx], chunk.y[idx], chunk.sample_weight[idx], offset)
 
     def solve(self, objective, coef0: torch.Tensor, resume=None) -> SolverResult:
+        data, penalty = objective.data, objective.penalty
+        check_solver_penalty(type(self), penalty)
         coef, epoch, history, state = self._resume(resume, coef0)
         coef = coef.clone()
-        data, penalty = objective.data, objective.penalty
         n = _n_rows(data)
         mean_weight = float(data.weight_sum) / n
         state = self._init_state(state, coef, objective)
