@@ -180,3 +180,26 @@ def test_box_quadratic_matches_scipy_and_kkt():
             u[None], (H @ u + b)[None], l1=lam, lower=lo, upper=hi, n_features=k
         )
         assert viol <= 1e-12
+
+
+def test_loss_curvature_bound_holds():
+    """The losses' ``curvature_bound`` (sgd's step size) bounds the per-sample Hessian's top
+    eigenvalue, computed here from the probabilities by NumPy's eigvalsh."""
+    rng = np.random.default_rng(0)
+    for K in [2, 3, 7]:
+        loss = make_loss(K)
+        worst = 0.0
+        for scale in [0.1, 1.0, 5.0]:
+            if K == 2:  # the binomial loss has one logit: its Hessian is p (1 - p)
+                p = 1 / (1 + np.exp(-rng.normal(0, scale, 500)))
+                worst = max(worst, float(np.max(p * (1 - p))))
+                continue
+            Z = rng.normal(0, scale, (500, K))
+            P = np.exp(Z - Z.max(1, keepdims=True))
+            P /= P.sum(1, keepdims=True)
+            for p in P:
+                worst = max(worst, np.linalg.eigvalsh(np.diag(p) - np.outer(p, p))[-1])
+        assert worst <= loss.curvature_bound
+        if K == 2:  # reached at z = 0
+            h = loss.hessian_diagonal(torch.zeros(1, 1, dtype=torch.float64))
+            assert float(h) == loss.curvature_bound

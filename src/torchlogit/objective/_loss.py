@@ -29,6 +29,8 @@ class BinomialLoss:
     """
 
     is_multiclass = False
+    # the largest eigenvalue of the per-sample Hessian over all logits: max p (1 - p) = 1/4
+    curvature_bound = 0.25
 
     def __init__(self, n_classes: int = 2):
         if n_classes != 2:
@@ -78,6 +80,9 @@ class MultinomialLoss:
     """
 
     is_multiclass = True
+    # an upper bound of the largest eigenvalue of diag(p) - p p^T over all logits
+    # (Gershgorin: p_k (1 - p_k) + p_k sum_{l != k} p_l = 2 p_k (1 - p_k) <= 1/2)
+    curvature_bound = 0.5
 
     def __init__(self, n_classes: int):
         if n_classes < 3:

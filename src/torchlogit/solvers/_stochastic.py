@@ -19,8 +19,8 @@ the rule met is reported as not converged.
 Step sizes: SGD uses ``eta_t = eta0 / sqrt(1 + t / T)`` (``t`` mini-batch steps so far,
 ``T`` steps per epoch; ``learning_rate="constant"`` keeps ``eta0``) with
 ``eta0 = 1 / L`` from the first chunk's mean ``L = c * mean ||x_a||^2 + lambda_2``
-(``c = 1/4`` binary, ``1/2`` multinomial); Adam (Kingma & Ba, 2015) uses ``lr`` with bias
-correction and the proximal step with step ``lr``.
+(``c``: the loss's ``curvature_bound``, ``1/4`` binary, ``1/2`` multinomial); Adam (Kingma &
+Ba, 2015) uses ``lr`` with bias correction and the proximal step with step ``lr``.
 """
 
 from __future__ import annotations
@@ -140,7 +140,7 @@ def _lipschitz_estimate(objective) -> float:
     ``lambda_2``: the largest curvature of the penalty's smooth part (``lambda_2 max_j f_j``)."""
     for chunk in objective.data.batches():
         sq = row_square_norms(chunk.X) + float(objective.fit_intercept)
-        c = 0.25 if objective.n_outputs == 1 else 0.5
+        c = objective.loss.curvature_bound
         zero = torch.zeros(objective.coef_shape, dtype=torch.float64, device=sq.device)
         curv = objective.penalty.smooth_hessian_diagonal(zero)
         return c * float(sq.mean()) + (float(curv.max()) if curv.numel() else 0.0)
