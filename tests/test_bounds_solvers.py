@@ -239,7 +239,8 @@ def test_bounds_validation():
     with pytest.raises(ValueError, match="NaN"):
         make_penalty("l2", upper_bounds=[0.0, np.nan, 1.0], **common)
     assert not make_penalty("l2", lower_bounds=-np.inf, upper_bounds=np.inf, **common).has_bounds
-    pen = make_penalty("l2", lower_bounds=0.0, **common)
+    pen = make_penalty("l2", lower_bounds=0.0, upper_bounds=[0.1, 1.0, 2.0], **common)
     assert pen.has_bounds and not pen.is_smooth
+    assert pen.limits(torch.zeros(1, 4, dtype=torch.float64))[1][0, 0] == 0.1  # not rounded
     coef = torch.tensor([[-1.0, 2.0, -3.0, -4.0]], dtype=torch.float64)
-    assert pen.project(coef).tolist() == [[0.0, 2.0, 0.0, -4.0]]  # intercept untouched
+    assert pen.project(coef).tolist() == [[0.0, 1.0, 0.0, -4.0]]  # intercept untouched

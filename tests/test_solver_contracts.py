@@ -203,3 +203,33 @@ def test_loss_curvature_bound_holds():
         if K == 2:  # reached at z = 0
             h = loss.hessian_diagonal(torch.zeros(1, 1, dtype=torch.float64))
             assert float(h) == loss.curvature_bound
+
+
+def test_auto_filters_on_the_data_it_is_told_about(monkeypatch):
+    """``streamed=`` / ``distributed=`` / ``sparse=`` exclude solvers that do not declare them."""
+    obj, _, _ = _objective()
+    l1, _, _ = _objective("l1")
+    nothing = {"streamed": False, "distributed": False, "sparse": False}
+    for flag in nothing:
+        renamed = {
+            "only-memory": type(
+                "A",
+                (NewtonSolver,),
+                {"name": "only-memory", "capabilities": _caps(NewtonSolver, **{flag: False})},
+            ),
+            "any": type("B", (FISTASolver,), {"name": "any"}),
+        }
+        monkeypatch.setattr("torchlogit.solvers._base.SOLVERS", renamed)
+        assert choose_solver(n_samples=9, n_parameters=6, penalty=obj.penalty) == "only-memory"
+        assert (
+            choose_solver(n_samples=9, n_parameters=6, penalty=obj.penalty, **{flag: True}) == "any"
+        )
+    monkeypatch.setattr("torchlogit.solvers._base.SOLVERS", {"n": NewtonSolver})
+    with pytest.raises(ValueError, match="no registered solver supports this non-smooth problem"):
+        choose_solver(n_samples=9, n_parameters=6, penalty=l1.penalty)
+
+
+def _caps(cls, **changes):
+    from dataclasses import replace
+
+    return replace(cls.capabilities, **changes)

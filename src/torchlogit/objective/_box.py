@@ -84,7 +84,7 @@ class Box:
             )
         if np.isneginf(lo).all() and np.isposinf(hi).all():
             return None
-        dtype = dtype or torch.get_default_dtype()
+        dtype = dtype or torch.float64  # converted to the coefficients' dtype where used
         return cls(
             torch.as_tensor(lo, dtype=dtype, device=device),
             torch.as_tensor(hi, dtype=dtype, device=device),
