@@ -29,6 +29,8 @@ class BinomialLoss:
     """
 
     is_multiclass = False
+    # one logit per sample: no direction of the coefficients leaves the loss unchanged
+    shift_invariant = False
     # the largest eigenvalue of the per-sample Hessian over all logits: max p (1 - p) = 1/4
     curvature_bound = 0.25
 
@@ -80,6 +82,9 @@ class MultinomialLoss:
     """
 
     is_multiclass = True
+    # adding one number to every class's logit leaves the softmax unchanged: along an
+    # unpenalised column j the coefficients have the null direction (1, ..., 1) (x) e_j
+    shift_invariant = True
     # an upper bound of the largest eigenvalue of diag(p) - p p^T over all logits
     # (Gershgorin: p_k (1 - p_k) + p_k sum_{l != k} p_l = 2 p_k (1 - p_k) <= 1/2)
     curvature_bound = 0.5

@@ -33,9 +33,10 @@ from ._linesearch import armijo_on_line
 
 
 def _null_space_regularizer(objective, coef: torch.Tensor) -> torch.Tensor | None:
-    """``sum_j u_j u_j^T`` over the unpenalised columns of a multinomial model, or None."""
+    """``sum_j u_j u_j^T`` over the unpenalised columns when the loss is ``shift_invariant``
+    (the multinomial's softmax), or None."""
     m, p = coef.shape
-    if m == 1:
+    if not getattr(getattr(objective, "loss", None), "shift_invariant", False):
         return None
     free_cols = objective.penalty.unpenalized_mask(coef)[0]
     if not bool(free_cols.any()):

@@ -236,7 +236,7 @@ class ProxNewtonCDSolver(SolverBase):
         wn, gn, lamn = local(coef), local(g), local(pen.l1_thresholds(coef))
         limits = pen.limits(coef)
         lo, hi = (None, None) if limits is None else (local(limits[0]), local(limits[1]))
-        if m > 1:
+        if objective.loss.shift_invariant:
             _fix_softmax_null_space(Hn, pen.unpenalized_mask(coef)[0, idx].cpu().numpy(), m)
         b = gn - Hn @ wn
         # inexact inner solve, tighter as the outer violation shrinks (superlinear rate)
