@@ -194,3 +194,44 @@ def test_offset_equals_a_column_fixed_at_one(solver, kind):
     a, b = fit(with_offset), fit(column)
     assert b[D] == 1.0
     assert np.abs(np.r_[a[:D], a[D]] - np.r_[b[:D], b[D + 1]]).max() < 1e-8
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+@pytest.mark.parametrize("solver", ["newton", "newton-cg", "cd", "fista"])
+def test_offset_on_sparse_x_and_in_chunks(solver, n_classes):
+    """Sparse X (``SparseDesign``) and a stream of chunks, each with its rows' offsets, reach
+    the dense one-batch optimum: the offset travels with every batch."""
+    import scipy.sparse as sp
+
+    from torchlogit.data._sparse import from_scipy
+
+    X, y, sw, offset = _data(n_classes, n=240, seed=5)
+    X[np.abs(X) < 0.8] = 0.0  # about half the entries
+    t = torch.float64
+    kind = "l1" if SOLVERS[solver].capabilities.proximal else "l2"
+    dense = _objective(X, y, sw, offset, n_classes, kind=kind, C=0.5)
+    zero = torch.zeros(dense.coef_shape, dtype=t)
+    ref = get_solver(solver)(tol=1e-10, max_iter=5000).solve(dense, zero).coef
+    Xs = from_scipy(sp.csr_matrix(X), dtype=t, device=torch.device("cpu"))
+    chunks = [slice(0, 100), slice(100, 170), slice(170, 240)]
+    for make in [
+        lambda: [Batch(Xs, torch.tensor(y), torch.tensor(sw, dtype=t), torch.tensor(offset))],
+        lambda: [
+            Batch(
+                torch.tensor(X[c]), torch.tensor(y[c]), torch.tensor(sw[c]), torch.tensor(offset[c])
+            )
+            for c in chunks
+        ],
+    ]:
+        obj = LinearObjective(
+            make_loss(n_classes),
+            BatchList(make()),
+            dense.penalty,
+            fit_intercept=True,
+            n_features=D,
+        )
+        got = get_solver(solver)(tol=1e-10, max_iter=5000).solve(obj, zero).coef
+        # multinomial intercepts are unique only up to a common shift (the softmax's)
+        shift = n_classes > 2
+        centred = lambda c: torch.cat([c[:, :D], c[:, D:] - shift * c[:, D:].mean()], dim=1)  # noqa: E731
+        assert torch.allclose(centred(got), centred(ref), rtol=0, atol=1e-8)
