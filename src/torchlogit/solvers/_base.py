@@ -72,7 +72,14 @@ def check_solver_objective(solver_cls, objective, penalty) -> None:
 
 
 def check_solver_penalty(solver_cls, penalty) -> None:
-    """The penalty half of :func:`check_solver_objective` (also run by every ``solve``)."""
+    """The penalty half of :func:`check_solver_objective` (also run by every ``solve``): the
+    penalty methods in ``solver_cls.penalty_requires`` and the capabilities it needs."""
+    missing = [a for a in solver_cls.penalty_requires if not hasattr(penalty, a)]
+    if missing:
+        raise ValueError(
+            f"solver {solver_cls.name!r} needs the penalty to provide {missing}, "
+            f"which {type(penalty).__name__} does not"
+        )
     caps = solver_cls.capabilities
     if getattr(penalty, "has_bounds", False) and not caps.bounds:
         raise ValueError(
@@ -208,6 +215,8 @@ class SolverBase:
 
     name = "base"
     requires: tuple[str, ...] = ("value_gradient",)
+    # the penalty protocol's methods the solver calls (the objective calls the smooth part)
+    penalty_requires: tuple[str, ...] = ()
     capabilities = SolverCapabilities()
     # passes over X reported in SolverResult.n_passes
     n_passes_of = staticmethod(passes_of)

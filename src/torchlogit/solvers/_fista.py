@@ -51,6 +51,7 @@ class FISTASolver(SolverBase):
 
     name = "fista"
     requires = ("value_gradient",)
+    penalty_requires = ("prox", "optimality", "nonsmooth_value")
     capabilities = SolverCapabilities(proximal=True, bounds=True)
 
     def __init__(self, *, shrink: float = 0.8, **kwargs):

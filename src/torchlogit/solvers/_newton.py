@@ -120,6 +120,7 @@ class NewtonSolver(SolverBase):
 
     name = "newton"
     requires = ("value_gradient_hessian", "value")
+    penalty_requires = ("unpenalized_mask",)
     capabilities = SolverCapabilities(hessian=True, lookahead=True)
 
     def __init__(

@@ -165,6 +165,16 @@ class ProxNewtonCDSolver(SolverBase):
 
     name = "cd"
     requires = ("value_gradient", "value", "data", "loss", "batch_raw", "reduce")
+    # a separable L1 part and a box: what the coordinate-wise inner solver can take
+    penalty_requires = (
+        "l1_thresholds",
+        "limits",
+        "project",
+        "optimality",
+        "nonsmooth_value",
+        "unpenalized_mask",
+        "selects_features",
+    )
     capabilities = SolverCapabilities(proximal=True, bounds=True, hessian=True)
     n_passes_of = staticmethod(evaluations_of)
 

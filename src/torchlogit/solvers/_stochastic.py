@@ -64,6 +64,7 @@ def _stalled(obj: list, tol: float) -> bool:
 
 class _StochasticSolver(SolverBase):
     requires = ("batch_value_gradient",)
+    penalty_requires = ("prox", "value")
     capabilities = SolverCapabilities(proximal=True, minibatch=True, distributed=False)
 
     def __init__(self, *, batch_size: int = 256, random_state: int = 0, **kwargs):
