@@ -1,7 +1,8 @@
 """What every solver shares: the result type, the history, the registry, ``"auto"`` and the loop.
 
-A solver is a class with a ``name``, the objective methods it ``requires`` (as skglm's
-``_datafit_required_attr``) and its :class:`SolverCapabilities`; it is configured in its
+A solver is a class with a ``name``, the objective methods it ``requires`` and the penalty
+methods it calls (``penalty_requires``; as skglm's ``_datafit_required_attr`` /
+``_penalty_required_attr``) and its :class:`SolverCapabilities`; it is configured in its
 constructor and run with ``solve(objective, coef0, resume=None) -> SolverResult``. Registering
 it makes it available by name; nothing in the fit path branches on solver names: the engine
 and :func:`choose_solver` read the declarations.
@@ -18,7 +19,12 @@ The loop is written once, in :meth:`SolverBase.solve` (a template, as scikit-lea
 
 ``it`` is the solver's own typed iteration state with at least ``coef``, ``value`` (the
 objective, non-smooth part included), ``measure`` (the optimality measure: ``max|grad|`` or
-the KKT violation) and ``step``.
+the KKT violation) and ``step``. The mini-batch solvers (``"sgd"``, ``"adam"``) keep their own
+epoch loop (their value is known only after an epoch and they stop on a stalled objective) but
+share the resume, logging, checkpoint and callback helpers and the result type.
+
+To add a solver: one file in ``solvers/`` with a ``SolverBase`` subclass (declarations and the
+hooks), decorated with :func:`register_solver`, and its import in ``solvers/__init__.py``.
 """
 
 from __future__ import annotations
