@@ -65,7 +65,7 @@ def _penalty_cases():
     cases = []
     for name, cls in sorted(SOLVERS.items()):
         pens = [("l2", None), (None, None)]
-        if cls.handles_nonsmooth:
+        if cls.capabilities.proximal:
             pens += [("l1", None), ("elasticnet", 0.5)]
         for pen, ratio in pens:
             cases.append(pytest.param(pen, ratio, name, id=f"{name}-{pen}"))
@@ -133,7 +133,7 @@ def test_sparse_matches_sklearn_objective(solver, n_classes):
 _NONSMOOTH = sorted(
     name
     for name, cls in SOLVERS.items()
-    if cls.handles_nonsmooth and "batch_value_gradient" not in cls.requires
+    if cls.capabilities.proximal and not cls.capabilities.minibatch
 )
 
 

@@ -214,8 +214,9 @@ def test_streaming_on_cuda(tmp_path):
     _assert_same(ref, got)
 
 
-_STOCHASTIC = ("sgd", "adam")
-_PROX = sorted(n for n, c in SOLVERS.items() if c.handles_nonsmooth and n not in _STOCHASTIC)
+_PROX = sorted(
+    n for n, c in SOLVERS.items() if c.capabilities.proximal and not c.capabilities.minibatch
+)
 
 
 @pytest.mark.skipif(not _PROX, reason="no full-batch solver for L1 / elastic-net registered yet")

@@ -23,7 +23,7 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .. import solvers as _solvers
 from ..objective import LinearObjective, make_loss, make_penalty
-from ..objective._lookahead import LookaheadObjective
+from ..objective import LookaheadObjective
 from ._checkpoint import problem_key
 from ._result import FitResult, centre_multinomial
 
@@ -102,13 +102,20 @@ def choose(spec, training, objective, penalty) -> str:
     )
 
 
-def initial_coef(shape, training, warm_start=None) -> torch.Tensor:
-    """Zeros, or ``warm_start = (coef, classes)`` when its shape and classes match."""
+def initial_coef(shape, training, warm_start=None, penalty=None) -> torch.Tensor:
+    """Zeros, or ``warm_start = (coef, classes)`` when its shape and classes match.
+
+    A warm start must lie inside the penalty's box (``lower_bounds`` / ``upper_bounds``):
+    one outside it is an error (``penalty.check_feasible``), not silently projected. The zero
+    start is projected onto the box by the solvers themselves.
+    """
     coef0 = torch.zeros(*shape, dtype=training.dtype, device=training.device)
     if warm_start is not None:
         coef, classes = warm_start
         if tuple(coef.shape) == tuple(shape) and np.array_equal(classes, training.classes):
             coef0.copy_(coef.to(device=training.device, dtype=training.dtype))
+            if penalty is not None:
+                penalty.check_feasible(coef0)
     return coef0
 
 
@@ -166,7 +173,7 @@ def fit(spec, training, *, warm_start=None) -> FitResult:
     ):
         if needed and not getattr(caps, kind):
             raise ValueError(f"solver {name!r} does not {what}; use one of {_able(kind)}")
-    coef0 = initial_coef(objective.coef_shape, training, warm_start)
+    coef0 = initial_coef(objective.coef_shape, training, warm_start, penalty)
     bytes0, calls0 = reducer.n_bytes, reducer.n_reductions
     sizes0 = dict(reducer.payload_counts)
     kwargs = dict(spec.solver_options or {})
@@ -241,9 +248,7 @@ def min_margin(objective, training, coef: torch.Tensor) -> float:
     the largest other logit (two classes: ``(2 y_i - 1) z_i``); ``inf`` when no row counts."""
     worst = torch.tensor([-float("inf")], dtype=torch.float64)
     for batch in training.data.batches():
-        raw = objective.raw_prediction(batch.X, coef)
-        if batch.offset is not None:
-            raw = raw + batch.offset
+        raw = objective.batch_raw(batch, coef)  # X W^T + b + offset
         if raw.shape[1] == 1:
             margin = (batch.y.to(raw.dtype) * 2 - 1) * raw[:, 0]
         else:

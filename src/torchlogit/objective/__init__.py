@@ -1,14 +1,25 @@
 """Objective layer: losses on the raw prediction, penalties, and the linear objective."""
 
+from ._box import Box, box_l1_violation
 from ._linear import LinearObjective
+from ._lookahead import LookaheadObjective
 from ._loss import BinomialLoss, MultinomialLoss, make_loss
-from ._penalty import ElasticNetPenalty, make_penalty
+from ._penalty import PENALTIES, ElasticNetPenalty, make_penalty, register_penalty
+from ._points import BatchList, Line, Point
 
 __all__ = [
+    "PENALTIES",
+    "BatchList",
     "BinomialLoss",
+    "Box",
     "ElasticNetPenalty",
+    "Line",
     "LinearObjective",
+    "LookaheadObjective",
     "MultinomialLoss",
+    "Point",
+    "box_l1_violation",
     "make_loss",
     "make_penalty",
+    "register_penalty",
 ]

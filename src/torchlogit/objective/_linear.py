@@ -13,6 +13,10 @@ Coefficients are one tensor ``coef`` of shape ``(m, p)``: ``m = 1`` (binary) or 
 ``p = d + 1`` with the intercept in the **last** column when ``fit_intercept`` (never
 penalised), else ``p = d``. Hessians are ``(m p, m p)`` matrices over ``coef.reshape(-1)``.
 
+With per-row offsets ``o_i`` (``batch.offset``, ``(n, m)``; None: zero) the raw prediction is
+``X W^T + b + o``: every value, gradient, Hessian and line below is taken at it (the offset is
+a constant, so derivatives w.r.t. ``coef`` keep their form).
+
 The data come from ``data.batches()``, an iterable of :class:`~torchlogit.data.Batch`:
 one batch for an in-memory fit, many for a stream. Sums over batches are passed through
 ``reduce`` (identity on one process; an all-reduce on many), so a solver never needs to know
@@ -22,11 +26,10 @@ where the rows live.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import torch
 
-from ..data._design import (
+from ..data import (
     Batch,
     linear_predict,
     transpose_matmul,
@@ -34,70 +37,15 @@ from ..data._design import (
     weighted_gram,
     weighted_square_sums,
 )
+from ._points import Line, Point
+from ._sampled_hessian import RowSampledHessian
 
 
 def _identity(t: torch.Tensor) -> torch.Tensor:
     return t
 
 
-@dataclass
-class Point:
-    """An iterate with what the next steps reuse: ``f``, ``grad`` and the raw predictions.
-
-    ``raw`` holds ``X_b W^T + b`` for every batch ``b`` (in ``data.batches()`` order), so the
-    Hessian and a line search at this point need no product with ``X`` to recompute them.
-    """
-
-    coef: torch.Tensor
-    value: torch.Tensor  # 0-d
-    gradient: torch.Tensor  # shape of coef
-    raw: list
-    hessian: torch.Tensor | None = None  # when it came with the value (plain objectives)
-
-
-class Line:
-    """``phi(t) = f(coef + t d)`` along a direction, from ``raw + t X d`` (no pass over X).
-
-    Built by :meth:`LinearObjective.line`, which computes ``X d`` once (one pass). Because
-    the raw prediction is linear in ``coef``, every trial step of a line search costs only
-    elementwise work on ``(n, m)`` arrays; :meth:`point` then computes the gradient at the
-    accepted step (one pass: ``G^T X``), reusing the raw predictions and the data term of
-    the last :meth:`value` at the same ``t``.
-    """
-
-    def __init__(self, objective, point: Point, direction: torch.Tensor, raw_dir: list):
-        self.objective = objective
-        self.start = point
-        self.direction = direction
-        self.raw_dir = raw_dir
-        self._last = None  # (t, raws, reduced data term)
-
-    def _raws(self, t: float):
-        return [
-            torch.add(r, rd, alpha=t) for r, rd in zip(self.start.raw, self.raw_dir, strict=True)
-        ]
-
-    def value(self, t: float) -> torch.Tensor:
-        """``phi(t)`` as a 0-d tensor."""
-        obj = self.objective
-        raws = self._raws(t)
-        total = torch.zeros((), dtype=self.direction.dtype, device=self.direction.device)
-        for batch, raw in zip(obj.data.batches(), raws, strict=True):
-            total = total + torch.dot(batch.sample_weight, obj.loss.loss(obj._labels(batch), raw))
-        total = obj.reduce(total.reshape(1))[0]
-        self._last = (t, raws, total)
-        coef = self.start.coef + t * self.direction
-        return total / obj._weight_sum() + obj.penalty.smooth_value(coef)
-
-    def point(self, t: float) -> Point:
-        """The :class:`Point` at ``coef + t d``: value and gradient (one pass over X)."""
-        coef = self.start.coef + t * self.direction
-        if self._last is not None and self._last[0] == t:
-            return self.objective._point_from_raw(coef, self._last[1], data_term=self._last[2])
-        return self.objective._point_from_raw(coef, self._raws(t))
-
-
-class LinearObjective:
+class LinearObjective(RowSampledHessian):
     """Value, gradient, Hessian and Hessian-vector products of the averaged objective.
 
     Parameters
@@ -153,6 +101,13 @@ class LinearObjective:
             raw = raw + b
         return raw
 
+    def batch_raw(self, batch: Batch, coef: torch.Tensor) -> torch.Tensor:
+        """The raw prediction of a batch's rows: ``X W^T + b``, plus ``batch.offset`` if any."""
+        raw = self.raw_prediction(batch.X, coef)
+        if batch.offset is not None:
+            raw = raw + batch.offset
+        return raw
+
     def _labels(self, batch: Batch) -> torch.Tensor:
         """``batch.y`` as the loss reads it: in X's dtype for the binomial loss (which would
         convert it on every call), converted once per batch and kept; class indices else."""
@@ -186,7 +141,7 @@ class LinearObjective:
         self.n_passes += 1
         total = torch.zeros((), dtype=coef.dtype, device=coef.device)
         for batch in self.data.batches():
-            raw = self.raw_prediction(batch.X, coef)
+            raw = self.batch_raw(batch, coef)
             total = total + (batch.sample_weight * self.loss.loss(batch.y, raw)).sum()
         total = self.reduce(total.reshape(1))[0]
         return total / self._weight_sum() + self.penalty.smooth_value(coef)
@@ -198,7 +153,7 @@ class LinearObjective:
         S = self._weight_sum()
         acc = torch.zeros(coef.numel() + 1, dtype=coef.dtype, device=coef.device)
         for batch in self.data.batches():
-            raw = self.raw_prediction(batch.X, coef)
+            raw = self.batch_raw(batch, coef)
             lo, G = self.loss.loss_gradient(batch.y, raw)
             sw = batch.sample_weight
             acc[0] += (sw * lo).sum()
@@ -222,7 +177,7 @@ class LinearObjective:
         n_par = m * p
         acc = torch.zeros(1 + n_par + n_par * n_par, dtype=coef.dtype, device=coef.device)
         for batch in self.data.batches():
-            raw = self.raw_prediction(batch.X, coef)
+            raw = self.batch_raw(batch, coef)
             lo, G = self.loss.loss_gradient(batch.y, raw)
             sw = batch.sample_weight
             acc[0] += (sw * lo).sum()
@@ -241,17 +196,11 @@ class LinearObjective:
         Binary: ``h_i = p_i (1 - p_i)``; multinomial: block ``(k, l)`` has
         ``h_i = p_ik (delta_kl - p_il)``, built block by block (upper triangle, mirrored).
         """
-        m, p = self.coef_shape
+        _, p = self.coef_shape
         d = self.n_features
         sw = batch.sample_weight
-        if m == 1:
-            self._add_block(H, batch, sw * self.loss.hessian_diagonal(raw)[:, 0], 0, 0, p, d)
-            return
-        P = torch.softmax(raw, dim=1)
-        for k in range(m):
-            for l in range(k, m):
-                c = sw * P[:, k] * (1.0 - P[:, k]) if k == l else -sw * P[:, k] * P[:, l]
-                self._add_block(H, batch, c, k, l, p, d, psd=(k == l))
+        for (k, l), h in self.loss.hessian_blocks(raw):
+            self._add_block(H, batch, sw * h, k, l, p, d, psd=(k == l))
 
     def _add_block(self, H, batch, c, k, l, p, d, psd=True):
         """Add ``X_a^T diag(c) X_a`` to block ``(k, l)`` (and its mirror) of ``H``."""
@@ -274,7 +223,7 @@ class LinearObjective:
         S = self._weight_sum()
         acc = torch.zeros(coef.numel(), dtype=coef.dtype, device=coef.device)
         for batch in self.data.batches():
-            raw = self.raw_prediction(batch.X, coef)
+            raw = self.batch_raw(batch, coef)
             raw_v = self.raw_prediction(batch.X, v)
             hv = self.loss.hessian_product(raw, raw_v) * batch.sample_weight.unsqueeze(1)
             acc += self._grad_from_raw_grad(batch, hv).reshape(-1)
@@ -288,7 +237,7 @@ class LinearObjective:
         The pieces a stochastic solver scales into an estimate of the averaged objective's
         value and gradient (no ``reduce``: a mini-batch is local to its process).
         """
-        raw = self.raw_prediction(batch.X, coef)
+        raw = self.batch_raw(batch, coef)
         lo, G = self.loss.loss_gradient(batch.y, raw)
         sw = batch.sample_weight
         return (sw * lo).sum(), self._grad_from_raw_grad(batch, G * sw.unsqueeze(1))
@@ -304,13 +253,8 @@ class LinearObjective:
         S = self._weight_sum()
         acc = torch.zeros(coef.numel(), dtype=coef.dtype, device=coef.device)
         for batch in self.data.batches():
-            raw = self.raw_prediction(batch.X, coef)
-            if raw.shape[1] == 1:
-                h = self.loss.hessian_diagonal(raw)
-            else:
-                P = torch.softmax(raw, dim=1)
-                h = P * (1.0 - P)
-            h = h * batch.sample_weight.unsqueeze(1)
+            raw = self.batch_raw(batch, coef)
+            h = self.loss.hessian_diagonal(raw) * batch.sample_weight.unsqueeze(1)
             dW = weighted_square_sums(batch.X, h).T
             if self.fit_intercept:
                 dW = torch.cat([dW, h.sum(dim=0).unsqueeze(1)], dim=1)
@@ -328,7 +272,7 @@ class LinearObjective:
         S = self._weight_sum()
         # The batches are not kept: each call below iterates data.batches() again, so a stream's
         # memory stays bounded by its chunk (in memory, that is the same one batch).
-        raws = [self.raw_prediction(b.X, coef) for b in self.data.batches()]
+        raws = [self.batch_raw(b, coef) for b in self.data.batches()]
         pen_diag = self.penalty.smooth_hessian_diagonal(coef)
 
         def apply(v: torch.Tensor) -> torch.Tensor:
@@ -355,9 +299,11 @@ class LinearObjective:
         for batch in self.data.batches():
             if zero:
                 raw = torch.zeros(batch.n_samples, W.shape[0], dtype=coef.dtype, device=coef.device)
+                if batch.offset is not None:
+                    raw = raw + batch.offset
                 raws.append(raw + b if b is not None else raw)
             else:
-                raws.append(self.raw_prediction(batch.X, coef))
+                raws.append(self.batch_raw(batch, coef))
         self.n_passes += 0 if zero else 1
         return self._point_from_raw(coef, raws)
 
@@ -392,136 +338,3 @@ class LinearObjective:
             raw_dir.append(rd + b if b is not None else rd)
         self.n_passes += 1
         return Line(self, point, direction, raw_dir)
-
-    def hessian(self, point: Point, *, row_fraction: float = 1.0) -> torch.Tensor:
-        """The Hessian at ``point`` (``(m p, m p)``) from its raw predictions: no ``X W^T``.
-
-        ``row_fraction < 1`` builds the data term from a fixed uniform sample of about that
-        share of each batch's rows (drawn once, seeded, and kept), scaled by
-        ``n_b / |sample_b|``: an unbiased estimate of ``X^T D X`` at a fraction of the cost,
-        in X's dtype. (Not float32 for float64 data: its rounding over tens of thousands of
-        rows, ~1e-5 relative, would swamp the curvature that only the penalty gives along
-        redundant features, and the factorisation would need damping.) The penalty's
-        diagonal is exact. With the exact gradient, a Newton iteration on this Hessian still
-        converges to the exact minimiser (linearly, at a rate set by the sample's relative
-        error).
-        """
-        self.n_evaluations += 1
-        m, p = self.coef_shape
-        n_par = m * p
-        coef = point.coef
-        H = torch.zeros(n_par, n_par, dtype=coef.dtype, device=coef.device)
-        for i, (batch, raw) in enumerate(zip(self.data.batches(), point.raw, strict=True)):
-            if row_fraction < 1.0 and _is_dense(batch.X):
-                self._add_sampled_hessian(H, i, batch, raw, row_fraction)
-                continue
-            if m > 1 and _is_dense(batch.X) and batch.n_samples * m * p <= _ONE_PRODUCT_MAX:
-                # all rows through the one-product Laplacian form (see _add_sampled_hessian)
-                self._add_sampled_hessian(H, i, batch, raw, 1.0)
-                continue
-            self.n_passes += batch.n_samples / max(self._n_rows(), 1)
-            self._add_data_hessian(H, batch, raw)
-        if row_fraction < 1.0 or m > 1:  # products leave diagonal blocks off by rounding
-            H = 0.5 * (H + H.T)
-        H = self.reduce(H.reshape(-1)).view(n_par, n_par) / self._weight_sum()
-        H.diagonal().add_(self.penalty.smooth_hessian_diagonal(coef).reshape(-1))
-        return H
-
-    def _hessian_sample(self, index: int, batch: Batch, fraction: float):
-        """``(rows, X_a[rows], n_b / |rows|)``, drawn once and kept.
-
-        ``X_a = [X, 1]`` with an intercept: the Gram then holds the intercept's row too.
-        """
-        n = batch.n_samples
-        key = (index, float(fraction))
-        cached = self._hessian_samples.get(key)
-        if cached is None:
-            for old in [k for k in self._hessian_samples if k[1] != key[1]]:
-                del self._hessian_samples[old]  # keep one sample size's copy at a time
-            gen = torch.Generator(device="cpu").manual_seed(index)
-            keep = torch.rand(n, generator=gen) < fraction
-            if not bool(keep.any()):
-                keep[0] = True
-            rows = torch.nonzero(keep)[:, 0].to(batch.X.device)
-            Xs = batch.X[rows]
-            if self.fit_intercept:
-                Xs = torch.cat([Xs, torch.ones_like(Xs[:, :1])], dim=1)
-            cached = self._hessian_samples[key] = (rows, Xs, n / rows.shape[0])
-        return cached
-
-    def row_sample(self, fraction: float) -> LinearObjective:
-        """The same objective on the kept row sample of :meth:`hessian` (its own ``S``).
-
-        Its minimiser is a cheap, statistically close start for the full problem; its exact
-        Hessian is the sampled Hessian of this objective (up to the weight normalisation).
-        ``n_passes`` of the returned objective count passes over the sample.
-        """
-        batches = []
-        for i, batch in enumerate(self.data.batches()):
-            rows, _, _ = self._hessian_sample(i, batch, fraction)
-            batches.append(Batch(batch.X[rows], batch.y[rows], batch.sample_weight[rows]))
-        return LinearObjective(
-            self.loss,
-            _Batches(batches),
-            self.penalty,
-            fit_intercept=self.fit_intercept,
-            n_features=self.n_features,
-            reduce=self.reduce,
-        )
-
-    def _add_sampled_hessian(self, H, index: int, batch: Batch, raw, fraction: float) -> None:
-        """Add the rescaled data Hessian of the kept row sample of ``batch`` to ``H``."""
-        if fraction >= 1.0:
-            rows = torch.arange(batch.n_samples, device=batch.X.device)
-            Xa = batch.X
-            if self.fit_intercept:
-                Xa = torch.cat([Xa, torch.ones_like(Xa[:, :1])], dim=1)
-            scale = 1.0
-        else:
-            rows, Xa, scale = self._hessian_sample(index, batch, fraction)
-        self.n_passes += rows.shape[0] / max(self._n_rows(), 1)
-        m = raw.shape[1]
-        p = Xa.shape[1]
-        r = raw[rows].to(Xa.dtype)
-        w = batch.sample_weight[rows].to(Xa.dtype) * scale
-        if m == 1:
-            c = w * torch.sigmoid(r[:, 0]) * torch.sigmoid(-r[:, 0])
-            Xw = Xa * c.sqrt().unsqueeze(1)
-            H += (Xw.T @ Xw).to(H.dtype)
-            return
-        # Multinomial: with A_kl = X_a^T diag(w P_k P_l) X_a = U_k^T U_l (U_k = sqrt(w) P_k X_a),
-        # the data Hessian is -A_kl off the diagonal and sum_{l != k} A_kl on it (sum_l P_l
-        # = 1): the softmax's null space (1, ..., 1) (x) v stays exact whatever the rounding.
-        P = torch.softmax(r, dim=1)
-        U = (Xa.unsqueeze(1) * (w.sqrt().unsqueeze(1) * P).unsqueeze(2)).reshape(-1, m * p)
-        A = torch.zeros(m * p, m * p, dtype=H.dtype, device=H.device)
-        for k in range(m - 1):  # blocks l > k, one product per row of blocks
-            A[k * p : (k + 1) * p, (k + 1) * p :] = (
-                U[:, k * p : (k + 1) * p].T @ U[:, (k + 1) * p :]
-            )
-        A = A + A.T
-        for k in range(m):
-            rk = slice(k * p, (k + 1) * p)
-            H[rk, :] -= A[rk, :]
-            H[rk, rk] += A[rk, :].reshape(p, m, p).sum(dim=1)
-
-
-class _Batches:
-    """A list of batches as a data source (the row sample of :meth:`LinearObjective.row_sample`)."""
-
-    def __init__(self, batches: list):
-        self._batches = batches
-        self.weight_sum = float(sum(float(b.sample_weight.sum()) for b in batches))
-        self.n_samples = sum(b.n_samples for b in batches)
-
-    def batches(self):
-        return iter(self._batches)
-
-
-# Multinomial exact Hessians take the one-product form while (n m p) stays below this.
-_ONE_PRODUCT_MAX = 20_000_000
-
-
-def _is_dense(X) -> bool:
-    """A strided torch tensor: rows can be gathered for the sampled Hessian (sparse: exact)."""
-    return isinstance(X, torch.Tensor) and X.layout == torch.strided

@@ -8,6 +8,12 @@ all K classes). ``y`` holds class indices, shape ``(n,)``, dtype int64.
 
 Everything is computed from logits with log-sigmoid / log-sum-exp, so values, gradients and
 probabilities stay finite for logits as large as +-1e20.
+
+Curvature belongs to the loss: ``hessian_diagonal(raw)`` (the ``(n, m)`` diagonal of each
+sample's ``m x m`` Hessian in raw space), ``hessian_blocks(raw)`` (its entries ``h_kl``,
+``k <= l``, from which the linear objective and the solvers build ``X^T diag(s h_kl) X``) and
+``hessian_product(raw, v)``. Nothing outside this module recomputes a sigmoid or softmax
+weight.
 """
 
 from __future__ import annotations
@@ -23,6 +29,10 @@ class BinomialLoss:
     """
 
     is_multiclass = False
+    # one logit per sample: no direction of the coefficients leaves the loss unchanged
+    shift_invariant = False
+    # the largest eigenvalue of the per-sample Hessian over all logits: max p (1 - p) = 1/4
+    curvature_bound = 0.25
 
     def __init__(self, n_classes: int = 2):
         if n_classes != 2:
@@ -49,6 +59,10 @@ class BinomialLoss:
         """``d2l/dz2 = p (1 - p)``, shape ``(n, 1)``; computed as ``sigmoid(z) sigmoid(-z)``."""
         return torch.sigmoid(raw) * torch.sigmoid(-raw)
 
+    def hessian_blocks(self, raw: torch.Tensor) -> list:
+        """``[((0, 0), p (1 - p))]``: the one entry of the per-sample Hessian, shape ``(n,)``."""
+        return [((0, 0), torch.sigmoid(raw[:, 0]) * torch.sigmoid(-raw[:, 0]))]
+
     def hessian_product(self, raw: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """Per-sample Hessian (in raw space) times ``v``, both ``(n, 1)``."""
         return self.hessian_diagonal(raw) * v
@@ -68,6 +82,12 @@ class MultinomialLoss:
     """
 
     is_multiclass = True
+    # adding one number to every class's logit leaves the softmax unchanged: along an
+    # unpenalised column j the coefficients have the null direction (1, ..., 1) (x) e_j
+    shift_invariant = True
+    # an upper bound of the largest eigenvalue of diag(p) - p p^T over all logits
+    # (Gershgorin: p_k (1 - p_k) + p_k sum_{l != k} p_l = 2 p_k (1 - p_k) <= 1/2)
+    curvature_bound = 0.5
 
     def __init__(self, n_classes: int):
         if n_classes < 3:
@@ -89,6 +109,21 @@ class MultinomialLoss:
         g = log_p.exp()
         g.scatter_add_(1, y.unsqueeze(1), -torch.ones_like(g[:, :1]))
         return loss, g
+
+    def hessian_diagonal(self, raw: torch.Tensor) -> torch.Tensor:
+        """``p_k (1 - p_k)``: the diagonal of ``diag(p) - p p^T`` per sample, ``(n, K)``."""
+        P = torch.softmax(raw, dim=1)
+        return P * (1.0 - P)
+
+    def hessian_blocks(self, raw: torch.Tensor) -> list:
+        """``[((k, l), h_kl)]`` for ``k <= l``: ``h_kk = p_k (1 - p_k)``, ``h_kl = -p_k p_l``."""
+        P = torch.softmax(raw, dim=1)
+        m = P.shape[1]
+        return [
+            ((k, l), P[:, k] * (1.0 - P[:, k]) if k == l else -P[:, k] * P[:, l])
+            for k in range(m)
+            for l in range(k, m)
+        ]
 
     def hessian_product(self, raw: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """``(diag(p) - p p^T) v`` per sample, ``(n, K)``."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 
 from ..data import InMemoryData
-from ..objective._linear import Point, _Batches
+from ..objective import BatchList, Point
 
 
 class _GenericLine:
@@ -62,14 +62,6 @@ def line_objective(objective, *, with_hessian: bool = False):
     resuming from a checkpoint then also recomputes exactly what the uninterrupted run did.
     """
     native = all(callable(getattr(type(objective), a, None)) for a in ("point", "line", "hessian"))
-    if native and isinstance(getattr(objective, "data", None), (InMemoryData, _Batches)):
+    if native and isinstance(getattr(objective, "data", None), (InMemoryData, BatchList)):
         return objective
     return _GenericAdapter(objective, with_hessian)
-
-
-def passes_of(objective) -> int:
-    """Passes over X so far (``n_passes`` rounded up), or the evaluation count without it."""
-    n = getattr(objective, "n_passes", None)
-    if n is None:
-        return int(getattr(objective, "n_evaluations", 0))
-    return int(-(-float(n) // 1))

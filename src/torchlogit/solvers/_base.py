@@ -1,19 +1,40 @@
-"""What every solver shares: the result type, the history, the registry and ``"auto"``.
+"""What every solver shares: the result type, the history, the registry, ``"auto"`` and the loop.
 
-A solver is a class with a ``name``, the objective methods it ``requires`` and whether it
-handles a non-smooth penalty; it is configured in its constructor and run with
-``solve(objective, coef0) -> SolverResult``. Registering it makes it available to the
-estimators by name; nothing in the fit path branches on solver names.
+A solver is a class with a ``name``, the objective methods it ``requires`` and the penalty
+methods it calls (``penalty_requires``; as skglm's ``_datafit_required_attr`` /
+``_penalty_required_attr``) and its :class:`SolverCapabilities`; it is configured in its
+constructor and run with ``solve(objective, coef0, resume=None) -> SolverResult``. Registering
+it makes it available by name; nothing in the fit path branches on solver names: the engine
+and :func:`choose_solver` read the declarations.
+
+The loop is written once, in :meth:`SolverBase.solve` (a template, as scikit-learn's
+``NewtonSolver``); a solver supplies its steps through hooks called in this order::
+
+    it = _start(objective, coef, state, resumed)   # first point (coef0 projected on the box)
+    loop: record (it.value, it.measure, it.step) in the history, log it
+          stop if it.measure <= tol ("converged") or n_iter >= max_iter
+          failure = _step(objective, it)         # a message ends the run (not converged)
+          n_iter += 1; checkpoint.save(..., _state(it)); callback may stop the run
+    SolverResult(coef=it.coef, ..., n_passes=n_passes_of(objective))
+
+``it`` is the solver's own typed iteration state with at least ``coef``, ``value`` (the
+objective, non-smooth part included), ``measure`` (the optimality measure: ``max|grad|`` or
+the KKT violation) and ``step``. The mini-batch solvers (``"sgd"``, ``"adam"``) keep their own
+epoch loop (their value is known only after an epoch and they stop on a stalled objective) but
+share the resume, logging, checkpoint and callback helpers and the result type.
+
+To add a solver: one file in ``solvers/`` with a ``SolverBase`` subclass (declarations and the
+hooks), decorated with :func:`register_solver`, and its import in ``solvers/__init__.py``.
 """
 
 from __future__ import annotations
 
 import inspect
-import math
-import time as _time
-from dataclasses import dataclass, field
+import warnings
 
 import torch
+
+from ._types import History, ResumeState, SolverCapabilities, SolverResult
 
 SOLVERS: dict[str, type] = {}
 
@@ -33,18 +54,50 @@ def get_solver(name: str) -> type:
         ) from None
 
 
+def _solvers_with(**wanted) -> list[str]:
+    return [
+        n
+        for n, c in SOLVERS.items()
+        if all(getattr(c.capabilities, k) == v for k, v in wanted.items())
+    ]
+
+
 def check_solver_objective(solver_cls, objective, penalty) -> None:
-    """Fail with a clear message when ``solver_cls`` cannot run on this problem."""
+    """Fail with a clear message when ``solver_cls`` cannot run on this problem.
+
+    Reads the declarations: the objective methods in ``solver_cls.requires`` and the
+    capabilities a penalty needs (``proximal`` for an L1 part, ``bounds`` for a box).
+    """
     missing = [a for a in solver_cls.requires if not hasattr(objective, a)]
     if missing:
         raise ValueError(
             f"solver {solver_cls.name!r} needs the objective to provide {missing}, "
             f"which {type(objective).__name__} does not"
         )
-    if not penalty.is_smooth and not solver_cls.handles_nonsmooth:
+    check_solver_penalty(solver_cls, penalty)
+
+
+def check_solver_penalty(solver_cls, penalty) -> None:
+    """The penalty half of :func:`check_solver_objective` (also run by every ``solve``): the
+    penalty methods in ``solver_cls.penalty_requires`` and the capabilities it needs."""
+    missing = [a for a in solver_cls.penalty_requires if not hasattr(penalty, a)]
+    if missing:
         raise ValueError(
-            f"solver {solver_cls.name!r} handles only smooth penalties (L2 or none); "
-            "use a proximal solver for L1 / elastic-net"
+            f"solver {solver_cls.name!r} needs the penalty to provide {missing}, "
+            f"which {type(penalty).__name__} does not"
+        )
+    caps = solver_cls.capabilities
+    if getattr(penalty, "has_bounds", False) and not caps.bounds:
+        raise ValueError(
+            f"solver {solver_cls.name!r} does not support bounds (lower_bounds / upper_bounds): "
+            "it does not declare capabilities.bounds; use one that does: "
+            f"{_solvers_with(bounds=True)}"
+        )
+    if not penalty.is_smooth and not caps.proximal:
+        raise ValueError(
+            f"solver {solver_cls.name!r} handles only smooth penalties (L2 or none): it does "
+            "not declare capabilities.proximal; use a proximal solver for L1 / elastic-net: "
+            f"{_solvers_with(proximal=True, minibatch=False)}"
         )
 
 
@@ -81,138 +134,98 @@ SPARSE_NEWTON_MAX_PARAMETERS = 256
 
 
 def choose_solver(
-    *, n_samples: int, n_parameters: int, penalty, sparse: bool = False, device=None
+    *,
+    n_samples: int,
+    n_parameters: int,
+    penalty,
+    sparse: bool = False,
+    device=None,
+    streamed: bool = False,
+    distributed: bool = False,
 ) -> str:
-    """The ``"auto"`` rule, a function of the problem's shape and penalty.
+    """The ``"auto"`` rule: a function of the problem's shape and penalty, read from the
+    solvers' declared capabilities (never their names).
 
-    - smooth penalty, at most ``NEWTON_MAX_PARAMETERS`` parameters, dense X: ``"newton"``
-      (a handful of passes over X, each with one Gram product);
-    - smooth, sparse X: ``"newton"`` up to ``SPARSE_NEWTON_MAX_PARAMETERS`` parameters, else
-      ``"newton-cg"`` (Hessian-vector products, diagonal preconditioner: on text-like data
-      (B4's, L2) it needs ~80 passes where L-BFGS needs ~800);
-    - smooth otherwise: ``"lbfgs"`` (no Hessian matrix, memory O(parameters));
-    - non-smooth (L1 / elastic-net): ``"fista"`` on a GPU (``device.type == "cuda"``: no
-      per-coordinate loop on the host), else ``"cd"`` (proximal Newton, working set).
+    Candidates: full-batch solvers (not ``minibatch``) that can take the penalty (``proximal``
+    for an L1 part, ``bounds`` for a box) and the data (``sparse``, ``streamed``,
+    ``distributed`` when asked). Among them, in order of preference:
+
+    - non-smooth penalty (L1 / elastic-net / box): on a GPU (``device.type == "cuda"``) a
+      first-order solver (no ``hessian``: no per-coordinate loop on the host; FISTA), else a
+      second-order one (proximal Newton with a working set, ``"cd"``);
+    - smooth penalty, at most ``NEWTON_MAX_PARAMETERS`` parameters on dense X
+      (``SPARSE_NEWTON_MAX_PARAMETERS`` on sparse X): a solver specialised for smooth problems
+      (not ``proximal``) that builds the ``hessian`` (Newton: a handful of passes, each with
+      one Gram product);
+    - smooth, larger: no ``hessian`` matrix first; on sparse X one with ``hessian_product``
+      (truncated Newton with a diagonal preconditioner: on text-like data (B4's, L2) ~80
+      passes where L-BFGS needs ~800), on dense X one with neither (L-BFGS, memory
+      O(parameters)); then a smooth-only solver over a proximal one.
+
+    Ties go to the first registered solver.
     """
-    if not penalty.is_smooth:
+    bounded = bool(getattr(penalty, "has_bounds", False))
+    smooth = penalty.is_smooth
+    names = []
+    for name, cls in SOLVERS.items():
+        c = cls.capabilities
+        if c.minibatch or (bounded and not c.bounds) or (not smooth and not c.proximal):
+            continue
+        if (sparse and not c.sparse) or (streamed and not c.streamed):
+            continue
+        if distributed and not c.distributed:
+            continue
+        names.append(name)
+    if not smooth:
         on_gpu = device is not None and torch.device(device).type == "cuda"
-        for name in ("fista", "cd") if on_gpu else ("cd", "fista"):
-            if name in SOLVERS:
-                return name
-        raise ValueError("no solver for non-smooth penalties is available")
-    if sparse:
-        if n_parameters <= SPARSE_NEWTON_MAX_PARAMETERS:
-            return "newton"
-        return "newton-cg" if "newton-cg" in SOLVERS else "lbfgs"
-    if n_parameters <= NEWTON_MAX_PARAMETERS:
-        return "newton"
-    return "lbfgs"
+        prefs = [("hessian", not on_gpu)]
+    else:
+        limit = SPARSE_NEWTON_MAX_PARAMETERS if sparse else NEWTON_MAX_PARAMETERS
+        if n_parameters <= limit:
+            prefs = [("proximal", False), ("hessian", True)]
+        elif sparse:
+            prefs = [("hessian", False), ("hessian_product", True), ("proximal", False)]
+        else:
+            prefs = [("hessian", False), ("hessian_product", False), ("proximal", False)]
+    if not names:
+        kind = "bounded" if bounded else ("non-smooth" if not smooth else "smooth")
+        raise ValueError(f"no registered solver supports this {kind} problem")
+
+    def mismatches(name):
+        c = SOLVERS[name].capabilities
+        return tuple(getattr(c, field) != value for field, value in prefs)
+
+    return min(names, key=mismatches)  # min is stable: ties keep registration order
 
 
-@dataclass(frozen=True)
-class SolverCapabilities:
-    """What a solver needs from the problem and what it supports; the fitting engine reads
-    these declarations (never the solver's name or class) to choose, check and drive it.
-
-    - ``proximal``: handles a non-smooth penalty (L1 / elastic-net) through its proximal
-      operator; a smooth-only solver has ``False``.
-    - ``bounds``: handles box constraints ``lower <= coef <= upper`` exactly.
-    - ``hessian``: builds the Hessian matrix (cost ``O((m p)^2)`` memory).
-    - ``hessian_product``: needs Hessian-vector products (no matrix).
-    - ``sparse``, ``streamed``: runs on sparse X, on data streamed from a source.
-    - ``minibatch``: steps on one batch at a time (``batch_value_gradient``); such a solver
-      cannot run data-parallel (nothing to all-reduce between ranks).
-    - ``distributed``: runs data-parallel through the objective's ``reduce`` hook.
-    - ``resume``: ``solve(..., resume=ResumeState)`` continues an interrupted run.
-    - ``lookahead``: on streamed data, wants each line-search pass to also compute the next
-      gradient and Hessian (one pass per iteration instead of two).
-    """
-
-    proximal: bool = False
-    bounds: bool = False
-    hessian: bool = False
-    hessian_product: bool = False
-    sparse: bool = True
-    streamed: bool = True
-    minibatch: bool = False
-    distributed: bool = True
-    resume: bool = True
-    lookahead: bool = False
+def evaluations_of(objective) -> int:
+    """The objective's evaluation count (the pass count of solvers that do not track passes)."""
+    return int(getattr(objective, "n_evaluations", 0))
 
 
-_HISTORY_KEYS = ("objective", "gradient_norm", "step_size", "time")
-
-
-@dataclass
-class ResumeState:
-    """Where an interrupted solve stopped: pass it as ``solve(..., resume=state)``.
-
-    ``coef`` is the iterate after ``n_iter`` iterations, ``history`` the diagnostics up to
-    it, and ``state`` whatever else the solver keeps between iterations (L-BFGS: its
-    correction pairs; Newton: nothing), as written by the solver's ``checkpoint.save``.
-    """
-
-    coef: torch.Tensor
-    n_iter: int
-    history: dict
-    state: dict
-
-
-@dataclass
-class History:
-    """Per-iteration diagnostics, one list per quantity (plot-ready)."""
-
-    objective: list[float] = field(default_factory=list)
-    gradient_norm: list[float] = field(default_factory=list)
-    step_size: list[float] = field(default_factory=list)
-    time: list[float] = field(default_factory=list)
-    _start: float = field(default_factory=_time.perf_counter, repr=False)
-
-    def record(self, objective: float, gradient_norm: float, step_size: float = math.nan):
-        self.objective.append(float(objective))
-        self.gradient_norm.append(float(gradient_norm))
-        self.step_size.append(float(step_size))
-        self.time.append(_time.perf_counter() - self._start)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> History:
-        """A history that continues ``d`` (as written by :meth:`as_dict`)."""
-        h = cls(**{k: [float(v) for v in d.get(k, [])] for k in _HISTORY_KEYS})
-        h._start = _time.perf_counter() - (h.time[-1] if h.time else 0.0)
-        return h
-
-    def as_dict(self) -> dict[str, list[float]]:
-        return {
-            "objective": list(self.objective),
-            "gradient_norm": list(self.gradient_norm),
-            "step_size": list(self.step_size),
-            "time": list(self.time),
-        }
-
-
-@dataclass
-class SolverResult:
-    """What every solver returns.
-
-    ``coef`` has the objective's ``coef_shape``; ``converged`` says whether the stopping rule
-    was met (else ``message`` says why it stopped); ``n_passes`` counts passes over the data.
-    """
-
-    coef: torch.Tensor
-    n_iter: int
-    converged: bool
-    history: History
-    message: str = ""
-    n_passes: int = 0
+def passes_of(objective) -> int:
+    """Passes over X so far (``n_passes`` rounded up), or the evaluation count without it."""
+    n = getattr(objective, "n_passes", None)
+    if n is None:
+        return evaluations_of(objective)
+    return int(-(-float(n) // 1))
 
 
 class SolverBase:
-    """Configuration shared by the solvers (keyword-only, stored as given)."""
+    """Configuration shared by the solvers (keyword-only, stored as given) and the loop.
+
+    Subclasses declare ``name``, ``requires`` (objective methods) and ``capabilities`` and
+    implement the hooks ``_start`` and ``_step`` (and ``_state`` for what a checkpoint keeps);
+    :meth:`solve` runs them (see the module docstring for the order).
+    """
 
     name = "base"
     requires: tuple[str, ...] = ("value_gradient",)
-    handles_nonsmooth = False
+    # the penalty protocol's methods the solver calls (the objective calls the smooth part)
+    penalty_requires: tuple[str, ...] = ()
     capabilities = SolverCapabilities()
+    # passes over X reported in SolverResult.n_passes
+    n_passes_of = staticmethod(passes_of)
 
     def __init__(
         self,
@@ -234,9 +247,18 @@ class SolverBase:
         # ``state`` is what ``solve(..., resume=ResumeState(...))`` needs to continue.
         self.checkpoint = checkpoint
 
-    @staticmethod
-    def _resume(resume: ResumeState | None, coef0: torch.Tensor):
-        """``(coef, n_iter, history, state)`` to start from: ``coef0`` or an interrupted run."""
+    def _resume(self, resume: ResumeState | None, coef0: torch.Tensor):
+        """``(coef, n_iter, history, state)`` to start from: ``coef0`` or an interrupted run.
+
+        A solver that does not declare ``capabilities.resume`` starts afresh (with a warning).
+        """
+        if resume is not None and not self.capabilities.resume:
+            warnings.warn(
+                f"solver {self.name!r} cannot continue from a checkpoint; starting afresh",
+                UserWarning,
+                stacklevel=3,
+            )
+            resume = None
         if resume is None:
             return coef0, 0, History(), {}
         coef = resume.coef.to(dtype=coef0.dtype, device=coef0.device).reshape(coef0.shape)
@@ -259,7 +281,59 @@ class SolverBase:
             return False
         return bool(self.callback(it, coef, history))
 
+    def _no_decrease(self, dtype, what: str = "the line search could not decrease the objective"):
+        """The shared message of a run that stalls at the working precision."""
+        return f"{what}: the working precision ({dtype}) is reached before tol={self.tol:g}"
+
+    # ------------------------------------------------------------------ the template
     def solve(
         self, objective, coef0: torch.Tensor, resume: ResumeState | None = None
-    ) -> SolverResult:  # pragma: no cover
-        raise NotImplementedError
+    ) -> SolverResult:
+        """Minimise ``objective`` from ``coef0`` (or continue ``resume``); see the module
+        docstring for the loop. A start outside the penalty's box is projected onto it (the
+        engine refuses a user's warm start outside the box with ``penalty.check_feasible``)."""
+        penalty = getattr(objective, "penalty", None)
+        if penalty is not None:  # never silently drop an L1 part or a box
+            check_solver_penalty(type(self), penalty)
+        resumed = resume is not None and self.capabilities.resume
+        coef, n_iter, history, state = self._resume(resume, coef0)
+        if penalty is not None and getattr(penalty, "has_bounds", False):
+            coef = penalty.project(coef)
+        it = self._start(objective, coef, state, resumed)
+        converged, message = False, f"reached max_iter={self.max_iter}"
+        while True:
+            history.record(it.value, it.measure, it.step)
+            self._log(n_iter, it.value, it.measure, it.step)
+            if it.measure <= self.tol:
+                converged, message = True, "converged"
+                break
+            if n_iter >= self.max_iter:
+                break
+            failure = self._step(objective, it)
+            if failure is not None:
+                message = failure
+                break
+            n_iter += 1
+            if self._after_iteration(n_iter, it.coef, history, self._state(it)):
+                message = "stopped by callback"
+                break
+        return SolverResult(
+            coef=it.coef,
+            n_iter=n_iter,
+            converged=converged,
+            history=history,
+            message=message,
+            n_passes=self.n_passes_of(objective),
+        )
+
+    def _start(self, objective, coef: torch.Tensor, state: dict, resumed: bool):
+        """The iteration state at ``coef`` (``state``: what a checkpoint kept)."""
+        raise NotImplementedError  # pragma: no cover
+
+    def _step(self, objective, it) -> str | None:
+        """One iteration, updating ``it`` in place; a message when the run cannot go on."""
+        raise NotImplementedError  # pragma: no cover
+
+    def _state(self, it) -> dict:
+        """What a checkpoint keeps to resume after this iteration (besides ``coef``)."""
+        return {}

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from ._base import ResumeState
+from ._types import ResumeState
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
 

@@ -13,10 +13,12 @@ Stopping rule: ``max_j |grad_j| <= tol`` on the averaged objective (as ``"newton
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
-from ._adapter import line_objective, passes_of
-from ._base import SolverBase, SolverCapabilities, SolverResult, register_solver
+from ._adapter import line_objective
+from ._base import SolverBase, SolverCapabilities, register_solver
 from ._linesearch import armijo_on_line
 
 
@@ -49,65 +51,65 @@ class LBFGSSolver(SolverBase):
             raise ValueError(f"memory must be >= 1 (correction pairs kept), got {memory}")
         self.memory = int(memory)
 
-    def solve(self, objective, coef0: torch.Tensor, resume=None) -> SolverResult:
-        shape = coef0.shape
+    def _start(self, objective, coef, state, resumed):
         obj = line_objective(objective)
-        x, n_iter, history, state = self._resume(resume, coef0)
-        pt = obj.point(x.reshape(shape).clone())
-        x, f, g = pt.coef.reshape(-1), float(pt.value), pt.gradient.reshape(-1)
-        pairs, gamma, t = _unpack_state(state, x)
-        converged, message = False, f"reached max_iter={self.max_iter}"
+        pt = obj.point(coef.clone())
+        pairs, gamma, t = _unpack_state(state, pt.coef.reshape(-1))
+        g = pt.gradient.reshape(-1)
+        return _LBFGSIterate(pt, float(pt.value), float(g.abs().max()), t, obj, pairs, gamma)
+
+    def _step(self, objective, it) -> str | None:
+        pt, f, pairs = it.pt, it.value, it.pairs
+        shape = pt.coef.shape
+        x, g = pt.coef.reshape(-1), pt.gradient.reshape(-1)
         eps = torch.finfo(x.dtype).eps
         while True:
-            gnorm = float(g.abs().max())
-            history.record(f, gnorm, t)
-            self._log(n_iter, f, gnorm, t)
-            if gnorm <= self.tol:
-                converged, message = True, "converged"
-                break
-            if n_iter >= self.max_iter:
-                break
-            d = two_loop_direction(g, pairs, gamma)
+            d = two_loop_direction(g, pairs, it.gamma)
             slope = float(torch.dot(g, d))
             if slope >= 0:  # lost descent (rounding): restart from steepest descent
                 pairs.clear()
                 d, slope = -g, -float(torch.dot(g, g))
             step = 1.0 if pairs else min(1.0, 1.0 / max(float(g.abs().sum()), 1e-30))
-            line = obj.line(pt, d.reshape(shape))
+            line = it.obj.line(pt, d.reshape(shape))
             t, _ = armijo_on_line(line, f, slope, step=step, eps=eps)
-            if t == 0.0:
-                if pairs:  # a bad curvature model: forget it and try steepest descent
-                    pairs.clear()
-                    gamma = 1.0
-                    continue
-                message = (
-                    "the line search could not decrease the objective: the working precision "
-                    f"({x.dtype}) is reached before tol={self.tol:g}"
-                )
-                break
-            pt = line.point(t)
-            x_new, f_new, g_new = pt.coef.reshape(-1), float(pt.value), pt.gradient.reshape(-1)
-            s, y = x_new - x, g_new - g
-            sy = float(torch.dot(s, y))
-            if sy > eps * float(s.norm()) * float(y.norm()):
-                pairs.append((s, y, 1.0 / sy))
-                if len(pairs) > self.memory:
-                    pairs.pop(0)
-                gamma = sy / float(torch.dot(y, y))
-            x, f, g = x_new, f_new, g_new
-            n_iter += 1
-            state = _pack_state(pairs, gamma, t) if self.checkpoint is not None else None
-            if self._after_iteration(n_iter, x.reshape(shape), history, state):
-                message = "stopped by callback"
-                break
-        return SolverResult(
-            coef=x.reshape(shape),
-            n_iter=n_iter,
-            converged=converged,
-            history=history,
-            message=message,
-            n_passes=passes_of(objective),
-        )
+            if t == 0.0 and pairs:  # a bad curvature model: forget it, try steepest descent
+                pairs.clear()
+                it.gamma = 1.0
+                continue
+            break
+        if t == 0.0:
+            return self._no_decrease(x.dtype)
+        it.pt = line.point(t)
+        x_new, g_new = it.pt.coef.reshape(-1), it.pt.gradient.reshape(-1)
+        s, y = x_new - x, g_new - g
+        sy = float(torch.dot(s, y))
+        if sy > eps * float(s.norm()) * float(y.norm()):
+            pairs.append((s, y, 1.0 / sy))
+            if len(pairs) > self.memory:
+                pairs.pop(0)
+            it.gamma = sy / float(torch.dot(y, y))
+        it.value, it.measure, it.step = float(it.pt.value), float(g_new.abs().max()), t
+        return None
+
+    def _state(self, it) -> dict:
+        return _pack_state(it.pairs, it.gamma, it.step) if self.checkpoint is not None else {}
+
+
+@dataclass
+class _LBFGSIterate:
+    """L-BFGS's iteration state: the point and the correction pairs ``(s, y, 1 / s.y)``."""
+
+    pt: object  # Point
+    value: float
+    measure: float  # max |grad|
+    step: float
+    obj: object  # the point / line interface
+    pairs: list
+    gamma: float
+
+    @property
+    def coef(self) -> torch.Tensor:
+        return self.pt.coef
 
 
 def _pack_state(pairs: list, gamma: float, t: float) -> dict:

@@ -22,18 +22,21 @@ to ``H`` leaves the step on the other directions unchanged and gives it no compo
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
-from ..objective._linear import _is_dense
-from ._adapter import line_objective, passes_of
-from ._base import SolverBase, SolverCapabilities, SolverResult, register_solver
+from ..data import is_sparse_design
+from ._adapter import line_objective
+from ._base import SolverBase, SolverCapabilities, register_solver
 from ._linesearch import armijo_on_line
 
 
 def _null_space_regularizer(objective, coef: torch.Tensor) -> torch.Tensor | None:
-    """``sum_j u_j u_j^T`` over the unpenalised columns of a multinomial model, or None."""
+    """``sum_j u_j u_j^T`` over the unpenalised columns when the loss is ``shift_invariant``
+    (the multinomial's softmax), or None."""
     m, p = coef.shape
-    if m == 1:
+    if not getattr(getattr(objective, "loss", None), "shift_invariant", False):
         return None
     free_cols = objective.penalty.unpenalized_mask(coef)[0]
     if not bool(free_cols.any()):
@@ -117,6 +120,7 @@ class NewtonSolver(SolverBase):
 
     name = "newton"
     requires = ("value_gradient_hessian", "value")
+    penalty_requires = ("unpenalized_mask",)
     capabilities = SolverCapabilities(hessian=True, lookahead=True)
 
     def __init__(
@@ -159,7 +163,7 @@ class NewtonSolver(SolverBase):
         """
         if not (self.sample_stage and fraction < 1.0 and hasattr(objective, "row_sample")):
             return coef0, None
-        if not all(_is_dense(b.X) for b in objective.data.batches()):
+        if any(is_sparse_design(b.X) for b in objective.data.batches()):
             return coef0, None
         sub = objective.row_sample(fraction)
         stage = NewtonSolver(
@@ -173,83 +177,90 @@ class NewtonSolver(SolverBase):
         objective.n_passes += sub.n_passes * sub.data.n_samples / max(objective._n_rows(), 1)
         return res.coef, stage._last_hessian
 
-    def solve(self, objective, coef0: torch.Tensor, resume=None) -> SolverResult:
+    def _start(self, objective, coef, state, resumed):
         obj = line_objective(objective, with_hessian=True)
-        coef, n_iter, history, state = self._resume(resume, coef0)
-        U = _null_space_regularizer(objective, coef0)
-        fraction = self._initial_fraction(objective, coef0)
+        fraction = self._initial_fraction(objective, coef)
         self._data_rows = int(getattr(getattr(objective, "data", None), "n_samples", 0) or 0)
         if obj is not objective:  # plain methods: the Hessian comes with every point, for free
             self._data_rows = 0
         H = None
-        if resume is None:
+        if not resumed:
             coef, H = self._sample_stage(objective, coef.clone(), fraction)
-        keep_hessian = H is not None
-        eps = torch.finfo(coef.dtype).eps
-        converged, message = False, f"reached max_iter={self.max_iter}"
-        t = float(state.get("step", 0.0))
         pt = obj.point(coef.clone())
-        f, gnorm = float(pt.value), float(pt.gradient.abs().max())
-        while True:
-            history.record(f, gnorm, t)
-            self._log(n_iter, f, gnorm, t)
-            if gnorm <= self.tol:
-                converged, message = True, "converged"
-                break
-            if n_iter >= self.max_iter:
-                break
-            while True:  # retried with a fresh / larger Hessian when a step fails
-                fresh = H is None or not keep_hessian
-                if fresh:
-                    H = obj.hessian(pt, row_fraction=fraction)
-                    if U is not None:
-                        H = H + U * (float(H.diagonal().mean()) or 1.0)
-                    self._last_hessian = H
-                g = pt.gradient
-                # Gradient components far below tol cannot stop convergence: rounding noise there.
-                d, _ = newton_direction(H, g.reshape(-1), negligible=1e-3 * self.tol)
-                d = d.reshape(coef.shape)
-                slope = float((g * d).sum())
-                if slope >= 0:  # damping failed: fall back to steepest descent
-                    d, slope = -g, -float((g * g).sum())
-                line = obj.line(pt, d)
-                t, _ = armijo_on_line(line, f, slope, eps=eps)
-                if t == 0.0 and (not fresh or fraction < 1.0):
-                    keep_hessian = False
-                    if fresh:
-                        fraction = min(1.0, 4.0 * fraction)
-                    continue
-                break
-            if t == 0.0:
-                message = (
-                    "the line search could not decrease the objective: the working precision "
-                    f"({coef.dtype}) is reached before tol={self.tol:g}"
-                )
-                break
-            pt = line.point(t)
-            f, gnorm_new = float(pt.value), float(pt.gradient.abs().max())
-            # A full step that contracted the gradient well: keep this Hessian for the next
-            # step. Otherwise rebuild it, and grow the sample when a fresh one did badly.
-            good = t == 1.0 and gnorm_new <= SAMPLED_RATE_LIMIT * gnorm
-            keep_hessian = (
-                self._reuse(fraction, coef) and t == 1.0 and gnorm_new <= REUSE_RATE * gnorm
-            )
-            if fresh and not good and t == 1.0 and fraction < 1.0:
-                fraction = min(1.0, 4.0 * fraction)
-            gnorm = gnorm_new
-            coef = pt.coef
-            n_iter += 1
-            if self._after_iteration(n_iter, coef, history, {"step": t}):
-                message = "stopped by callback"
-                break
-        return SolverResult(
-            coef=pt.coef,
-            n_iter=n_iter,
-            converged=converged,
-            history=history,
-            message=message,
-            n_passes=passes_of(objective),
+        return _NewtonIterate(
+            pt=pt,
+            value=float(pt.value),
+            measure=float(pt.gradient.abs().max()),
+            step=float(state.get("step", 0.0)),
+            obj=obj,
+            null_space=_null_space_regularizer(objective, coef),
+            fraction=fraction,
+            H=H,
+            keep_hessian=H is not None,
         )
+
+    def _step(self, objective, it) -> str | None:
+        obj, pt, f, gnorm = it.obj, it.pt, it.value, it.measure
+        eps = torch.finfo(pt.coef.dtype).eps
+        while True:  # retried with a fresh / larger Hessian when a step fails
+            fresh = it.H is None or not it.keep_hessian
+            if fresh:
+                H = obj.hessian(pt, row_fraction=it.fraction)
+                if it.null_space is not None:
+                    H = H + it.null_space * (float(H.diagonal().mean()) or 1.0)
+                it.H = self._last_hessian = H
+            g = pt.gradient
+            # Gradient components far below tol cannot stop convergence: rounding noise there.
+            d, _ = newton_direction(it.H, g.reshape(-1), negligible=1e-3 * self.tol)
+            d = d.reshape(g.shape)
+            slope = float((g * d).sum())
+            if slope >= 0:  # damping failed: fall back to steepest descent
+                d, slope = -g, -float((g * g).sum())
+            line = obj.line(pt, d)
+            t, _ = armijo_on_line(line, f, slope, eps=eps)
+            if t == 0.0 and (not fresh or it.fraction < 1.0):
+                it.keep_hessian = False
+                if fresh:
+                    it.fraction = min(1.0, 4.0 * it.fraction)
+                continue
+            break
+        it.step = t
+        if t == 0.0:
+            return self._no_decrease(pt.coef.dtype)
+        it.pt = pt = line.point(t)
+        it.value, gnorm_new = float(pt.value), float(pt.gradient.abs().max())
+        # A full step that contracted the gradient well: keep this Hessian for the next
+        # step. Otherwise rebuild it, and grow the sample when a fresh one did badly.
+        good = t == 1.0 and gnorm_new <= SAMPLED_RATE_LIMIT * gnorm
+        it.keep_hessian = (
+            self._reuse(it.fraction, pt.coef) and t == 1.0 and gnorm_new <= REUSE_RATE * gnorm
+        )
+        if fresh and not good and t == 1.0 and it.fraction < 1.0:
+            it.fraction = min(1.0, 4.0 * it.fraction)
+        it.measure = gnorm_new
+        return None
+
+    def _state(self, it) -> dict:
+        return {"step": it.step}
+
+
+@dataclass
+class _NewtonIterate:
+    """Newton's iteration state: the point (with its raw predictions) and the Hessian kept."""
+
+    pt: object  # Point
+    value: float
+    measure: float  # max |grad|
+    step: float
+    obj: object  # the point / line / Hessian interface
+    null_space: torch.Tensor | None
+    fraction: float  # share of rows the Hessian is built from
+    H: torch.Tensor | None
+    keep_hessian: bool
+
+    @property
+    def coef(self) -> torch.Tensor:
+        return self.pt.coef
 
 
 # Row-sampled Hessian ("auto"): rows per parameter block, used when n is this many times more.

@@ -20,10 +20,11 @@ Stopping rule: ``max_j |grad_j| <= tol`` on the averaged objective (as every sol
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 
-from ._base import History, SolverBase, SolverCapabilities, SolverResult, register_solver
+from ._base import SolverBase, SolverCapabilities, evaluations_of, register_solver
 from ._linesearch import armijo_backtracking
 
 
@@ -84,6 +85,8 @@ class NewtonCGSolver(SolverBase):
 
     name = "newton-cg"
     requires = ("value_gradient", "hessian_product")
+    # resume=False: a checkpoint's state is not enough to continue (the forcing tolerance's
+    # first gradient norm is not kept); solve(..., resume=...) warns and starts afresh.
     capabilities = SolverCapabilities(hessian_product=True, resume=False)
 
     def __init__(self, *, max_inner: int = 100, preconditioner="auto", **kwargs):
@@ -115,58 +118,44 @@ class NewtonCGSolver(SolverBase):
             return lambda v: op(v.reshape(shape)).reshape(-1)
         return lambda v: objective.hessian_product(coef, v.reshape(shape)).reshape(-1)
 
-    def solve(self, objective, coef0: torch.Tensor) -> SolverResult:
-        shape = coef0.shape
-        coef = coef0.clone()
-        history = History()
-        f, g = objective.value_gradient(coef)
-        f = float(f)
-        t = 0.0
-        g0norm = None
-        n_iter, converged, message = 0, False, f"reached max_iter={self.max_iter}"
-        while True:
-            gnorm = float(g.abs().max())
-            history.record(f, gnorm, t)
-            self._log(n_iter, f, gnorm, t)
-            if gnorm <= self.tol:
-                converged, message = True, "converged"
-                break
-            if n_iter >= self.max_iter:
-                break
-            gflat = g.reshape(-1)
-            if g0norm is None:
-                g0norm = float(gflat.norm())
-            hvp = self._hvp(objective, coef)
-            eta = min(0.5, math.sqrt(float(gflat.norm()) / g0norm))
-            d, _ = conjugate_gradient(
-                hvp,
-                gflat,
-                rtol=eta,
-                max_iter=self.max_inner,
-                precond=self._precond(objective, coef),
-            )
-            slope = float(torch.dot(gflat, d))
-            if slope >= 0:  # rounding: fall back to steepest descent
-                d, slope = -gflat, -float(torch.dot(gflat, gflat))
-            t, coef_new, f_new, g_new = armijo_backtracking(
-                objective, coef, d.reshape(shape), f, slope, with_gradient=True
-            )
-            if t == 0.0:
-                message = (
-                    "the line search could not decrease the objective: the working precision "
-                    f"({coef.dtype}) is reached before tol={self.tol:g}"
-                )
-                break
-            coef, f, g = coef_new, f_new, g_new
-            n_iter += 1
-            if self._after_iteration(n_iter, coef, history):
-                message = "stopped by callback"
-                break
-        return SolverResult(
-            coef=coef,
-            n_iter=n_iter,
-            converged=converged,
-            history=history,
-            message=message,
-            n_passes=objective.n_evaluations,
+    n_passes_of = staticmethod(evaluations_of)
+
+    def _start(self, objective, coef, state, resumed):
+        f, g = objective.value_gradient(coef.clone())
+        return _NewtonCGIterate(coef.clone(), float(f), float(g.abs().max()), 0.0, g, None)
+
+    def _step(self, objective, it) -> str | None:
+        coef, shape = it.coef, it.coef.shape
+        gflat = it.gradient.reshape(-1)
+        if it.g0norm is None:
+            it.g0norm = float(gflat.norm())
+        eta = min(0.5, math.sqrt(float(gflat.norm()) / it.g0norm))
+        d, _ = conjugate_gradient(
+            self._hvp(objective, coef),
+            gflat,
+            rtol=eta,
+            max_iter=self.max_inner,
+            precond=self._precond(objective, coef),
         )
+        slope = float(torch.dot(gflat, d))
+        if slope >= 0:  # rounding: fall back to steepest descent
+            d, slope = -gflat, -float(torch.dot(gflat, gflat))
+        t, coef_new, f_new, g_new = armijo_backtracking(
+            objective, coef, d.reshape(shape), it.value, slope, with_gradient=True
+        )
+        it.step = t
+        if t == 0.0:
+            return self._no_decrease(coef.dtype)
+        it.coef, it.value, it.gradient = coef_new, f_new, g_new
+        it.measure = float(g_new.abs().max())
+        return None
+
+
+@dataclass
+class _NewtonCGIterate:
+    coef: torch.Tensor
+    value: float
+    measure: float  # max |grad|
+    step: float
+    gradient: torch.Tensor
+    g0norm: float | None  # ||g|| at the first step: scales the forcing tolerance

@@ -20,6 +20,12 @@ smooth ``lambda_2`` part) each outer iteration
    (Lee, Sun & Saunders 2014, *Proximal Newton-type methods*; the newGLMNET of Yuan, Ho & Lin
    2012 used by liblinear).
 
+With bounds (``lower_j <= w_kj <= upper_j``) the same steps solve the box-constrained problem
+exactly: the stopping measure adds the box's normal cone (``penalty.optimality``), the inner
+coordinate descent clamps each update to the box and holds coordinates at a bound on the
+subspace-Newton face (``lower`` / ``upper`` of ``solve_l1_quadratic``), and the trial points
+of the line search (convex combinations of feasible points) are projected to undo rounding.
+
 Converges quadratically once the support is found; a handful of outer iterations in practice.
 Binary and multinomial (the working set is a set of feature columns, each with all ``K``
 classes' coefficients). The Hessian is built on the compute device; the inner solve runs on
@@ -29,12 +35,13 @@ the host in float64 (the working set is small).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
 from ..data import is_sparse_design
-from ._base import SolverBase, SolverCapabilities, SolverResult, register_solver
+from ._base import SolverBase, SolverCapabilities, evaluations_of, register_solver
 from ._l1_quadratic import solve_l1_quadratic
 
 SIGMA = 1e-4
@@ -74,17 +81,9 @@ def working_set_hessian(
     H = torch.zeros(m * q, m * q, dtype=dtype, device=device)
     objective.n_evaluations += 1
     for batch in objective.data.batches():
-        raw = objective.raw_prediction(batch.X, coef)
+        raw = objective.batch_raw(batch, coef)
         sw = batch.sample_weight
-        if m == 1:
-            curv = {(0, 0): sw * torch.sigmoid(raw[:, 0]) * torch.sigmoid(-raw[:, 0])}
-        else:
-            P = torch.softmax(raw, dim=1)
-            curv = {}
-            for k in range(m):
-                for l in range(k, m):
-                    pkl = P[:, k] * (1.0 - P[:, k]) if k == l else -P[:, k] * P[:, l]
-                    curv[(k, l)] = sw * pkl
+        curv = {kl: sw * h for kl, h in objective.loss.hessian_blocks(raw)}
         X = batch.X
         work = dtype
         if stride > 1:
@@ -122,12 +121,8 @@ def working_set_hessian(
     if stride > 1:  # float32 products are symmetric only up to rounding
         H = 0.5 * (H + H.T)
     H = objective.reduce(H.reshape(-1)).reshape(m * q, m * q) / float(objective.data.weight_sum)
-    pen = objective.penalty
-    if pen.l2 > 0:
-        f = pen.factor.to(dtype=dtype, device=device)[cols] if pen.factor is not None else 1.0
-        diag = torch.zeros(q, dtype=dtype, device=device)
-        diag[:nc] = pen.l2 * f
-        H.diagonal().add_(diag.repeat(m))
+    local = torch.cat([cols, torch.arange(d, d + fi, device=device)])
+    H.diagonal().add_(objective.penalty.smooth_hessian_diagonal(coef)[:, local].reshape(-1))
     return H
 
 
@@ -169,9 +164,19 @@ class ProxNewtonCDSolver(SolverBase):
     """
 
     name = "cd"
-    requires = ("value_gradient", "value", "data", "raw_prediction", "reduce")
-    handles_nonsmooth = True
-    capabilities = SolverCapabilities(proximal=True, hessian=True)
+    requires = ("value_gradient", "value", "data", "loss", "batch_raw", "reduce")
+    # a separable L1 part and a box: what the coordinate-wise inner solver can take
+    penalty_requires = (
+        "l1_thresholds",
+        "limits",
+        "project",
+        "optimality",
+        "nonsmooth_value",
+        "unpenalized_mask",
+        "selects_features",
+    )
+    capabilities = SolverCapabilities(proximal=True, bounds=True, hessian=True)
+    n_passes_of = staticmethod(evaluations_of)
 
     def __init__(
         self, *, ws_min: int = 128, hessian_stride: int = 4, sample_until: float = 1e-2, **kwargs
@@ -196,12 +201,13 @@ class ProxNewtonCDSolver(SolverBase):
         A zero column's score is ``max_k |g_kj| - lambda_1 f_j`` (positive: it violates the
         KKT conditions); the working set is filled up to its size with the highest scores, so
         that columns about to enter are in the model too (their gradient moves with the step).
+        Without a penalty that selects features (no L1 part) every column is in it.
         """
         W = coef[:, :d]
         t = penalty.l1_thresholds(coef)[:, :d]
         score = (grad[:, :d].abs() - t).amax(dim=0)
         keep = (W != 0).any(dim=0) | penalty.unpenalized_mask(coef)[0, :d]
-        if penalty.l1 == 0.0:
+        if not penalty.selects_features:
             keep[:] = True
         n_keep = int(keep.sum())
         size = min(d, max(self.ws_min, 2 * n_keep))
@@ -211,87 +217,73 @@ class ProxNewtonCDSolver(SolverBase):
         top = torch.topk(score, size).indices
         return torch.sort(top).values
 
-    def solve(self, objective, coef0: torch.Tensor, resume=None) -> SolverResult:
+    def _start(self, objective, coef, state, resumed):
         pen = objective.penalty
-        coef, n_iter, history, state = self._resume(resume, coef0)
         coef = coef.clone()
-        m, p = coef.shape
-        d = objective.n_features
-        fi = int(objective.fit_intercept)
         f, g = objective.value_gradient(coef)
         F = float(f) + float(pen.nonsmooth_value(coef))
-        thresholds = pen.l1_thresholds(coef)
-        t = float(state.get("step", math.nan))
-        converged, message = False, f"reached max_iter={self.max_iter}"
+        viol = float(pen.optimality(coef, g).max())
         viol0 = state.get("viol0")
-        while True:
-            opt = pen.optimality(coef, g)
-            viol = float(opt.max())
-            viol0 = viol if viol0 is None else viol0
-            history.record(F, viol, t)
-            self._log(n_iter, F, viol, t)
-            if viol <= self.tol:
-                converged, message = True, "converged"
-                break
-            if n_iter >= self.max_iter:
-                break
-            cols = self._working_set(coef, g, pen, d)
-            idx = torch.cat([cols, torch.arange(d, d + fi, device=coef.device)])
-            stride = self._stride(objective, viol, viol0, m * (idx.numel()))
-            H = working_set_hessian(objective, coef, cols, stride=stride)
-            w_loc = coef[:, idx]
-            g_loc = g[:, idx].reshape(-1)
-            lam_loc = thresholds[:, idx].reshape(-1)
-            Hn = H.detach().to("cpu", torch.float64).numpy()
-            wn = w_loc.reshape(-1).to("cpu", torch.float64).numpy()
-            gn = g_loc.to("cpu", torch.float64).numpy()
-            lamn = lam_loc.to("cpu", torch.float64).numpy()
-            if m > 1:
-                _fix_softmax_null_space(Hn, pen.unpenalized_mask(coef)[0, idx].cpu().numpy(), m)
-            b = gn - Hn @ wn
-            # inexact inner solve, tighter as the outer violation shrinks (superlinear rate)
-            inner_tol = max(min(0.1, math.sqrt(viol)) * viol, 1e-2 * self.tol)
-            u, _, _ = solve_l1_quadratic(Hn, b, lamn, wn, tol=inner_tol, max_sweeps=1000)
-            delta_n = u - wn
-            decrease = float(gn @ delta_n + lamn @ (np.abs(u) - np.abs(wn)))
-            if not decrease < 0:
-                message = (
-                    "no descent direction on the working set: the working precision "
-                    f"({coef.dtype}) is reached before tol={self.tol:g}"
-                )
-                break
-            delta = torch.zeros_like(coef)
-            delta[:, idx] = torch.from_numpy(delta_n).to(coef).reshape(m, -1)
-            t, coef_new, _, g_new, F_new = self._line_search(objective, coef, delta, F, decrease)
-            if t == 0.0:
-                message = (
-                    "the line search could not decrease the objective: the working precision "
-                    f"({coef.dtype}) is reached before tol={self.tol:g}"
-                )
-                break
-            coef, g, F = coef_new, g_new, F_new
-            n_iter += 1
-            if self._after_iteration(n_iter, coef, history, {"step": t, "viol0": viol0}):
-                message = "stopped by callback"
-                break
-        return SolverResult(
-            coef=coef,
-            n_iter=n_iter,
-            converged=converged,
-            history=history,
-            message=message,
-            n_passes=objective.n_evaluations,
+        return _CDIterate(
+            coef, F, viol, float(state.get("step", math.nan)), g, viol if viol0 is None else viol0
         )
+
+    def _step(self, objective, it) -> str | None:
+        pen = objective.penalty
+        coef, g, viol = it.coef, it.gradient, it.measure
+        m = coef.shape[0]
+        d = objective.n_features
+        fi = int(objective.fit_intercept)
+        cols = self._working_set(coef, g, pen, d)
+        idx = torch.cat([cols, torch.arange(d, d + fi, device=coef.device)])
+        stride = self._stride(objective, viol, it.viol0, m * (idx.numel()))
+        H = working_set_hessian(objective, coef, cols, stride=stride)
+        Hn = H.detach().to("cpu", torch.float64).numpy()
+
+        def local(t):  # the working set's entries, flat, as float64 NumPy
+            return t[:, idx].reshape(-1).to("cpu", torch.float64).numpy()
+
+        wn, gn, lamn = local(coef), local(g), local(pen.l1_thresholds(coef))
+        limits = pen.limits(coef)
+        lo, hi = (None, None) if limits is None else (local(limits[0]), local(limits[1]))
+        if objective.loss.shift_invariant:
+            _fix_softmax_null_space(Hn, pen.unpenalized_mask(coef)[0, idx].cpu().numpy(), m)
+        b = gn - Hn @ wn
+        # inexact inner solve, tighter as the outer violation shrinks (superlinear rate)
+        inner_tol = max(min(0.1, math.sqrt(viol)) * viol, 1e-2 * self.tol)
+        u, _, _ = solve_l1_quadratic(
+            Hn, b, lamn, wn, tol=inner_tol, max_sweeps=1000, lower=lo, upper=hi
+        )
+        delta_n = u - wn
+        decrease = float(gn @ delta_n + lamn @ (np.abs(u) - np.abs(wn)))
+        if not decrease < 0:
+            return self._no_decrease(coef.dtype, "no descent direction on the working set")
+        delta = torch.zeros_like(coef)
+        delta[:, idx] = torch.from_numpy(delta_n).to(coef).reshape(m, -1)
+        t, coef_new, _, g_new, F_new = self._line_search(objective, coef, delta, it.value, decrease)
+        it.step = t
+        if t == 0.0:
+            return self._no_decrease(coef.dtype)
+        it.coef, it.gradient, it.value = coef_new, g_new, F_new
+        it.measure = float(pen.optimality(coef_new, g_new).max())
+        return None
+
+    def _state(self, it) -> dict:
+        return {"step": it.step, "viol0": it.viol0}
 
     @staticmethod
     def _line_search(objective, coef, delta, F0, decrease, max_halvings=40):
-        """Armijo backtracking on the composite objective; ``t = 0`` when nothing decreases it."""
+        """Armijo backtracking on the composite objective; ``t = 0`` when nothing decreases it.
+
+        Trial points are projected on the box (a no-op without one): ``coef + delta`` is
+        feasible, but its rounding may leave an entry meant to sit on a bound a hair outside.
+        """
         pen = objective.penalty
         eps = torch.finfo(coef.dtype).eps
         resolution = 8 * eps * max(abs(F0), 1.0)
         t = 1.0
         for _ in range(max_halvings):
-            trial = coef + t * delta
+            trial = pen.project(coef + t * delta)
             f_t, g_t = objective.value_gradient(trial)
             F_t = float(f_t) + float(pen.nonsmooth_value(trial))
             if F_t == F_t and (
@@ -301,3 +293,13 @@ class ProxNewtonCDSolver(SolverBase):
                 return t, trial, f_t, g_t, F_t
             t *= 0.5
         return 0.0, coef, None, None, F0
+
+
+@dataclass
+class _CDIterate:
+    coef: torch.Tensor
+    value: float  # F = f + nonsmooth part
+    measure: float  # KKT violation
+    step: float
+    gradient: torch.Tensor  # of the smooth part
+    viol0: float  # the first violation: ends the sampled-Hessian phase

@@ -19,8 +19,8 @@ the rule met is reported as not converged.
 Step sizes: SGD uses ``eta_t = eta0 / sqrt(1 + t / T)`` (``t`` mini-batch steps so far,
 ``T`` steps per epoch; ``learning_rate="constant"`` keeps ``eta0``) with
 ``eta0 = 1 / L`` from the first chunk's mean ``L = c * mean ||x_a||^2 + lambda_2``
-(``c = 1/4`` binary, ``1/2`` multinomial); Adam (Kingma & Ba, 2015) uses ``lr`` with bias
-correction and the proximal step with step ``lr``.
+(``c``: the loss's ``curvature_bound``, ``1/4`` binary, ``1/2`` multinomial); Adam (Kingma &
+Ba, 2015) uses ``lr`` with bias correction and the proximal step with step ``lr``.
 """
 
 from __future__ import annotations
@@ -29,8 +29,14 @@ import math
 
 import torch
 
-from ..data._design import Batch, row_square_norms
-from ._base import SolverBase, SolverCapabilities, SolverResult, register_solver
+from ..data import Batch, row_square_norms
+from ._base import (
+    SolverBase,
+    SolverCapabilities,
+    SolverResult,
+    check_solver_penalty,
+    register_solver,
+)
 
 
 def _n_rows(data) -> int:
@@ -58,7 +64,7 @@ def _stalled(obj: list, tol: float) -> bool:
 
 class _StochasticSolver(SolverBase):
     requires = ("batch_value_gradient",)
-    handles_nonsmooth = True
+    penalty_requires = ("prox", "value")
     capabilities = SolverCapabilities(proximal=True, minibatch=True, distributed=False)
 
     def __init__(self, *, batch_size: int = 256, random_state: int = 0, **kwargs):
@@ -82,12 +88,14 @@ class _StochasticSolver(SolverBase):
             perm = torch.randperm(n, generator=gen).to(chunk.X.device)
             for start in range(0, n, self.batch_size):
                 idx = perm[start : start + self.batch_size]
-                yield Batch(chunk.X[idx], chunk.y[idx], chunk.sample_weight[idx])
+                offset = None if chunk.offset is None else chunk.offset[idx]
+                yield Batch(chunk.X[idx], chunk.y[idx], chunk.sample_weight[idx], offset)
 
     def solve(self, objective, coef0: torch.Tensor, resume=None) -> SolverResult:
+        data, penalty = objective.data, objective.penalty
+        check_solver_penalty(type(self), penalty)
         coef, epoch, history, state = self._resume(resume, coef0)
         coef = coef.clone()
-        data, penalty = objective.data, objective.penalty
         n = _n_rows(data)
         mean_weight = float(data.weight_sum) / n
         state = self._init_state(state, coef, objective)
@@ -128,11 +136,15 @@ class _StochasticSolver(SolverBase):
 
 
 def _lipschitz_estimate(objective) -> float:
-    """``c * mean ||x_a||^2 + lambda_2`` over the first chunk (``x_a = [x, 1]``)."""
+    """``c * mean ||x_a||^2 + lambda_2`` over the first chunk (``x_a = [x, 1]``).
+
+    ``lambda_2``: the largest curvature of the penalty's smooth part (``lambda_2 max_j f_j``)."""
     for chunk in objective.data.batches():
         sq = row_square_norms(chunk.X) + float(objective.fit_intercept)
-        c = 0.25 if objective.n_outputs == 1 else 0.5
-        return c * float(sq.mean()) + objective.penalty.l2
+        c = objective.loss.curvature_bound
+        zero = torch.zeros(objective.coef_shape, dtype=torch.float64, device=sq.device)
+        curv = objective.penalty.smooth_hessian_diagonal(zero)
+        return c * float(sq.mean()) + (float(curv.max()) if curv.numel() else 0.0)
     return 1.0  # pragma: no cover - data always has a chunk
 
 
