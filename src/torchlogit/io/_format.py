@@ -8,11 +8,15 @@ Layout (the safetensors format, https://huggingface.co/docs/safetensors):
                           ...}
     rest     the tensors' bytes, back to back
 
-Reading never runs code from the file: the header is checked here (its size against a fixed
-limit and against the file's size, its JSON, every tensor's dtype, shape and byte range)
-before ``safetensors`` is asked for the tensors, and the torchlogit document carries a
-SHA-256 over itself and every tensor's bytes, so corruption and edits are detected. Memory is
-bounded by the header limit plus the tensors' declared (and verified) size.
+Reading never runs code from the file: only a regular file is opened (a FIFO, device or
+directory is refused before anything is read, so nothing blocks), its header is checked here
+(its size against a fixed limit and against the file's size, its JSON, every tensor's dtype,
+shape and byte range) and then the tensors are read from the same open file into buffers of
+the checked sizes; the torchlogit document carries a SHA-256 over itself and every tensor's
+bytes, so corruption and edits are detected. Memory is bounded by the header limit plus the
+tensors' declared (and verified) size. (``safetensors`` writes the files; reading is done
+here so that the file checked is the file read. Tensors are read in the host's byte order,
+which is the format's little-endian on every platform PyTorch ships for.)
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import hashlib
 import json
 import math
 import os
+import stat
 from pathlib import Path
 
 import torch
@@ -54,8 +59,9 @@ def canonical_json(doc) -> str:
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), allow_nan=False)
 
 
-def _tensor_bytes(t: torch.Tensor) -> bytes:
-    return t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()
+def _tensor_bytes(t: torch.Tensor):
+    """The tensor's bytes as a buffer (no copy for a contiguous CPU tensor)."""
+    return t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy()
 
 
 def checksum(doc: dict, tensors: dict[str, torch.Tensor]) -> str:
@@ -98,37 +104,63 @@ def _fail(path, what: str) -> ModelFileError:
     return ModelFileError(f"{path}: {what}")
 
 
-def read_header(path) -> tuple[dict, dict]:
-    """Check the container's header; return ``(doc, tensor_index)`` without reading tensors.
+_KINDS = (
+    (stat.S_ISDIR, "is a directory, not a model file"),
+    (stat.S_ISFIFO, "is a FIFO (named pipe), not a regular file"),
+    (stat.S_ISCHR, "is a character device, not a regular file"),
+    (stat.S_ISBLK, "is a block device, not a regular file"),
+    (stat.S_ISSOCK, "is a socket, not a regular file"),
+)
 
-    ``doc`` is torchlogit's JSON document (its checksum not yet verified) and
-    ``tensor_index`` maps each tensor's name to ``(dtype, shape, begin, end)``.
+
+def _open_regular(path: Path):
+    """``path`` opened for reading, after checking (on the open file) that it is a regular file.
+
+    The open does not block (``O_NONBLOCK``: a FIFO with no writer would block it forever)
+    and the check is on the descriptor, so the path cannot be swapped in between.
     """
-    path = Path(path)
     try:
-        size = os.path.getsize(path)
-        with open(path, "rb") as f:
-            prefix = f.read(8)
-            if len(prefix) < 8:
-                raise _fail(path, f"not a torchlogit model file (only {size} bytes)")
-            n = int.from_bytes(prefix, "little")
-            if n > MAX_HEADER_BYTES:
-                raise _fail(
-                    path,
-                    f"not a torchlogit model file: its header would be {n} bytes, more than "
-                    f"the limit of {MAX_HEADER_BYTES}{_sniff(prefix)}",
-                )
-            if 8 + n > size:
-                raise _fail(
-                    path,
-                    f"truncated or not a torchlogit model file: the header needs {n} bytes "
-                    f"but only {size - 8} follow{_sniff(prefix)}",
-                )
-            raw = f.read(n)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except FileNotFoundError:
         raise _fail(path, "no such file") from None
     except IsADirectoryError:
         raise _fail(path, "is a directory, not a model file") from None
+    except OSError as exc:
+        raise _fail(path, f"cannot be opened ({exc.strerror or exc})") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        for is_kind, what in _KINDS:
+            if is_kind(mode):
+                raise _fail(path, what)
+        if not stat.S_ISREG(mode):
+            raise _fail(path, "is not a regular file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def _parse_header(f, path: Path) -> tuple[dict, dict, int]:
+    """``(doc, tensor_index, data_start)`` from the open file ``f`` (see :func:`read_header`)."""
+    size = os.fstat(f.fileno()).st_size
+    prefix = f.read(8)
+    if len(prefix) < 8:
+        raise _fail(path, f"not a torchlogit model file (only {size} bytes)")
+    n = int.from_bytes(prefix, "little")
+    if n > MAX_HEADER_BYTES:
+        raise _fail(
+            path,
+            f"not a torchlogit model file: its header would be {n} bytes, more than "
+            f"the limit of {MAX_HEADER_BYTES}{_sniff(prefix)}",
+        )
+    if 8 + n > size:
+        raise _fail(
+            path,
+            f"truncated or not a torchlogit model file: the header needs {n} bytes "
+            f"but only {size - 8} follow{_sniff(prefix)}",
+        )
+    raw = f.read(n)
     try:
         header = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError):
@@ -153,7 +185,7 @@ def read_header(path) -> tuple[dict, dict]:
             shape = [int(s) for s in entry["shape"]]
             begin, end = (int(o) for o in entry["data_offsets"])
             ok = all(s >= 0 for s in shape) and 0 <= begin <= end
-        except (KeyError, TypeError, ValueError):
+        except (KeyError, TypeError, ValueError, OverflowError):
             ok = False
         if not ok or end - begin != math.prod(shape) * itemsize:
             raise _fail(path, f"corrupted: the header entry for tensor {name!r} is invalid")
@@ -170,23 +202,45 @@ def read_header(path) -> tuple[dict, dict]:
             f"truncated or corrupted: the header declares {covered} bytes of tensor data "
             f"but the file holds {data_size}",
         )
+    return doc, index, 8 + n
+
+
+def read_header(path) -> tuple[dict, dict]:
+    """Check the container's header; return ``(doc, tensor_index)`` without reading tensors.
+
+    ``doc`` is torchlogit's JSON document (its checksum not yet verified) and
+    ``tensor_index`` maps each tensor's name to ``(dtype, shape, begin, end)``. ``path``
+    must be a regular file (a FIFO, device or directory is refused before reading).
+    """
+    path = Path(path)
+    with _open_regular(path) as f:
+        doc, index, _ = _parse_header(f, path)
     return doc, index
 
 
-def read_container(path) -> tuple[dict, dict[str, torch.Tensor]]:
-    """Read and verify a container: ``(doc, tensors)`` with every tensor on the CPU."""
-    from safetensors import SafetensorError
-    from safetensors.torch import safe_open
+def _read_tensor(f, path: Path, name: str, dtype, shape, start: int) -> torch.Tensor:
+    t = torch.empty(shape, dtype=dtype)
+    buf = memoryview(t.reshape(-1).view(torch.uint8).numpy())
+    f.seek(start)
+    if f.readinto(buf) != len(buf):
+        raise _fail(path, f"truncated: the file ends inside tensor {name!r}")
+    return t
 
-    doc, index = read_header(path)
-    try:
-        with safe_open(str(path), framework="pt", device="cpu") as f:
-            tensors = {name: f.get_tensor(name) for name in index}
-    except SafetensorError as exc:  # pragma: no cover - read_header catches these first
-        raise _fail(path, f"corrupted ({exc})") from None
-    for name, (dtype, shape, _, _) in index.items():
-        if tensors[name].dtype != dtype or tuple(tensors[name].shape) != shape:
-            raise _fail(path, f"corrupted: tensor {name!r} does not match its header")
+
+def read_container(path) -> tuple[dict, dict[str, torch.Tensor]]:
+    """Read and verify a container: ``(doc, tensors)`` with every tensor on the CPU.
+
+    Everything is read from one open file, checked to be a regular file: the header first
+    (its limits and every tensor's byte range), then each tensor into a buffer of the size
+    the header declared, which the file's size bounds. Memory: the header plus the tensors.
+    """
+    path = Path(path)
+    with _open_regular(path) as f:
+        doc, index, data_start = _parse_header(f, path)
+        tensors = {
+            name: _read_tensor(f, path, name, dtype, shape, data_start + begin)
+            for name, (dtype, shape, begin, _) in index.items()
+        }
     stored = doc.pop("sha256", None)
     try:
         actual = checksum(doc, tensors)

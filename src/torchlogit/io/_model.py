@@ -4,7 +4,9 @@ The JSON document (``format_version`` :data:`FORMAT_VERSION`) holds
 
 - ``class``: the estimator's class name, looked up in :data:`MODEL_CLASSES` (never imported
   by name from the file);
-- ``params``: ``get_params()`` (values without a JSON form are left out, with a warning);
+- ``params``: ``get_params()`` (values without a JSON form are left out, with a warning).
+  :func:`load` restores them except those that act outside the model when it is refitted
+  (:data:`NOT_RESTORED`, see :func:`load`);
 - ``fitted``: whether the tensors and ``attributes`` below are present;
 - ``attributes``: the fitted attributes (``classes_`` with its dtype, ``feature_names_in_``,
   ``n_features_in_``, ``n_iter_``, ``solver_``, ...) except those rebuilt from tensors;
@@ -33,6 +35,16 @@ FORMAT_NAME = "torchlogit-model"
 
 # Attributes rebuilt from the tensors (or derived from them) rather than stored as JSON.
 _FROM_TENSORS = ("coef_", "intercept_", "history_")
+
+#: Parameters that a model file never sets, because a refit of the loaded model would act on
+#: them outside the model: ``checkpoint_dir`` (where it writes), ``distributed`` (which
+#: processes it talks to) and ``verbose`` (what it prints). :func:`load` gives them their
+#: defaults; ``device`` and ``solver_options`` are sanitised (see :func:`load`).
+NOT_RESTORED = ("checkpoint_dir", "distributed", "verbose")
+#: ``solver_options`` keys that :func:`load` drops: hooks into the running solver.
+NOT_RESTORED_SOLVER_OPTIONS = ("callback", "checkpoint", "verbose")
+#: The dtypes a model's coefficients may have (what ``fit`` produces).
+COEF_DTYPES = (torch.float32, torch.float64)
 
 
 def _model_classes() -> dict[str, type]:
@@ -92,6 +104,8 @@ def save(model, path, *, metadata: dict | None = None) -> None:
     Tensors go to safetensors and everything else to JSON: nothing is pickled. The file is
     written to a temporary name and renamed, so ``path`` never holds half a model.
     ``metadata``: JSON-able facts to keep with the model (read back with :func:`read_metadata`).
+    A model whose coefficients are not all finite (a diverged fit) is refused with a
+    ``ValueError`` before anything is written.
     """
     name = type(model).__name__
     if _model_classes().get(name) is not type(model):
@@ -119,7 +133,21 @@ def save(model, path, *, metadata: dict | None = None) -> None:
         tensors["coef"] = coef
         for key, values in getattr(model, "history_", {}).items():
             tensors[f"history/{key}"] = _history_tensor(key, values)
+
+    _refuse_non_finite(path, tensors)
     write_container(path, doc, tensors)
+
+
+def _refuse_non_finite(path, tensors: dict) -> None:
+    """A model with NaN / inf coefficients predicts nothing useful: refuse it before writing."""
+    coef = tensors.get("coef")
+    if coef is not None and coef.is_floating_point():
+        bad = int((~torch.isfinite(coef)).sum())
+        if bad:
+            raise ValueError(
+                f"save: the model's coefficients hold {bad} non-finite value(s) (NaN or inf), "
+                f"so the fit diverged; nothing was written to {path}"
+            )
 
 
 def _check_version(path, doc) -> None:
@@ -144,7 +172,7 @@ def read_metadata(path) -> dict:
     doc, _ = read_header(path)
     _check_version(path, doc)
     try:
-        return decode(doc)
+        return decode(doc, where="metadata")
     except (ValueError, TypeError, RuntimeError) as exc:
         raise ModelFileError(f"{path}: corrupted metadata ({exc})") from None
 
@@ -167,8 +195,39 @@ def _restore_fitted(model, coef: torch.Tensor, history: dict):
     return model.set_coefficients(coef, history=history)
 
 
+def _sanitise_params(params: dict, defaults: dict, target: torch.device) -> dict:
+    """``params`` without what a file must not set (:data:`NOT_RESTORED`, see :func:`load`)."""
+    params = dict(params)
+    for name in NOT_RESTORED:
+        if name in defaults:
+            params[name] = defaults[name]
+    if params.get("device") not in (None, "auto"):
+        params["device"] = str(target)
+    options = params.get("solver_options")
+    if isinstance(options, dict):
+        params["solver_options"] = {
+            k: v for k, v in options.items() if k not in NOT_RESTORED_SOLVER_OPTIONS
+        }
+    return params
+
+
+def _check_coef(path, coef: torch.Tensor) -> None:
+    """The coefficients are float32 / float64 and finite, or the file is refused by name."""
+    if coef.dtype not in COEF_DTYPES:
+        raise ModelFileError(
+            f"{path}: tensor 'coef' has dtype {str(coef.dtype).removeprefix('torch.')}; a "
+            "model's coefficients are float32 or float64"
+        )
+    bad = int((~torch.isfinite(coef)).sum())
+    if bad:
+        raise ModelFileError(
+            f"{path}: tensor 'coef' holds {bad} non-finite value(s) (NaN or inf); such a "
+            "model predicts nothing useful and is not loaded"
+        )
+
+
 def _rebuild(path, cls, doc, tensors, target: torch.device):
-    params = decode(doc.get("params", {}))
+    params = decode(doc.get("params", {}), where="params")
     if not isinstance(params, dict):
         raise ValueError("params is not an object")
     known = cls().get_params(deep=False)
@@ -178,18 +237,19 @@ def _rebuild(path, cls, doc, tensors, target: torch.device):
             f"{path}: parameters {unknown} are unknown to {cls.__name__} in this torchlogit "
             f"({__version__}); the file was written by torchlogit {doc.get('library_version')}"
         )
-    if not doc.get("fitted"):
+    params = _sanitise_params(params, known, target)
+    fitted = doc.get("fitted")
+    if not isinstance(fitted, bool):
+        raise ValueError(f"fitted is {fitted!r}, not true or false")
+    if not fitted:
+        if tensors or doc.get("attributes"):
+            raise ValueError("an unfitted model holds tensors or fitted attributes")
         model = cls(**params)
         model._validate_params()
         return model
-    if target != torch.device(str(doc.get("device"))) and params.get("device") not in (
-        None,
-        "auto",
-    ):
-        params["device"] = str(target)
     model = cls(**params)
     model._validate_params()  # scikit-learn's declared constraints: types and ranges
-    attrs = decode(doc.get("attributes", {}))
+    attrs = decode(doc.get("attributes", {}), where="attributes")
     if not isinstance(attrs, dict) or not all(
         isinstance(k, str) and k.endswith("_") and not k.startswith("_") for k in attrs
     ):
@@ -206,20 +266,25 @@ def _rebuild(path, cls, doc, tensors, target: torch.device):
             f"coef has shape {tuple(coef.shape)} but {len(classes)} classes and "
             f"{n_features} features need ({m}, {p})"
         )
-    if not coef.is_floating_point():
-        raise ValueError(f"coef has dtype {coef.dtype}")
+    _check_coef(path, coef)
     if not np.array_equal(np.unique(classes), classes):
         raise ValueError("classes_ must be sorted and distinct (as np.unique gives them)")
     names = attrs.get("feature_names_in_")
-    if names is not None and (not isinstance(names, np.ndarray) or names.shape != (n_features,)):
-        raise ValueError(f"feature_names_in_ must hold {n_features} names")
+    if names is not None and (
+        not isinstance(names, np.ndarray)
+        or names.shape != (n_features,)
+        or not all(isinstance(v, str) for v in names.tolist())
+        or len(set(names.tolist())) != n_features
+    ):
+        raise ValueError(f"feature_names_in_ must hold {n_features} names (distinct strings)")
     for name, value in attrs.items():
         setattr(model, name, value)
-    history = {
-        key.removeprefix("history/"): t.tolist()
-        for key, t in tensors.items()
-        if key.startswith("history/")
-    }
+    history = {}
+    for key, t in tensors.items():
+        if key.startswith("history/"):
+            if t.dim() != 1 or t.dtype not in (torch.int64, torch.float64):
+                raise ValueError(f"tensor {key!r} is not a list of numbers")
+            history[key.removeprefix("history/")] = t.tolist()
     return _restore_fitted(model, coef.to(target), history)
 
 
@@ -230,8 +295,17 @@ def load(path, *, device=None):
     ``None`` keeps the device the model was fitted on, or the CPU when that device is not
     available here (with a warning). The loaded model predicts bit-identically.
 
-    Raises :class:`ModelFileError` for a file that is not a torchlogit model, truncated,
-    modified after saving, from a newer format version, or naming an unknown class.
+    The parameters are those saved, except what a file must not decide for a later refit:
+    ``checkpoint_dir``, ``distributed`` and ``verbose`` get their defaults (``None``,
+    ``"auto"``, ``0``); a ``device`` other than ``None`` / ``"auto"`` becomes the device the
+    coefficients were loaded on; ``solver_options`` lose ``callback``, ``checkpoint`` and
+    ``verbose``. (:func:`read_metadata` shows the parameters as saved.)
+
+    Raises :class:`ModelFileError` for a path that is not a regular file (a FIFO, a device,
+    a directory), and for a file that is not a torchlogit model, truncated, modified after
+    saving, from a newer format version, naming an unknown class, holding values that would
+    decode to more memory than its size allows, or coefficients that are not finite or not
+    float32 / float64.
     """
     doc, tensors = read_container(path)
     _check_version(path, doc)
