@@ -22,8 +22,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from .. import solvers as _solvers
-from ..objective import LinearObjective, make_loss, make_penalty
-from ..objective import LookaheadObjective
+from ..objective import LinearObjective, LookaheadObjective, make_loss, make_penalty
 from ._checkpoint import problem_key
 from ._result import FitResult, centre_multinomial
 
