@@ -203,7 +203,7 @@ def test_offset_on_sparse_x_and_in_chunks(solver, n_classes):
     the dense one-batch optimum: the offset travels with every batch."""
     import scipy.sparse as sp
 
-    from torchlogit.data._sparse import from_scipy
+    from torchlogit.data._sparse_input import from_scipy
 
     X, y, sw, offset = _data(n_classes, n=240, seed=5)
     X[np.abs(X) < 0.8] = 0.0  # about half the entries

@@ -12,7 +12,8 @@ import torch
 
 from torchlogit import LogisticRegression
 from torchlogit.data import _design
-from torchlogit.data._sparse import SparseDesign, from_scipy, from_torch_sparse
+from torchlogit.data._sparse import SparseDesign
+from torchlogit.data._sparse_input import from_scipy, from_torch_sparse
 
 CPU = torch.device("cpu")
 KERNELS = ["scipy", "torch"]

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from sklearn.utils.validation import _check_sample_weight, _check_y, validate_data
 
-from ._sparse import from_scipy, from_torch_sparse, is_sparse_input
+from ._sparse_input import from_scipy, from_torch_sparse, is_sparse_input
 
 _DTYPES = {
     "float32": torch.float32,
