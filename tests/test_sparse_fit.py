@@ -17,7 +17,7 @@ from sklearn.linear_model import LogisticRegression as SkLogisticRegression
 import torchlogit
 from torchlogit import LogisticRegression
 from torchlogit.data import InMemoryData
-from torchlogit.data._sparse import from_scipy
+from torchlogit.data._sparse_input import from_scipy
 from torchlogit.objective import ElasticNetPenalty, LinearObjective, make_loss
 from torchlogit.solvers import SOLVERS, choose_solver
 from torchlogit.solvers._newton_cg import conjugate_gradient
