@@ -32,6 +32,22 @@ class SeparableDataWarning(ConvergenceWarning):
     """The training data are perfectly separable and no penalty bounds the coefficients."""
 
 
+class NonFiniteModelError(ValueError):
+    """The solver ended with NaN or infinite coefficients: no model is returned."""
+
+
+def check_finite_coef(coef: torch.Tensor, solver: str, n_iter: int, dtype) -> None:
+    """Refuse a non-finite iterate: a NaN model would predict nothing yet look fitted."""
+    if bool(torch.isfinite(coef).all()):
+        return
+    raise NonFiniteModelError(
+        f"solver {solver!r} ended with non-finite coefficients (NaN or infinity) after "
+        f"{n_iter} iterations; no model was produced. The data, weights or offsets may hold "
+        f"values too large for {dtype} (scale them, e.g. sklearn.preprocessing.StandardScaler),"
+        " or the step size is too large; try solver='lbfgs' or a lower C"
+    )
+
+
 def check_solver(solver: str, *, options=None, distributed: bool = False) -> None:
     """Before any data are read: ``solver`` exists, accepts ``options`` and, for a
     ``distributed`` fit, runs data-parallel (``capabilities.distributed``). ``"auto"``
@@ -185,6 +201,7 @@ def fit(spec, training, *, warm_start=None) -> FitResult:
         result = solver.solve(solved, coef0)
     else:
         result = solver.solve(solved, coef0, resume=resume)
+    check_finite_coef(result.coef, name, int(result.n_iter), training.dtype)
     info = None
     if training.distributed:  # what the solver exchanged: one payload per pass
         sizes = {k: v - sizes0.get(k, 0) for k, v in reducer.payload_counts.items()}
