@@ -107,6 +107,9 @@ class CSVSource(StreamingSource):
     def _fingerprint(self) -> tuple:
         return file_fingerprint(self.paths)
 
+    def _content_paths(self) -> list:
+        return list(self.paths)
+
     def _estimate_block_size(self) -> int:
         with open(self.paths[0], "rb") as fh:
             head = fh.read(1 << 16)

@@ -175,6 +175,9 @@ class ParquetSource(StreamingSource):
     def _fingerprint(self) -> tuple:
         return file_fingerprint(self.paths)
 
+    def _content_paths(self) -> list:
+        return list(self.paths)
+
     def _open(self, path: str):
         import pyarrow as pa
         import pyarrow.parquet as pq

@@ -9,8 +9,11 @@ then gives a :class:`~torchlogit.data.StreamingData`, the object :class:`LinearO
 iterates over (``batches()`` and ``weight_sum``), exactly as it iterates over
 :class:`~torchlogit.data.InMemoryData`.
 
-Subclasses implement ``_chunks()`` (yield :class:`Chunk`) and ``_fingerprint()`` (what
-identifies the data: file names, sizes and modification times), and set ``feature_names``.
+Subclasses implement ``_chunks()`` (yield :class:`Chunk`), ``_fingerprint()`` (a cheap
+check that the files were not rewritten: names, sizes and modification times) and, for files,
+``_content_paths()`` (the files whose bytes are the data: their sha256, see
+:mod:`._integrity`, is the summary's ``content`` and keys the chunk cache and checkpoints),
+and set ``feature_names``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
+
+from ._integrity import files_digest
 
 DEFAULT_CHUNK_ROWS = 65_536
 
@@ -67,7 +72,8 @@ class SourceSummary:
     dtype: np.dtype  # float32 when every feature is float32, else float64
     fingerprint: tuple
     # sha256 of the rows read (features, labels, weights) for a source held in memory,
-    # whose fingerprint (object ids) cannot see an array edited in place; None for files
+    # whose fingerprint (object ids) cannot see an array edited in place; for files, the
+    # sha256 of their bytes (a rewrite that keeps size and mtime changes it)
     content: str | None = None
     offset_columns: int = 0  # columns of the offset (0: no offset)
 
@@ -148,6 +154,14 @@ class StreamingSource:
     def _fingerprint(self) -> tuple:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _content_paths(self) -> list:
+        """The files whose bytes are the data (none for arrays in memory)."""
+        return []
+
+    def files_content(self) -> str | None:
+        """sha256 over the content of :meth:`_content_paths` (None: the data are in memory)."""
+        return None if self._in_memory() else files_digest(self._content_paths())
+
     def describe(self) -> str:
         return type(self).__name__
 
@@ -184,8 +198,10 @@ class StreamingSource:
         """
         fp = self._fingerprint()
         in_memory = self._in_memory()
+        files = self.files_content()
         reuse = self._summary is not None and not force and self._summary.fingerprint == fp
-        if reuse and not in_memory:  # arrays may have been edited in place: check again
+        # arrays in memory may have been edited in place: always checked again
+        if reuse and not in_memory and self._summary.content == files:
             return self._summary if shard else _check_whole(self._summary, self.describe())
         n_rows, n_chunks, n_features, dtype = 0, 0, None, None
         content = hashlib.sha256() if in_memory else None
@@ -246,7 +262,7 @@ class StreamingSource:
             raise ValueError(f"{self.describe()}: target labels of mixed types") from exc
         check_classification_targets(classes)
         sums = np.array([weight_by_label[c] for c in classes.tolist()], dtype=np.float64)
-        if self._fingerprint() != fp:
+        if self._fingerprint() != fp or self.files_content() != files:
             raise ValueError(f"{self.describe()}: the files changed during the validation pass")
         self._summary = SourceSummary(
             n_rows=n_rows,
@@ -257,7 +273,7 @@ class StreamingSource:
             class_weight_sums=sums,
             dtype=np.dtype(dtype),
             fingerprint=fp,
-            content=None if content is None else content.hexdigest(),
+            content=files if content is None else content.hexdigest(),
             offset_columns=offset_columns,
         )
         return self._summary if shard else _check_whole(self._summary, self.describe())
