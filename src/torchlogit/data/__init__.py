@@ -1,5 +1,6 @@
 """Data layer: validation, label encoding, dtype and device, batches."""
 
+from ._array_source import ArraySource
 from ._csv import CSVSource
 from ._design import (
     Batch,
@@ -18,7 +19,7 @@ from ._parquet import ParquetSource
 from ._paths import DATA_SUFFIXES, FILE_FORMATS, expand_paths, file_format
 from ._prepare import TrainingSet, prepare, prepare_batch, validate_offset
 from ._reducer import LocalReducer
-from ._sources import ArraySource, SourceSummary, StreamingSource
+from ._sources import SourceSummary, StreamingSource
 from ._sparse import SparseDesign, is_sparse_design
 from ._streaming import StreamingData
 from ._validation import (
