@@ -36,6 +36,39 @@ class NonFiniteModelError(ValueError):
     """The solver ended with NaN or infinite coefficients: no model is returned."""
 
 
+#: The most memory a Hessian-building solver may ask for its ``(m p) x (m p)`` matrix. A fixed
+#: cap rather than a share of free memory, so that every rank of a distributed fit (and every
+#: rerun of a script) makes the same decision; 16 GiB is a Newton system of ~46k parameters in
+#: float64, far past where ``"auto"`` stops choosing Newton (L-BFGS is faster there).
+HESSIAN_MAX_BYTES = 16 << 30
+
+
+def hessian_bytes(solver_cls, coef_shape, dtype) -> int | None:
+    """Bytes of the full Hessian ``solver_cls`` builds for ``coef_shape``; None when it builds
+    none. A proximal Hessian solver (``"cd"``) builds it only on a working set of columns, so
+    its size is not ``(m p)^2``: exempt (the declarations cannot say more yet)."""
+    caps = solver_cls.capabilities
+    if not caps.hessian or caps.proximal:
+        return None
+    m, p = coef_shape
+    return (m * p) ** 2 * torch.empty((), dtype=dtype).element_size()
+
+
+def check_hessian_size(name: str, coef_shape, dtype) -> None:
+    """Refuse a Hessian-building solver whose matrix would pass :data:`HESSIAN_MAX_BYTES`."""
+    size = hessian_bytes(_solvers.get_solver(name), coef_shape, dtype)
+    if size is None or size <= HESSIAN_MAX_BYTES:
+        return
+    m, p = coef_shape
+    other = " or 'newton-cg'" if "newton-cg" in _solvers.SOLVERS else ""
+    raise ValueError(
+        f"solver {name!r} builds the Hessian matrix of the {m * p} coefficients "
+        f"({m} x {p}): {size / 2**30:,.1f} GiB in {dtype}, over the limit of "
+        f"{HESSIAN_MAX_BYTES / 2**30:g} GiB; use solver='lbfgs'{other} (memory linear in "
+        "the number of coefficients)"
+    )
+
+
 def check_finite_coef(coef: torch.Tensor, solver: str, n_iter: int, dtype) -> None:
     """Refuse a non-finite iterate: a NaN model would predict nothing yet look fitted."""
     if bool(torch.isfinite(coef).all()):
@@ -109,13 +142,17 @@ def choose(spec, training, objective, penalty) -> str:
     if spec.solver != "auto":
         return spec.solver
     m, p = objective.coef_shape
-    return _solvers.choose_solver(
+    name = _solvers.choose_solver(
         n_samples=training.n_samples,
         n_parameters=m * p,
         penalty=penalty,
         sparse=training.sparse,
         device=training.device,
     )
+    size = hessian_bytes(_solvers.get_solver(name), objective.coef_shape, training.dtype)
+    if size is not None and size > HESSIAN_MAX_BYTES:  # never past the cap: no matrix then
+        name = "fista" if not penalty.is_smooth else "lbfgs"
+    return name
 
 
 def initial_coef(shape, training, warm_start=None) -> torch.Tensor:
@@ -171,6 +208,7 @@ def fit(spec, training, *, warm_start=None) -> FitResult:
     penalty = build_penalty(spec, training)
     objective = build_objective(spec, training, penalty)
     name = choose(spec, training, objective, penalty)
+    check_hessian_size(name, objective.coef_shape, training.dtype)
     solver_cls = _solvers.get_solver(name)
     caps = solver_cls.capabilities
     _solvers.check_solver_objective(solver_cls, objective, penalty)
