@@ -27,9 +27,10 @@ from ._labels import check_labels, check_weight_sum, per_class_weights
 from ._memory import InMemoryData
 from ._reducer import LocalReducer
 from ._sources import StreamingSource
-from ._sparse import is_sparse_design
+from ._sparse import SparseDesign, is_sparse_design
 from ._streaming import StreamingData
 from ._validation import (
+    check_feature_scale,
     resolve_device,
     resolve_dtype,
     to_device_tensor,
@@ -263,6 +264,9 @@ def _prepare_arrays(X, y, sample_weight, offset, validator, class_weight, dtype,
     device = resolve_device(device, X)
     with reducer.agree("validating the training data"):
         Xt, y_np, _ = validate_X_y(validator, X, y, dtype=dtype, device=device)
+        values = Xt.values if isinstance(Xt, SparseDesign) else Xt
+        max_abs = float(values.abs().max()) if values.numel() else 0.0
+        check_feature_scale(max_abs, Xt.shape[0], values.dtype)
         y_np = check_labels(y_np)
         sw = validate_sample_weight(sample_weight, Xt.shape[0], allow_zero_total=many)
     names = getattr(validator, "feature_names_in_", None)

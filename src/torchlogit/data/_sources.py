@@ -76,6 +76,7 @@ class SourceSummary:
     # sha256 of their bytes (a rewrite that keeps size and mtime changes it)
     content: str | None = None
     offset_columns: int = 0  # columns of the offset (0: no offset)
+    max_abs: float = 0.0  # the largest |feature| (checked against the compute dtype)
 
 
 def _locate_nonfinite(X: np.ndarray) -> tuple[int, int, str]:
@@ -207,7 +208,7 @@ class StreamingSource:
         n_rows, n_chunks, n_features, dtype = 0, 0, None, None
         content = hashlib.sha256() if in_memory else None
         weight_by_label: dict = {}
-        offset_columns = 0
+        offset_columns, max_abs = 0, 0.0
         for chunk in self._chunks():
             X, y, w = chunk.X, chunk.y, chunk.weight
             if X.ndim != 2:
@@ -228,6 +229,8 @@ class StreamingSource:
                     f"{chunk.where}, {chunk.position(r)}, column "
                     f"{self._column_name(c)}: {kind} in the features"
                 )
+            if X.size:
+                max_abs = max(max_abs, float(np.abs(X).max()))
             if chunk.offset is not None:
                 offset_columns = check_offset_chunk(chunk, X.shape[0])
                 if content is not None:
@@ -276,6 +279,7 @@ class StreamingSource:
             fingerprint=fp,
             content=files if content is None else content.hexdigest(),
             offset_columns=offset_columns,
+            max_abs=max_abs,
         )
         return self._summary if shard else _check_whole(self._summary, self.describe())
 

@@ -24,6 +24,7 @@ import torch
 from ._cache import ChunkCache
 from ._design import Batch
 from ._labels import check_weight_sum, class_weight_per_sample
+from ._validation import check_feature_scale
 
 _END = object()
 
@@ -114,6 +115,7 @@ class StreamingData:
         if dtype is None:
             dtype = torch.float32 if summary.dtype == np.float32 else torch.float64
         self.dtype = dtype
+        check_feature_scale(summary.max_abs, summary.n_rows, dtype, source.describe())
         self.device = torch.device("cpu") if device is None else torch.device(device)
         self.verbose = int(verbose)
         self.prefetch_depth = int(prefetch)

@@ -26,6 +26,7 @@ from ..objective import LinearObjective, make_loss, make_penalty
 from ..objective._lookahead import LookaheadObjective
 from ._checkpoint import problem_key
 from ._result import FitResult, centre_multinomial
+from ._spec import check_penalty_scale
 
 
 class SeparableDataWarning(ConvergenceWarning):
@@ -107,6 +108,8 @@ def _able(capability: str) -> list[str]:
 
 def build_penalty(spec, training, *, weight_sum: float | None = None):
     """The spec's penalty on the averaged objective (strengths over ``C S``)."""
+    weight_sum = training.weight_sum if weight_sum is None else weight_sum
+    check_penalty_scale(spec, weight_sum, training.dtype)
     extra = {}
     if spec.lower_bounds is not None:
         extra["lower_bounds"] = spec.lower_bounds
@@ -116,7 +119,7 @@ def build_penalty(spec, training, *, weight_sum: float | None = None):
         spec.penalty,
         C=spec.C,
         l1_ratio=spec.l1_ratio,
-        weight_sum=training.weight_sum if weight_sum is None else weight_sum,
+        weight_sum=weight_sum,
         n_features=training.n_features,
         factor=spec.penalty_factor,
         dtype=training.dtype,
@@ -235,10 +238,15 @@ def fit(spec, training, *, warm_start=None) -> FitResult:
             solved = LookaheadObjective(objective)
     verbose = spec.verbose if reducer.rank == 0 else 0
     solver = solver_cls(tol=spec.tol, max_iter=spec.max_iter, verbose=verbose, **kwargs)
-    if resume is None:
-        result = solver.solve(solved, coef0)
-    else:
-        result = solver.solve(solved, coef0, resume=resume)
+    try:
+        result = solver.solve(solved, coef0, **({} if resume is None else {"resume": resume}))
+    except torch.linalg.LinAlgError as exc:  # eigh / Cholesky on an overflowed matrix
+        raise ValueError(
+            f"solver {name!r} failed in its linear algebra ({str(exc).splitlines()[0]}): the "
+            f"features, sample weights, class weights or offsets hold values too large for "
+            f"{training.dtype}, or are degenerate. Scale them (e.g. "
+            "sklearn.preprocessing.StandardScaler), or use solver='lbfgs'"
+        ) from exc
     check_finite_coef(result.coef, name, int(result.n_iter), training.dtype)
     info = None
     if training.distributed:  # what the solver exchanged: one payload per pass
