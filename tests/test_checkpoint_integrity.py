@@ -185,3 +185,14 @@ def _one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+def test_partial_fit_refuses_a_non_finite_model():
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((300, 3)) * 100
+    y = (X[:, 0] > 0).astype(int)
+    opts = {"eta0": 1e300, "learning_rate": "constant"}
+    est = LogisticRegression(solver="sgd", solver_options=opts)
+    with pytest.raises(ValueError, match="'sgd' ended with non-finite coefficients"):
+        est.partial_fit(X, y, classes=[0, 1])
+    assert not hasattr(est, "coef_")
