@@ -196,3 +196,25 @@ def test_partial_fit_refuses_a_non_finite_model():
     with pytest.raises(ValueError, match="'sgd' ended with non-finite coefficients"):
         est.partial_fit(X, y, classes=[0, 1])
     assert not hasattr(est, "coef_")
+
+
+def test_a_failed_checkpoint_write_names_the_file_and_leaves_no_temporary(tmp_path, monkeypatch):
+    import errno
+
+    import safetensors.torch
+
+    from torchlogit.solvers import History
+
+    ck = Checkpoint(tmp_path, meta={})
+    ck.save(1, torch.zeros(1, 3), History(), {})
+
+    def full(tensors, filename, metadata=None):
+        with open(filename, "wb") as fh:
+            fh.write(b"partial")
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", full)
+    with pytest.raises(ValueError, match=r"cannot write checkpoint '.*checkpoint.safetensors'"):
+        ck.save(2, torch.ones(1, 3), History(), {})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.safetensors"]
+    assert ck.load().n_iter == 1

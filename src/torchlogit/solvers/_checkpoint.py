@@ -111,10 +111,16 @@ class Checkpoint:
         doc = json.loads(canonical_json(doc))  # what a reader will see (tuples -> lists)
         doc["sha256"] = checksum(doc, tensors)
         tmp = self.path.with_name(f".{CHECKPOINT_FILE}.{os.getpid()}.tmp")
-        save_file(tensors, str(tmp), metadata={"torchlogit": canonical_json(doc)})
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+        try:
+            save_file(tensors, str(tmp), metadata={"torchlogit": canonical_json(doc)})
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except Exception as exc:  # noqa: BLE001 - OSError or safetensors' own (disk full)
+            tmp.unlink(missing_ok=True)  # the previous checkpoint, if any, is intact
+            raise CheckpointError(
+                f"cannot write checkpoint {str(self.path)!r}: {exc} (disk full?)"
+            ) from exc
         self.n_saved += 1
 
     def _damaged(self, what: str) -> CheckpointError:
