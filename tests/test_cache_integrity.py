@@ -129,3 +129,22 @@ def test_truncated_or_missing_entries_and_edited_manifest(tmp_path, damage):
         warnings.simplefilter("ignore", UserWarning)
         got = _fit(data, cache)
     _close(got.coef_, _fit(data).coef_)
+
+
+def test_cache_that_cannot_be_finished_is_a_warning(tmp_path, monkeypatch):
+    import pathlib
+
+    data = tmp_path / "d.csv"
+    _write(data, flip=False)
+    real = pathlib.Path.write_text
+
+    def full(self, *a, **k):
+        if self.name == "manifest.tmp":
+            raise OSError(28, "No space left on device")
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(pathlib.Path, "write_text", full)
+    with pytest.warns(UserWarning, match="chunk cache not completed: .*No space left"):
+        got = _fit(data, tmp_path / "cache")
+    _close(got.coef_, _fit(data).coef_)
+    assert not list((tmp_path / "cache").rglob("manifest*"))

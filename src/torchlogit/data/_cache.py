@@ -169,5 +169,9 @@ class _CacheWriter:
         info["check"] = _manifest_check(info)
         m = self.cache.dir / "manifest.json"
         tmp = m.with_suffix(".tmp")
-        tmp.write_text(json.dumps(info))
-        os.replace(tmp, m)
+        try:
+            tmp.write_text(json.dumps(info))
+            os.replace(tmp, m)
+        except OSError as exc:  # disk full: the fit goes on without a cache
+            tmp.unlink(missing_ok=True)
+            warnings.warn(f"chunk cache not completed: {exc}", stacklevel=2)
