@@ -85,3 +85,14 @@ def test_auto_labels_survive_a_second_pass_and_the_cache(tmp_path):
         assert est.classes_.tolist() == ["01", "1", "2"]
         # cached chunks are C-ordered: the same fit to the last bits, not bit for bit
         np.testing.assert_allclose(est.coef_, first.coef_, rtol=1e-12, atol=1e-14)
+
+
+def test_ranks_reading_labels_as_text_and_numbers_are_refused():
+    from torchlogit.data._prepare import global_classes
+
+    # rank 0's shard held only canonical integers, rank 1's kept "01" as text: NumPy would
+    # turn 1 into "1" and encode rank 0's labels against the wrong classes
+    with pytest.raises(ValueError, match="every rank must use the same label type"):
+        global_classes([np.array([1, 2]), np.array(["01", "2"])])
+    assert global_classes([np.array([1, 2]), np.array([2.0, 3.0])]).tolist() == [1, 2, 3]
+    assert global_classes([np.array(["a"]), np.array(["b"], dtype=object)]).tolist() == ["a", "b"]

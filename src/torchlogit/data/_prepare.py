@@ -233,14 +233,23 @@ def _short(names):
 
 
 def global_classes(label_sets: list[np.ndarray]) -> np.ndarray:
-    """The sorted union of every rank's labels; at least two classes."""
+    """The sorted union of every rank's labels; at least two classes.
+
+    Labels of text and numbers are refused even where NumPy would turn the numbers into text
+    (rank 0 reading ``"1"`` as 1 from a CSV, rank 1 keeping ``"01"``: they would be encoded
+    against other classes)."""
+    sets = [np.asarray(c) for c in label_sets if len(c)]
+    kinds = {c.dtype.kind for c in sets}
+    mixed = bool(kinds & {"U", "S"}) and bool(kinds & {"i", "u", "f", "b"})
     try:
+        if mixed:
+            raise TypeError("text and numbers")
         classes = np.unique(np.concatenate([np.asarray(c) for c in label_sets]))
     except TypeError as exc:
         kinds = sorted({np.asarray(c).dtype.kind for c in label_sets})
         raise ValueError(
             f"the ranks' labels cannot be ordered together (dtype kinds {kinds}): every rank "
-            "must use the same label type"
+            "must use the same label type (for a CSVSource, pass target_type='str' or 'int')"
         ) from exc
     if classes.shape[0] < 2:
         where = "the data (all ranks together)" if len(label_sets) > 1 else "the data"
