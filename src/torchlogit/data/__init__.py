@@ -13,6 +13,7 @@ from ._design import (
     weighted_square_sums,
 )
 from ._labels import class_weight_per_sample, encode_labels, per_class_weights
+from ._labels_text import TARGET_TYPES, cast_labels, label_kind
 from ._memory import InMemoryData
 from ._numpy_source import NumpySource
 from ._parquet import ParquetSource
@@ -33,6 +34,7 @@ from ._validation import (
 __all__ = [
     "DATA_SUFFIXES",
     "FILE_FORMATS",
+    "TARGET_TYPES",
     "ArraySource",
     "Batch",
     "CSVSource",
@@ -45,12 +47,14 @@ __all__ = [
     "StreamingData",
     "StreamingSource",
     "TrainingSet",
+    "cast_labels",
     "class_weight_per_sample",
     "encode_labels",
     "expand_paths",
     "file_format",
     "is_sparse_design",
     "iter_row_blocks",
+    "label_kind",
     "linear_predict",
     "per_class_weights",
     "prepare",
