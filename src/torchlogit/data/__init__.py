@@ -1,5 +1,6 @@
 """Data layer: validation, label encoding, dtype and device, batches."""
 
+from ._array_source import ArraySource
 from ._csv import CSVSource
 from ._design import (
     Batch,
@@ -12,13 +13,14 @@ from ._design import (
     weighted_square_sums,
 )
 from ._labels import class_weight_per_sample, encode_labels, per_class_weights
+from ._labels_text import TARGET_TYPES, cast_labels, label_kind
 from ._memory import InMemoryData
 from ._numpy_source import NumpySource
 from ._parquet import ParquetSource
 from ._paths import DATA_SUFFIXES, FILE_FORMATS, expand_paths, file_format
 from ._prepare import TrainingSet, prepare, prepare_batch, validate_offset
 from ._reducer import LocalReducer
-from ._sources import ArraySource, SourceSummary, StreamingSource
+from ._sources import SourceSummary, StreamingSource
 from ._sparse import SparseDesign, is_sparse_design
 from ._streaming import StreamingData
 from ._validation import (
@@ -32,6 +34,7 @@ from ._validation import (
 __all__ = [
     "DATA_SUFFIXES",
     "FILE_FORMATS",
+    "TARGET_TYPES",
     "ArraySource",
     "Batch",
     "CSVSource",
@@ -44,12 +47,14 @@ __all__ = [
     "StreamingData",
     "StreamingSource",
     "TrainingSet",
+    "cast_labels",
     "class_weight_per_sample",
     "encode_labels",
     "expand_paths",
     "file_format",
     "is_sparse_design",
     "iter_row_blocks",
+    "label_kind",
     "linear_predict",
     "per_class_weights",
     "prepare",

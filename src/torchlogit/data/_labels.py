@@ -94,7 +94,12 @@ def class_weight_per_sample(
 
 
 def check_weight_sum(weight_sum: float, world_size: int) -> None:
-    """The one zero-weight check: ``S > 0`` after the class weights."""
+    """The one weight-sum check: ``0 < S < inf`` after the class weights."""
+    if weight_sum > 0 and not np.isfinite(weight_sum):
+        raise ValueError(
+            f"the sample weights (after class_weight) sum to {weight_sum}: too large for the "
+            "working dtype. Scale them down (weights times k give the fit of C times k)"
+        )
     if not weight_sum > 0:
         if world_size > 1:
             raise ValueError("every sample (on every rank) has zero weight after class_weight")

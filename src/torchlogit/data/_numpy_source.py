@@ -89,9 +89,11 @@ class NumpySource(StreamingSource):
             or (self.offset is not None and self._o_path is None)
         )
 
+    def _content_paths(self) -> list:
+        return [p for p in (self._x_path, self._y_path, self._w_path, self._o_path) if p]
+
     def _fingerprint(self) -> tuple:
-        paths = [p for p in (self._x_path, self._y_path, self._w_path, self._o_path) if p]
-        return file_fingerprint(paths) + ((id(self.X), self.X.shape),)
+        return file_fingerprint(self._content_paths()) + ((id(self.X), self.X.shape),)
 
     def _chunks(self):
         n = self.X.shape[0]

@@ -63,6 +63,21 @@ def check_numeric(field, where: str) -> None:
         raise ValueError(f"{where}: column {field.name!r} has non-numeric type {t}")
 
 
+def check_label_type(field, where: str) -> None:
+    """Labels are numbers, booleans, text or categories of them: not lists, structs, maps
+    (unhashable) nor an all-null column."""
+    import pyarrow as pa
+
+    t = field.type
+    if pa.types.is_dictionary(t):
+        t = t.value_type
+    if pa.types.is_nested(t) or pa.types.is_null(t):
+        raise ValueError(
+            f"{where}: target column {field.name!r} has type {field.type}; labels must be "
+            "numbers, booleans or strings"
+        )
+
+
 def record_batch_to_chunk(
     batch,
     features,
@@ -175,6 +190,9 @@ class ParquetSource(StreamingSource):
     def _fingerprint(self) -> tuple:
         return file_fingerprint(self.paths)
 
+    def _content_paths(self) -> list:
+        return list(self.paths)
+
     def _open(self, path: str):
         import pyarrow as pa
         import pyarrow.parquet as pq
@@ -200,6 +218,9 @@ class ParquetSource(StreamingSource):
             schema = pf.schema_arrow
             names = list(schema.names)
             where = f"Parquet file {path!r}"
+            dupes = sorted({n for n in names if names.count(n) > 1})
+            if dupes:
+                raise ValueError(f"{where}: the column name {dupes[0]!r} appears more than once")
             if self.features is None:
                 self.features = select_columns(
                     names,
@@ -214,6 +235,7 @@ class ParquetSource(StreamingSource):
                 for c in cols:
                     if c != self.target:
                         check_numeric(schema.field(c), where)
+                check_label_type(schema.field(self.target), where)
                 continue
             extra = set(names) - set(self._schema)
             if self._requested_features is None and extra:

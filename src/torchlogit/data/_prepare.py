@@ -27,9 +27,10 @@ from ._labels import check_labels, check_weight_sum, per_class_weights
 from ._memory import InMemoryData
 from ._reducer import LocalReducer
 from ._sources import StreamingSource
-from ._sparse import is_sparse_design
+from ._sparse import SparseDesign, is_sparse_design
 from ._streaming import StreamingData
 from ._validation import (
+    check_feature_scale,
     resolve_device,
     resolve_dtype,
     to_device_tensor,
@@ -232,14 +233,23 @@ def _short(names):
 
 
 def global_classes(label_sets: list[np.ndarray]) -> np.ndarray:
-    """The sorted union of every rank's labels; at least two classes."""
+    """The sorted union of every rank's labels; at least two classes.
+
+    Labels of text and numbers are refused even where NumPy would turn the numbers into text
+    (rank 0 reading ``"1"`` as 1 from a CSV, rank 1 keeping ``"01"``: they would be encoded
+    against other classes)."""
+    sets = [np.asarray(c) for c in label_sets if len(c)]
+    kinds = {c.dtype.kind for c in sets}
+    mixed = bool(kinds & {"U", "S"}) and bool(kinds & {"i", "u", "f", "b"})
     try:
+        if mixed:
+            raise TypeError("text and numbers")
         classes = np.unique(np.concatenate([np.asarray(c) for c in label_sets]))
     except TypeError as exc:
         kinds = sorted({np.asarray(c).dtype.kind for c in label_sets})
         raise ValueError(
             f"the ranks' labels cannot be ordered together (dtype kinds {kinds}): every rank "
-            "must use the same label type"
+            "must use the same label type (for a CSVSource, pass target_type='str' or 'int')"
         ) from exc
     if classes.shape[0] < 2:
         where = "the data (all ranks together)" if len(label_sets) > 1 else "the data"
@@ -263,6 +273,9 @@ def _prepare_arrays(X, y, sample_weight, offset, validator, class_weight, dtype,
     device = resolve_device(device, X)
     with reducer.agree("validating the training data"):
         Xt, y_np, _ = validate_X_y(validator, X, y, dtype=dtype, device=device)
+        values = Xt.values if isinstance(Xt, SparseDesign) else Xt
+        max_abs = float(values.abs().max()) if values.numel() else 0.0
+        check_feature_scale(max_abs, Xt.shape[0], values.dtype)
         y_np = check_labels(y_np)
         sw = validate_sample_weight(sample_weight, Xt.shape[0], allow_zero_total=many)
     names = getattr(validator, "feature_names_in_", None)

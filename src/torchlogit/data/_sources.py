@@ -9,8 +9,11 @@ then gives a :class:`~torchlogit.data.StreamingData`, the object :class:`LinearO
 iterates over (``batches()`` and ``weight_sum``), exactly as it iterates over
 :class:`~torchlogit.data.InMemoryData`.
 
-Subclasses implement ``_chunks()`` (yield :class:`Chunk`) and ``_fingerprint()`` (what
-identifies the data: file names, sizes and modification times), and set ``feature_names``.
+Subclasses implement ``_chunks()`` (yield :class:`Chunk`), ``_fingerprint()`` (a cheap
+check that the files were not rewritten: names, sizes and modification times) and, for files,
+``_content_paths()`` (the files whose bytes are the data: their sha256, see
+:mod:`._integrity`, is the summary's ``content`` and keys the chunk cache and checkpoints),
+and set ``feature_names``.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
+
+from ._integrity import files_digest
 
 DEFAULT_CHUNK_ROWS = 65_536
 
@@ -67,9 +72,11 @@ class SourceSummary:
     dtype: np.dtype  # float32 when every feature is float32, else float64
     fingerprint: tuple
     # sha256 of the rows read (features, labels, weights) for a source held in memory,
-    # whose fingerprint (object ids) cannot see an array edited in place; None for files
+    # whose fingerprint (object ids) cannot see an array edited in place; for files, the
+    # sha256 of their bytes (a rewrite that keeps size and mtime changes it)
     content: str | None = None
     offset_columns: int = 0  # columns of the offset (0: no offset)
+    max_abs: float = 0.0  # the largest |feature| (checked against the compute dtype)
 
 
 def _locate_nonfinite(X: np.ndarray) -> tuple[int, int, str]:
@@ -148,6 +155,14 @@ class StreamingSource:
     def _fingerprint(self) -> tuple:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def _content_paths(self) -> list:
+        """The files whose bytes are the data (none for arrays in memory)."""
+        return []
+
+    def files_content(self) -> str | None:
+        """sha256 over the content of :meth:`_content_paths` (None: the data are in memory)."""
+        return None if self._in_memory() else files_digest(self._content_paths())
+
     def describe(self) -> str:
         return type(self).__name__
 
@@ -163,10 +178,11 @@ class StreamingSource:
         Part of the chunk cache's key and of a checkpoint's problem description.
         """
         out: dict = {}
-        for name in ("target", "features", "weight", "offset", "delimiter", "header"):
+        names = ("target", "features", "weight", "offset", "delimiter", "header", "target_type")
+        for name in names:
             v = getattr(self, name, None)
-            if name == "offset" and v is None:
-                continue  # no offset: the same key as before offsets existed
+            if name in ("offset", "target_type") and v is None:
+                continue  # not used: the same key as before the option existed
             if isinstance(v, (list, tuple)) and all(isinstance(c, str) for c in v):
                 out[name] = list(v)
             elif v is None or isinstance(v, (str, int, float, bool)):
@@ -184,13 +200,15 @@ class StreamingSource:
         """
         fp = self._fingerprint()
         in_memory = self._in_memory()
+        files = self.files_content()
         reuse = self._summary is not None and not force and self._summary.fingerprint == fp
-        if reuse and not in_memory:  # arrays may have been edited in place: check again
+        # arrays in memory may have been edited in place: always checked again
+        if reuse and not in_memory and self._summary.content == files:
             return self._summary if shard else _check_whole(self._summary, self.describe())
         n_rows, n_chunks, n_features, dtype = 0, 0, None, None
         content = hashlib.sha256() if in_memory else None
         weight_by_label: dict = {}
-        offset_columns = 0
+        offset_columns, max_abs = 0, 0.0
         for chunk in self._chunks():
             X, y, w = chunk.X, chunk.y, chunk.weight
             if X.ndim != 2:
@@ -211,6 +229,8 @@ class StreamingSource:
                     f"{chunk.where}, {chunk.position(r)}, column "
                     f"{self._column_name(c)}: {kind} in the features"
                 )
+            if X.size:
+                max_abs = max(max_abs, float(np.abs(X).max()))
             if chunk.offset is not None:
                 offset_columns = check_offset_chunk(chunk, X.shape[0])
                 if content is not None:
@@ -246,7 +266,7 @@ class StreamingSource:
             raise ValueError(f"{self.describe()}: target labels of mixed types") from exc
         check_classification_targets(classes)
         sums = np.array([weight_by_label[c] for c in classes.tolist()], dtype=np.float64)
-        if self._fingerprint() != fp:
+        if self._fingerprint() != fp or self.files_content() != files:
             raise ValueError(f"{self.describe()}: the files changed during the validation pass")
         self._summary = SourceSummary(
             n_rows=n_rows,
@@ -257,8 +277,9 @@ class StreamingSource:
             class_weight_sums=sums,
             dtype=np.dtype(dtype),
             fingerprint=fp,
-            content=None if content is None else content.hexdigest(),
+            content=files if content is None else content.hexdigest(),
             offset_columns=offset_columns,
+            max_abs=max_abs,
         )
         return self._summary if shard else _check_whole(self._summary, self.describe())
 
@@ -313,72 +334,3 @@ def as_2d_float(X: np.ndarray, where: str) -> np.ndarray:
     if X.dtype.kind in "iub":
         return X.astype(np.float64)
     raise ValueError(f"{where}: features of dtype {X.dtype} are not numeric")
-
-
-class ArraySource(StreamingSource):
-    """In-memory arrays served in chunks of ``chunk_rows`` rows (no copy of ``X``).
-
-    Parameters
-    ----------
-    X : array-like of shape (n, d): NumPy array, memmap, pandas DataFrame or CPU tensor
-    y : array-like of shape (n,)
-    weight : array-like of shape (n,), optional
-    offset : array-like of shape (n,) or (n, K), optional
-        A fixed term added to each row's logits (two classes: one column).
-    chunk_rows : int, default=65536
-    """
-
-    def __init__(
-        self, X, y, *, weight=None, offset=None, chunk_rows: int | None = None, cache_dir=None
-    ):
-        super().__init__(chunk_rows=chunk_rows, cache_dir=cache_dir)
-        if hasattr(X, "columns") and hasattr(X, "to_numpy"):
-            names = [str(c) for c in X.columns]
-            if all(isinstance(c, str) for c in X.columns):
-                self.feature_names = tuple(names)
-            X = X.to_numpy()
-        if hasattr(X, "detach"):
-            X = X.detach().cpu().numpy()
-        if hasattr(y, "detach"):
-            y = y.detach().cpu().numpy()
-        if hasattr(weight, "detach"):
-            weight = weight.detach().cpu().numpy()
-        self.X = as_2d_float(X, "X") if np.ndim(X) == 2 else np.asarray(X)
-        if self.X.ndim != 2:
-            raise ValueError(f"X must be 2-D, got shape {self.X.shape}")
-        self.y = np.asarray(y)
-        if self.y.ndim == 2 and self.y.shape[1] == 1:
-            self.y = self.y[:, 0]
-        if self.y.shape != (self.X.shape[0],):
-            raise ValueError(f"y has shape {self.y.shape}, expected ({self.X.shape[0]},)")
-        self.weight = None if weight is None else np.asarray(weight, dtype=np.float64)
-        if self.weight is not None and self.weight.shape != (self.X.shape[0],):
-            raise ValueError(f"weight has shape {self.weight.shape}, expected ({self.X.shape[0]},)")
-        self.offset = as_offset_array(offset, self.X.shape[0], "ArraySource")
-
-    def describe(self) -> str:
-        return f"ArraySource({self.X.shape[0]} x {self.X.shape[1]})"
-
-    def _in_memory(self) -> bool:
-        return True
-
-    def _fingerprint(self) -> tuple:
-        # One entry, like a file's: (tag, ids, shape). Ids only tell that the arrays were
-        # not replaced; edits in place are caught because scan() revalidates in-memory data
-        # and records a hash of its content (SourceSummary.content).
-        w = None if self.weight is None else id(self.weight)
-        o = None if self.offset is None else id(self.offset)
-        return (("<memory>", id(self.X), self.X.shape, id(self.y), w, o),)
-
-    def _chunks(self):
-        n = self.X.shape[0]
-        for start in range(0, n, self.chunk_rows):
-            stop = min(start + self.chunk_rows, n)
-            yield Chunk(
-                X=self.X[start:stop],
-                y=self.y[start:stop],
-                weight=None if self.weight is None else self.weight[start:stop],
-                where=f"{self.describe()} rows {start}-{stop - 1}",
-                first_row=start,
-                offset=None if self.offset is None else self.offset[start:stop],
-            )

@@ -9,25 +9,22 @@ have not changed since they were validated.
 
 With ``cache_dir`` the first complete pass also writes each decoded chunk (features in the
 compute dtype, class indices, weights) as ``.npy`` files; later passes read those instead
-of decoding Parquet or CSV again.
+of decoding Parquet or CSV again (see :class:`~torchlogit.data._cache.ChunkCache`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
 import queue
 import threading
 import time
-import warnings
-from pathlib import Path
 
 import numpy as np
 import torch
 
+from ._cache import ChunkCache
 from ._design import Batch
 from ._labels import check_weight_sum, class_weight_per_sample
+from ._validation import check_feature_scale
 
 _END = object()
 
@@ -118,6 +115,7 @@ class StreamingData:
         if dtype is None:
             dtype = torch.float32 if summary.dtype == np.float32 else torch.float64
         self.dtype = dtype
+        check_feature_scale(summary.max_abs, summary.n_rows, dtype, source.describe())
         self.device = torch.device("cpu") if device is None else torch.device(device)
         self.verbose = int(verbose)
         self.prefetch_depth = int(prefetch)
@@ -142,7 +140,7 @@ class StreamingData:
         )
         self.passes: list[dict] = []
         self.progress_label = ""
-        self._cache = _ChunkCache(cache_dir, self) if cache_dir is not None else None
+        self._cache = ChunkCache(cache_dir, self) if cache_dir is not None else None
 
     @property
     def n_samples(self) -> int:
@@ -191,7 +189,9 @@ class StreamingData:
     # ------------------------------------------------------------------ passes
     def batches(self):
         """One pass over the data: :class:`Batch` objects on the device, in file order."""
-        if self.source._fingerprint() != self.summary.fingerprint:
+        changed = self.source._fingerprint() != self.summary.fingerprint
+        files = self.source.files_content()  # a stat per file; hashed again only if rewritten
+        if changed or (files is not None and files != self.summary.content):
             raise ValueError(
                 f"{self.source.describe()}: the files changed since they were validated"
             )
@@ -268,101 +268,3 @@ class StreamingData:
         k = len(self.passes) + 1
         desc = f"pass {k}" + (f" ({self.progress_label})" if self.progress_label else "")
         return tqdm(total=self.n_rows, desc=desc, unit="rows", unit_scale=True, leave=False)
-
-
-class _ChunkCache:
-    """Decoded chunks as ``.npy`` files under ``cache_dir/<key>/``; ``manifest.json`` last.
-
-    The key hashes the source's fingerprint (file names, sizes, modification times), the
-    columns read and the reading options (``target=``, ``features=``, ``weight=``, ...: the
-    same files give other decoded rows for another selection), the content hash of a source
-    held in memory, the chunk size, the classes and the compute dtype, so a cache is never
-    read for other data.
-    """
-
-    def __init__(self, cache_dir, data: StreamingData):
-        key = json.dumps(
-            {
-                "fingerprint": [list(map(str, f)) for f in data.summary.fingerprint],
-                "selection": data.source.selection(),
-                "content": getattr(data.summary, "content", None),
-                "source": data.source.describe(),
-                "chunk_rows": data.source.chunk_rows,
-                "classes": [str(c) for c in data.classes.tolist()],
-                "dtype": str(data.dtype),
-            },
-            sort_keys=True,
-        )
-        digest = hashlib.sha256(key.encode()).hexdigest()[:20]
-        self.dir = Path(cache_dir) / digest
-        self.data = data
-
-    @property
-    def complete(self) -> bool:
-        m = self.dir / "manifest.json"
-        if not m.exists():
-            return False
-        try:
-            info = json.loads(m.read_text())
-        except (OSError, ValueError):
-            return False
-        return info.get("rows") == self.data.n_rows
-
-    def _paths(self, i: int):
-        """The chunk's ``X``, ``y``, ``w`` files, and ``o`` when the data have an offset."""
-        parts = ("X", "y", "w", "o") if self.data.offset_columns else ("X", "y", "w")
-        return [self.dir / f"chunk{i:07d}.{part}.npy" for part in parts]
-
-    def read(self):
-        info = json.loads((self.dir / "manifest.json").read_text())
-        for i in range(info["chunks"]):
-            paths = self._paths(i)
-            w = np.load(paths[2])
-            off = np.load(paths[3]) if len(paths) > 3 else None
-            yield (
-                np.load(paths[0]),
-                np.load(paths[1]),
-                (None if w.size == 0 else w),
-                off,
-                (f"cache chunk {i}"),
-            )
-
-    def writer(self):
-        return _CacheWriter(self)
-
-
-class _CacheWriter:
-    def __init__(self, cache: _ChunkCache):
-        self.cache = cache
-        self.n = 0
-        self.ok = True
-        try:
-            cache.dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            warnings.warn(f"cannot create the chunk cache {cache.dir}: {exc}", stacklevel=3)
-            self.ok = False
-
-    def wrap(self, host):
-        for X, y, w, off, where in host:
-            if self.ok:
-                arrays = (X, y, np.empty(0) if w is None else w)  # empty: no weights
-                if off is not None:
-                    arrays = (*arrays, off)
-                try:
-                    for path, arr in zip(self.cache._paths(self.n), arrays, strict=True):
-                        tmp = path.with_suffix(".tmp.npy")
-                        np.save(tmp, np.ascontiguousarray(arr))
-                        os.replace(tmp, path)
-                except OSError as exc:
-                    warnings.warn(f"chunk cache disabled: {exc}", stacklevel=2)
-                    self.ok = False
-            self.n += 1
-            yield X, y, w, off, where
-
-    def finish(self, rows: int) -> None:
-        if not self.ok:
-            return
-        m = self.cache.dir / "manifest.json"
-        tmp = m.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"chunks": self.n, "rows": rows}))
-        os.replace(tmp, m)

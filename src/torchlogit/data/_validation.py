@@ -128,6 +128,21 @@ def check_finite(X: torch.Tensor, name: str = "X") -> None:
             raise ValueError(f"Input {name} contains {kind} (first at {where}).")
 
 
+def check_feature_scale(max_abs: float, n_rows: int, dtype, name: str = "X") -> None:
+    """Refuse features so large that a sum of their squares over the rows — a Hessian or
+    Gram entry — overflows ``dtype``: ``max|x| > sqrt(finfo(dtype).max / n_rows)``
+    (float64: ~1e154 / sqrt(n)). Past it, a fit fails in its linear algebra or silently
+    stops at zero; scaling the features does not change the problem."""
+    limit = float(np.sqrt(torch.finfo(dtype).max / max(int(n_rows), 1)))
+    if max_abs > limit:
+        raise ValueError(
+            f"Input {name} has values up to {max_abs:.3g} in absolute value: too large for "
+            f"{dtype} on {n_rows} rows (their squares sum past {torch.finfo(dtype).max:.3g}; "
+            f"the limit is {limit:.3g}). Scale the features (e.g. "
+            "sklearn.preprocessing.StandardScaler)"
+        )
+
+
 def to_device_tensor(X, *, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """A tensor view of ``X`` on ``device`` in ``dtype``; shares memory when it can.
 

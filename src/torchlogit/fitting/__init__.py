@@ -5,6 +5,7 @@ attributes. Estimators, ``l1_min_c``, the distributed fit and the command line a
 """
 
 from ._engine import (
+    NonFiniteModelError,
     SeparableDataWarning,
     build_objective,
     build_penalty,
@@ -19,6 +20,7 @@ from ._spec import FitSpec, validate_bounds, validate_penalty_factor
 __all__ = [
     "FitResult",
     "FitSpec",
+    "NonFiniteModelError",
     "SeparableDataWarning",
     "build_objective",
     "build_penalty",

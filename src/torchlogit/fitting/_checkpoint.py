@@ -59,7 +59,8 @@ def data_fingerprint(objective, n_classes: int) -> str:
     of threads still matches. Row order does not count (it does not change the problem).
 
     For streamed rows: the source's fingerprint (file names, sizes, modification times), its
-    column selection and, for arrays in memory, the content hash of the validation pass.
+    column selection and the content hash of the validation pass (the files' sha256, or the
+    rows of arrays in memory), so a rewrite that keeps size and mtime is another problem.
     Sums go through the objective's ``reduce``: every rank computes the same fingerprint.
     """
     data = objective.data

@@ -25,10 +25,60 @@ from .. import solvers as _solvers
 from ..objective import LinearObjective, LookaheadObjective, make_loss, make_penalty
 from ._checkpoint import problem_key
 from ._result import FitResult, centre_multinomial
+from ._spec import check_penalty_scale
 
 
 class SeparableDataWarning(ConvergenceWarning):
     """The training data are perfectly separable and no penalty bounds the coefficients."""
+
+
+class NonFiniteModelError(ValueError):
+    """The solver ended with NaN or infinite coefficients: no model is returned."""
+
+
+#: The most memory a Hessian-building solver may ask for its ``(m p) x (m p)`` matrix. A fixed
+#: cap rather than a share of free memory, so that every rank of a distributed fit (and every
+#: rerun of a script) makes the same decision; 16 GiB is a Newton system of ~46k parameters in
+#: float64, far past where ``"auto"`` stops choosing Newton (L-BFGS is faster there).
+HESSIAN_MAX_BYTES = 16 << 30
+
+
+def hessian_bytes(solver_cls, coef_shape, dtype) -> int | None:
+    """Bytes of the full Hessian ``solver_cls`` builds for ``coef_shape``; None when it builds
+    none. A proximal Hessian solver (``"cd"``) builds it only on a working set of columns, so
+    its size is not ``(m p)^2``: exempt (the declarations cannot say more yet)."""
+    caps = solver_cls.capabilities
+    if not caps.hessian or caps.proximal:
+        return None
+    m, p = coef_shape
+    return (m * p) ** 2 * torch.empty((), dtype=dtype).element_size()
+
+
+def check_hessian_size(name: str, coef_shape, dtype) -> None:
+    """Refuse a Hessian-building solver whose matrix would pass :data:`HESSIAN_MAX_BYTES`."""
+    size = hessian_bytes(_solvers.get_solver(name), coef_shape, dtype)
+    if size is None or size <= HESSIAN_MAX_BYTES:
+        return
+    m, p = coef_shape
+    other = " or 'newton-cg'" if "newton-cg" in _solvers.SOLVERS else ""
+    raise ValueError(
+        f"solver {name!r} builds the Hessian matrix of the {m * p} coefficients "
+        f"({m} x {p}): {size / 2**30:,.1f} GiB in {dtype}, over the limit of "
+        f"{HESSIAN_MAX_BYTES / 2**30:g} GiB; use solver='lbfgs'{other} (memory linear in "
+        "the number of coefficients)"
+    )
+
+
+def check_finite_coef(coef: torch.Tensor, solver: str, n_iter: int, dtype) -> None:
+    """Refuse a non-finite iterate: a NaN model would predict nothing yet look fitted."""
+    if bool(torch.isfinite(coef).all()):
+        return
+    raise NonFiniteModelError(
+        f"solver {solver!r} ended with non-finite coefficients (NaN or infinity) after "
+        f"{n_iter} iterations; no model was produced. The data, weights or offsets may hold "
+        f"values too large for {dtype} (scale them, e.g. sklearn.preprocessing.StandardScaler),"
+        " or the step size is too large; try solver='lbfgs' or a lower C"
+    )
 
 
 def check_solver(solver: str, *, options=None, distributed: bool = False) -> None:
@@ -57,6 +107,8 @@ def _able(capability: str) -> list[str]:
 
 def build_penalty(spec, training, *, weight_sum: float | None = None):
     """The spec's penalty on the averaged objective (strengths over ``C S``)."""
+    weight_sum = training.weight_sum if weight_sum is None else weight_sum
+    check_penalty_scale(spec, weight_sum, training.dtype)
     extra = {}
     if spec.lower_bounds is not None:
         extra["lower_bounds"] = spec.lower_bounds
@@ -66,7 +118,7 @@ def build_penalty(spec, training, *, weight_sum: float | None = None):
         spec.penalty,
         C=spec.C,
         l1_ratio=spec.l1_ratio,
-        weight_sum=training.weight_sum if weight_sum is None else weight_sum,
+        weight_sum=weight_sum,
         n_features=training.n_features,
         factor=spec.penalty_factor,
         dtype=training.dtype,
@@ -92,13 +144,17 @@ def choose(spec, training, objective, penalty) -> str:
     if spec.solver != "auto":
         return spec.solver
     m, p = objective.coef_shape
-    return _solvers.choose_solver(
+    name = _solvers.choose_solver(
         n_samples=training.n_samples,
         n_parameters=m * p,
         penalty=penalty,
         sparse=training.sparse,
         device=training.device,
     )
+    size = hessian_bytes(_solvers.get_solver(name), objective.coef_shape, training.dtype)
+    if size is not None and size > HESSIAN_MAX_BYTES:  # never past the cap: no matrix then
+        name = "fista" if not penalty.is_smooth else "lbfgs"
+    return name
 
 
 def initial_coef(shape, training, warm_start=None, penalty=None) -> torch.Tensor:
@@ -161,6 +217,7 @@ def fit(spec, training, *, warm_start=None) -> FitResult:
     penalty = build_penalty(spec, training)
     objective = build_objective(spec, training, penalty)
     name = choose(spec, training, objective, penalty)
+    check_hessian_size(name, objective.coef_shape, training.dtype)
     solver_cls = _solvers.get_solver(name)
     caps = solver_cls.capabilities
     _solvers.check_solver_objective(solver_cls, objective, penalty)
@@ -187,10 +244,16 @@ def fit(spec, training, *, warm_start=None) -> FitResult:
             solved = LookaheadObjective(objective)
     verbose = spec.verbose if reducer.rank == 0 else 0
     solver = solver_cls(tol=spec.tol, max_iter=spec.max_iter, verbose=verbose, **kwargs)
-    if resume is None:
-        result = solver.solve(solved, coef0)
-    else:
-        result = solver.solve(solved, coef0, resume=resume)
+    try:
+        result = solver.solve(solved, coef0, **({} if resume is None else {"resume": resume}))
+    except torch.linalg.LinAlgError as exc:  # eigh / Cholesky on an overflowed matrix
+        raise ValueError(
+            f"solver {name!r} failed in its linear algebra ({str(exc).splitlines()[0]}): the "
+            f"features, sample weights, class weights or offsets hold values too large for "
+            f"{training.dtype}, or are degenerate. Scale them (e.g. "
+            "sklearn.preprocessing.StandardScaler), or use solver='lbfgs'"
+        ) from exc
+    check_finite_coef(result.coef, name, int(result.n_iter), training.dtype)
     info = None
     if training.distributed:  # what the solver exchanged: one payload per pass
         sizes = {k: v - sizes0.get(k, 0) for k, v in reducer.payload_counts.items()}

@@ -10,7 +10,7 @@ constant step (an online stream has no epochs to decay the step over).
 from __future__ import annotations
 
 from .. import solvers as _solvers
-from ._engine import build_objective, build_penalty, initial_coef
+from ._engine import build_objective, build_penalty, check_finite_coef, initial_coef
 from ._result import FitResult, centre_multinomial
 
 DEFAULT_ONLINE_SOLVER = "sgd"
@@ -54,6 +54,7 @@ def fit_online(spec, training, *, weight_sum_seen: float, previous=None) -> FitR
     if previous is not None:
         resume = _solvers.ResumeState(previous[0], 0, {}, previous[1])
     result = solver.solve(objective, coef0, resume=resume)
+    check_finite_coef(result.coef, name, int(result.n_iter), training.dtype)  # state kept
     coef = result.coef.detach().clone()
     return FitResult.from_solver(
         result,

@@ -54,6 +54,24 @@ class FitSpec:
         return self.penalty is not None and bool(np.isfinite(self.C))
 
 
+def check_penalty_scale(spec: FitSpec, weight_sum: float, dtype) -> None:
+    """The averaged objective's penalty strength ``1 / (C S)`` must be a finite number of the
+    working ``dtype``: a tiny ``C`` (``1e-320``) makes it overflow, which the penalty would
+    only report as a negative or NaN strength."""
+    if not spec.penalized:
+        return
+    with np.errstate(over="ignore", divide="ignore", under="ignore"):
+        strength = np.float64(1.0) / (np.float64(spec.C) * np.float64(weight_sum))
+    top = torch.finfo(dtype).max
+    if not (np.isfinite(strength) and strength <= top):
+        smallest = 1.0 / (top * float(weight_sum)) if weight_sum > 0 else float("nan")
+        raise ValueError(
+            f"C={spec.C!r} is too small: the penalty strength 1 / (C * S) with S={weight_sum:g} "
+            f"(the total sample weight) overflows {dtype}. Use C >= {smallest:.3g} (C that "
+            "small already fits the all-zero model)"
+        )
+
+
 def _as_float_array(value, name: str) -> np.ndarray:
     if isinstance(value, torch.Tensor):
         value = value.detach().cpu().numpy()

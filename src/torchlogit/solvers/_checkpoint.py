@@ -2,15 +2,27 @@
 
 The file holds the iterate ``coef``, the solver's tensors (L-BFGS: its correction pairs) and,
 in the safetensors metadata, a JSON document with the iteration count, the history, the
-solver's scalar state and a ``meta`` dictionary that identifies the problem (data, penalty,
-solver). It is written to a temporary file in the same folder and moved over the previous one
-with :func:`os.replace`, so a process killed at any moment leaves either the previous
-checkpoint or the new one, never a partial file. No pickle is involved.
+solver's scalar state, a ``meta`` dictionary that identifies the problem (data, penalty,
+solver) and a ``sha256`` over that document and every tensor's name, dtype, shape and bytes
+(:func:`checksum`, the same construction as the model files'). It is written to a temporary
+file in the same folder and moved over the previous one with :func:`os.replace`, so a process
+killed at any moment leaves either the previous checkpoint or the new one, never a partial
+file. No pickle is involved.
+
+A checkpoint that cannot be trusted — unreadable, truncated, empty, a folder in its place, a
+missing key, a checksum that does not match, a non-finite iterate or state — raises
+:class:`CheckpointError` naming the file and what is wrong, and is never resumed: deleting the
+file (or choosing another ``checkpoint_dir``) starts the fit afresh. An error rather than a
+silent restart, because damage to a file the fit just wrote means the disk or another process
+is at fault, which the user should know. A non-finite iterate is never saved (the previous,
+finite checkpoint stays).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import math
 import os
 from pathlib import Path
 
@@ -19,6 +31,39 @@ import torch
 from ._types import ResumeState
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
+
+
+class CheckpointError(ValueError):
+    """A checkpoint file is damaged or cannot be read; the message names the file."""
+
+
+def canonical_json(doc) -> str:
+    """The one JSON spelling of ``doc`` that the checksum covers (sorted keys, no spaces)."""
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), allow_nan=True)
+
+
+def checksum(doc: dict, tensors: dict[str, torch.Tensor]) -> str:
+    """sha256 over ``doc`` (canonical JSON) and each tensor's name, dtype, shape and bytes."""
+    h = hashlib.sha256(canonical_json(doc).encode("utf-8"))
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        h.update(f"\0{name}\0{t.dtype}\0{list(t.shape)}\0".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def _all_finite(t: torch.Tensor) -> bool:
+    return not (t.is_floating_point() or t.is_complex()) or bool(torch.isfinite(t).all())
+
+
+def _finite_scalars(value) -> bool:
+    if isinstance(value, float):
+        return math.isfinite(value)
+    if isinstance(value, (list, tuple)):
+        return all(_finite_scalars(v) for v in value)
+    if isinstance(value, dict):
+        return all(_finite_scalars(v) for v in value.values())
+    return True
 
 
 class Checkpoint:
@@ -34,16 +79,23 @@ class Checkpoint:
 
     def __init__(self, directory, meta: dict):
         self.dir = Path(directory)
+        if self.dir.exists() and not self.dir.is_dir():
+            raise CheckpointError(f"checkpoint_dir {str(self.dir)!r} is not a folder")
         self.dir.mkdir(parents=True, exist_ok=True)
         self.path = self.dir / CHECKPOINT_FILE
         self.meta = json.loads(json.dumps(meta, sort_keys=True, default=str))
         self.n_saved = 0
 
     def save(self, n_iter: int, coef: torch.Tensor, history, state: dict) -> None:
-        """Write ``coef`` and ``state`` after ``n_iter`` iterations (atomically)."""
+        """Write ``coef`` and ``state`` after ``n_iter`` iterations (atomically).
+
+        A non-finite ``coef`` is not written: the previous checkpoint stays.
+        """
         from safetensors.torch import save_file
 
         tensors = {"coef": coef.detach().to("cpu").contiguous()}
+        if not _all_finite(tensors["coef"]):
+            return
         scalars = {}
         for k, v in state.items():
             if isinstance(v, torch.Tensor):
@@ -56,37 +108,85 @@ class Checkpoint:
             "history": history.as_dict(),
             "scalars": scalars,
         }
+        doc = json.loads(canonical_json(doc))  # what a reader will see (tuples -> lists)
+        doc["sha256"] = checksum(doc, tensors)
         tmp = self.path.with_name(f".{CHECKPOINT_FILE}.{os.getpid()}.tmp")
-        save_file(tensors, str(tmp), metadata={"torchlogit": json.dumps(doc)})
-        with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
+        try:
+            save_file(tensors, str(tmp), metadata={"torchlogit": canonical_json(doc)})
+            with open(tmp, "rb") as fh:
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except Exception as exc:  # noqa: BLE001 - OSError or safetensors' own (disk full)
+            tmp.unlink(missing_ok=True)  # the previous checkpoint, if any, is intact
+            raise CheckpointError(
+                f"cannot write checkpoint {str(self.path)!r}: {exc} (disk full?)"
+            ) from exc
         self.n_saved += 1
 
-    def load(self) -> ResumeState | None:
-        """The saved state, or None when there is none or it belongs to another problem."""
+    def _damaged(self, what: str) -> CheckpointError:
+        return CheckpointError(
+            f"checkpoint {str(self.path)!r} {what}; delete it (or choose another "
+            "checkpoint_dir) to start the fit afresh"
+        )
+
+    def _read(self) -> tuple[dict, dict] | None:
+        """``(doc, tensors)`` of the file, checksum verified; None when there is no file."""
         from safetensors import safe_open
 
-        if not self.path.exists():
+        if not os.path.lexists(self.path):
             return None
-        with safe_open(str(self.path), framework="pt") as fh:
-            doc = json.loads(fh.metadata()["torchlogit"])
-            if doc.get("meta") != self.meta:
-                return None
-            tensors = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118
-        state = dict(doc["scalars"])
+        if not self.path.is_file():
+            raise self._damaged("is not a regular file")
+        if self.path.stat().st_size == 0:
+            raise self._damaged("is empty (0 bytes)")
+        try:
+            with safe_open(str(self.path), framework="pt") as fh:
+                raw = (fh.metadata() or {}).get("torchlogit")
+                tensors = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118
+        except Exception as exc:  # noqa: BLE001 - safetensors raises several types
+            raise self._damaged(f"cannot be read (truncated or corrupt?): {exc}") from None
+        if raw is None:
+            raise self._damaged("has no torchlogit metadata")
+        try:
+            doc = json.loads(raw)
+        except ValueError as exc:
+            raise self._damaged(f"has corrupt metadata ({exc})") from None
+        if not isinstance(doc, dict):
+            raise self._damaged("has corrupt metadata (not a JSON object)")
+        stored = doc.pop("sha256", None)
+        if stored is None:
+            raise self._damaged("has no checksum (written by an older version?)")
+        if stored != checksum(doc, tensors):
+            raise self._damaged("does not match its checksum (modified or damaged on disk)")
+        return doc, tensors
+
+    def load(self) -> ResumeState | None:
+        """The saved state, or None when there is none or it belongs to another problem.
+
+        Raises :class:`CheckpointError` when the file is damaged (see the module docstring).
+        """
+        got = self._read()
+        if got is None:
+            return None
+        doc, tensors = got
+        if doc.get("meta") != self.meta:
+            return None
+        try:
+            coef, n_iter = tensors["coef"], int(doc["n_iter"])
+            state, history = dict(doc["scalars"]), dict(doc["history"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise self._damaged(f"lacks a field ({exc})") from None
+        bad = [k for k, t in tensors.items() if not _all_finite(t)]
+        if bad:
+            raise self._damaged(f"holds non-finite values (NaN or infinity) in {bad}")
+        if not _finite_scalars(state):
+            raise self._damaged("holds a non-finite solver state")
         for k, v in tensors.items():
             if k.startswith("state."):
                 state[k[len("state.") :]] = v
-        return ResumeState(
-            coef=tensors["coef"], n_iter=doc["n_iter"], history=doc["history"], state=state
-        )
+        return ResumeState(coef=coef, n_iter=n_iter, history=history, state=state)
 
     def stored_meta(self) -> dict | None:
         """The ``meta`` of the checkpoint on disk (None when there is none)."""
-        from safetensors import safe_open
-
-        if not self.path.exists():
-            return None
-        with safe_open(str(self.path), framework="pt") as fh:
-            return json.loads(fh.metadata()["torchlogit"]).get("meta")
+        got = self._read()
+        return None if got is None else got[0].get("meta")

@@ -1,0 +1,62 @@
+"""Content hashes of input files: what identifies a file is its bytes, not its name or time.
+
+A file replaced by one of the same size with its modification time restored (``cp -p``,
+``rsync -a``) has the same ``(path, size, mtime)``; its sha256 differs. :func:`file_digest`
+reads the file once and remembers the hash for as long as the file's full ``stat`` (size,
+modification and change times, inode, device) is unchanged — the change time ``ctime``
+cannot be set back by a user, so a rewrite is always seen, and refits in one process
+do not read the files again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+_BLOCK = 1 << 20
+_DIGESTS: dict[tuple, str] = {}
+
+
+def _stat_key(path: str) -> tuple:
+    st = os.stat(path)
+    return (
+        os.path.abspath(path),
+        st.st_size,
+        st.st_mtime_ns,
+        st.st_ctime_ns,
+        st.st_ino,
+        st.st_dev,
+    )
+
+
+def file_digest(path) -> str:
+    """sha256 of the bytes of the file at ``path`` (remembered while its stat is unchanged)."""
+    path = os.fspath(path)
+    key = _stat_key(path)
+    got = _DIGESTS.get(key)
+    if got is not None:
+        return got
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(_BLOCK):
+            h.update(block)
+    got = h.hexdigest()
+    if _stat_key(path) == key:  # not rewritten while it was read
+        _DIGESTS[key] = got
+    return got
+
+
+def files_digest(paths) -> str | None:
+    """One sha256 over the names and content hashes of ``paths`` in order (None: no paths)."""
+    paths = [os.fspath(p) for p in paths]
+    if not paths:
+        return None
+    h = hashlib.sha256()
+    for p in paths:
+        h.update(f"{os.path.basename(p)}\0{file_digest(p)}\0".encode())
+    return h.hexdigest()
+
+
+def bytes_digest(data: bytes) -> str:
+    """sha256 of ``data`` (the cache entries' checksum)."""
+    return hashlib.sha256(data).hexdigest()
