@@ -126,6 +126,7 @@ def prepare_batch(
     (the others have no row here). ``weight_sum`` is the batch's total weight.
     """
     Xt, _ = validate_X(validator, X, reset=reset, dtype=dtype, device=device)
+    _check_scale(Xt)
     y_np = np.asarray(y.detach().cpu().numpy() if hasattr(y, "detach") else y).reshape(-1)
     if y_np.shape[0] != Xt.shape[0]:
         raise ValueError(f"X has {Xt.shape[0]} rows but y has {y_np.shape[0]}")
@@ -264,6 +265,13 @@ def _reduced_sums(reducer, counts: np.ndarray) -> np.ndarray:
     return reducer.all_reduce_sum(torch.from_numpy(np.asarray(counts, np.float64))).numpy()
 
 
+def _check_scale(Xt) -> None:
+    """:func:`check_feature_scale` on the largest ``|x|`` of ``Xt`` (dense or sparse)."""
+    values = Xt.values if isinstance(Xt, SparseDesign) else Xt
+    max_abs = float(values.abs().max()) if values.numel() else 0.0
+    check_feature_scale(max_abs, Xt.shape[0], values.dtype)
+
+
 def _prepare_arrays(X, y, sample_weight, offset, validator, class_weight, dtype, device, reducer):
     many = reducer.world_size > 1
     if y is None:
@@ -273,9 +281,7 @@ def _prepare_arrays(X, y, sample_weight, offset, validator, class_weight, dtype,
     device = resolve_device(device, X)
     with reducer.agree("validating the training data"):
         Xt, y_np, _ = validate_X_y(validator, X, y, dtype=dtype, device=device)
-        values = Xt.values if isinstance(Xt, SparseDesign) else Xt
-        max_abs = float(values.abs().max()) if values.numel() else 0.0
-        check_feature_scale(max_abs, Xt.shape[0], values.dtype)
+        _check_scale(Xt)
         y_np = check_labels(y_np)
         sw = validate_sample_weight(sample_weight, Xt.shape[0], allow_zero_total=many)
     names = getattr(validator, "feature_names_in_", None)

@@ -15,7 +15,11 @@ They reach a neighbourhood of the optimum, not the optimum: for an exact fit use
 full-batch solvers, which accept the same data. Stopping rule: the epoch's mean mini-batch
 objective decreased by less than ``tol * max(1, |f|)`` (and did not rise) for two epochs
 running; an objective that rises never counts as converged, and ``max_iter`` epochs without
-the rule met is reported as not converged.
+the rule met is reported as not converged. Divergence stops the run with a ValueError: a
+non-finite objective or iterate, or an epoch objective above ``DIVERGED_FACTOR`` times
+``max(f_0, log 2)``, where ``f_0`` estimates the objective at the start from the first
+mini-batch (the loss at zero coefficients is ``log K``; a step size that is too large sends
+the epoch objective up by orders of magnitude, not by a factor of a few).
 Step sizes: SGD uses ``eta_t = eta0 / sqrt(1 + t / T)`` (``t`` mini-batch steps so far,
 ``T`` steps per epoch; ``learning_rate="constant"`` keeps ``eta0``) with
 ``eta0 = 1 / L`` from the first chunk's mean ``L = c * mean ||x_a||^2 + lambda_2``
@@ -44,6 +48,24 @@ def _n_rows(data) -> int:
         if hasattr(data, name):
             return int(getattr(data, name))
     return sum(b.n_samples for b in data.batches())
+
+
+DIVERGED_FACTOR = 100.0
+
+
+def _check_diverged(name: str, epoch: int, f: float, f0: float, coef: torch.Tensor, eta) -> None:
+    """Raise a ValueError saying so when the run has diverged (see the module docstring)."""
+    finite = math.isfinite(f) and bool(torch.isfinite(coef).all())
+    if finite and f <= DIVERGED_FACTOR * max(f0, math.log(2.0)):
+        return
+    what = "a non-finite objective or coefficient" if not finite else f"objective {f:.3g}"
+    step = "eta0" if name == "sgd" else "lr"
+    raise ValueError(
+        f"solver {name!r} diverged in epoch {epoch + 1}: {what} (it started near "
+        f"{f0:.3g}); the step size ({step}={float(eta):.3g}) is too large for these data. "
+        f"Lower solver_options['{step}'], scale the features (e.g. "
+        "sklearn.preprocessing.StandardScaler), or use a full-batch solver"
+    )
 
 
 def _stalled(obj: list, tol: float) -> bool:
@@ -100,17 +122,22 @@ class _StochasticSolver(SolverBase):
         mean_weight = float(data.weight_sum) / n
         state = self._init_state(state, coef, objective)
         converged, message = False, f"reached max_iter={self.max_iter}"
+        f0 = None
         while epoch < self.max_iter:
             total, rows = 0.0, 0
             for batch in self._minibatches(data, epoch):
                 b = batch.n_samples
                 lo, g = objective.batch_value_gradient(coef, batch)
                 scale = 1.0 / (b * mean_weight)
+                if f0 is None:  # the objective at the start, estimated on the first batch
+                    f0 = float(lo) * scale + float(penalty.value(coef))
                 total += float(lo) * scale * b
                 rows += b
                 grad = g * scale + penalty.smooth_gradient(coef)
                 coef = self._step(coef, grad, state, objective)
             f = total / max(rows, 1) + float(penalty.value(coef))
+            _check_diverged(self.name, epoch, f, f0 if f0 is not None else f, coef,
+                            state.get("eta", getattr(self, "lr", math.nan)))  # fmt: skip
             history.record(f, math.nan, float(state.get("eta", math.nan)))
             self._log(epoch, f, math.nan, float(state.get("eta", math.nan)))
             epoch += 1
