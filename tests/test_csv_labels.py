@@ -96,3 +96,25 @@ def test_ranks_reading_labels_as_text_and_numbers_are_refused():
         global_classes([np.array([1, 2]), np.array(["01", "2"])])
     assert global_classes([np.array([1, 2]), np.array([2.0, 3.0])]).tolist() == [1, 2, 3]
     assert global_classes([np.array(["a"]), np.array(["b"], dtype=object)]).tolist() == ["a", "b"]
+
+
+def test_cli_in_memory_keeps_labels_as_written(tmp_path):
+    """``torchlogit fit`` reading the CSV into memory decides the labels' type as the streaming
+    source does: "1", "01" and "007" stay three classes (#13 item 9)."""
+    import subprocess
+    import sys
+
+    import torchlogit
+
+    rng = np.random.default_rng(0)
+    rows = [f"{rng.normal():.3f},{rng.normal():.3f},{['1', '01', '007'][i % 3]}" for i in range(60)]
+    (tmp_path / "t.csv").write_text("a,b,label\n" + "\n".join(rows) + "\n")
+    for extra in ([], ["--chunk-rows", "20"]):
+        out = tmp_path / f"m{len(extra)}.safetensors"
+        done = subprocess.run(
+            [sys.executable, "-m", "torchlogit", "fit", str(tmp_path / "t.csv"), "--target",
+             "label", "--out", str(out), "-q", *extra],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        assert sorted(map(str, torchlogit.load(out).classes_)) == ["007", "01", "1"]

@@ -79,6 +79,22 @@ def model_features(model, df, path, *, target=None):
     return feature_matrix(df, others, path).to_numpy()
 
 
+def labels_like(y, classes):
+    """Labels read as text, typed as the model's ``classes`` are (a text that is not a label
+    of that type stays text, and is reported as an unknown label by the caller)."""
+    import numpy as np
+
+    from ..data import cast_labels, label_kind
+
+    if y.dtype.kind not in "OUS":
+        return y
+    text = np.asarray([str(v) for v in y], dtype=object)
+    try:
+        return cast_labels(text, label_kind(np.asarray(classes)))
+    except ValueError:
+        return text
+
+
 def labelled_data(model, user, args):
     """``(X, y, target)`` for evaluate / report: the target column from ``--target`` or the
     one the model was fitted on."""
@@ -94,6 +110,8 @@ def labelled_data(model, user, args):
     kind = user.get("target_type", "auto")
     df = read_labels_table(args.data, target, kind)
     y = typed_target(target_vector(df, target, args.data), kind, args.data, target)
+    if kind in (None, "auto"):
+        y = labels_like(y, model.classes_)
     X = model_features(model, df, args.data, target=target)
     try:
         y = check_labels(model, y)

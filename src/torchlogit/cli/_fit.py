@@ -122,8 +122,16 @@ def _source(paths, args):
     kinds = {"parquet" if file_format(p) == "parquet" else "csv" for p in paths}
     if len(kinds) > 1:
         raise DataFileError(f"{args.data}: mixes Parquet and CSV files; stream one kind")
-    cls = ParquetSource if kinds == {"parquet"} else CSVSource
-    return cls(paths, target=args.target, features=args.features, chunk_rows=args.chunk_rows)
+    if kinds == {"parquet"}:
+        if args.target_type not in (None, "auto"):
+            raise DataFileError("--target-type with --chunk-rows applies to CSV files only")
+        return ParquetSource(
+            paths, target=args.target, features=args.features, chunk_rows=args.chunk_rows
+        )
+    return CSVSource(
+        paths, target=args.target, features=args.features, chunk_rows=args.chunk_rows,
+        target_type=args.target_type or "auto",
+    )  # fmt: skip
 
 
 def _count_correct(clf, source):

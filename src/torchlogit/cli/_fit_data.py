@@ -78,10 +78,28 @@ def typed_target(y, target_type: str, path, name):
 
 
 def read_labels_table(path, target, target_type):
-    """The table at ``path`` with the ``target`` column read as text unless ``auto``."""
+    """The table at ``path`` with the ``target`` column read as text: always from CSV (where
+    ``auto`` then decides the labels' type from all their distinct values, as the streaming
+    sources do: ``"1"`` and ``"01"`` stay two classes), and from Parquet when a
+    ``--target-type`` is given."""
+    from ..data import file_format
     from ..io import read_table
 
-    return read_table(path, text_columns=[target] if target_type not in (None, "auto") else [])
+    as_text = target_type not in (None, "auto") or file_format(path) != "parquet"
+    return read_table(path, text_columns=[target] if as_text else [])
+
+
+def auto_labels(y):
+    """Labels read as text, typed as :func:`torchlogit.data.label_kind` decides from their
+    distinct values (numbers only when every value is written canonically)."""
+    import numpy as np
+
+    from ..data import cast_labels, label_kind
+
+    if y.dtype.kind not in "OUS":
+        return y
+    text = np.asarray([str(v) for v in y], dtype=object)
+    return cast_labels(text, label_kind(np.unique(text)))
 
 
 def read_files(paths, args):
@@ -112,9 +130,12 @@ def read_files(paths, args):
     w = np.concatenate(ws) if ws else None
     if w is not None and (w < 0).any():
         raise DataFileError(f"{args.data}: the weight column {args.weight!r} has negative values")
+    y = ys[0] if len(ys) == 1 else np.concatenate(ys)
+    if args.target_type in (None, "auto"):
+        y = auto_labels(y)
     if len(Xs) == 1:
-        return Xs[0], ys[0], w, features
-    return pd.concat(Xs, ignore_index=True), np.concatenate(ys), w, features
+        return Xs[0], y, w, features
+    return pd.concat(Xs, ignore_index=True), y, w, features
 
 
 def standardize(X):
@@ -173,7 +194,6 @@ def check_fit_arguments(args) -> None:
         bad(f"--chunk-rows must be at least 1; got {args.chunk_rows}")
     if args.features and args.exclude:
         bad("give either --features or --exclude, not both")
-    if args.chunk_rows is not None and (args.standardize or args.weight or args.exclude or
-                                        args.target_type != "auto"):  # fmt: skip
-        bad("--standardize, --weight, --exclude and --target-type work on data read into "
+    if args.chunk_rows is not None and (args.standardize or args.weight or args.exclude):
+        bad("--standardize, --weight and --exclude work on data read into "
             "memory; drop --chunk-rows (or give --features)")  # fmt: skip
