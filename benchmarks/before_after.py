@@ -38,9 +38,10 @@ y = np.load(folder + "/y.npy")
 from torchlogit import LogisticRegression
 import torchlogit
 t0 = time.perf_counter()
+kw = {} if tol == "default" else {"tol": float(tol)}
 clf = LogisticRegression(
     penalty, C=float(C), l1_ratio=None if l1_ratio == "-" else float(l1_ratio),
-    tol=float(tol), max_iter=1000,
+    max_iter=1000, **kw
 ).fit(X, y)
 seconds = time.perf_counter() - t0
 np.save(folder + "/coef.npy", np.asarray(clf.coef_, dtype=np.float64))
@@ -51,7 +52,7 @@ print(json.dumps({"seconds": seconds, "iters": int(clf.n_iter_[0]),
 """
 
 
-def _run(src: str, folder: str, problem, tol: float) -> dict:
+def _run(src: str, folder: str, problem, tol) -> dict:
     env = dict(os.environ, PYTHONPATH=str(Path(src).resolve()))
     args = [
         sys.executable,
@@ -62,7 +63,7 @@ def _run(src: str, folder: str, problem, tol: float) -> dict:
         repr(problem.C),
         problem.penalty,
         "-" if problem.penalty != "elasticnet" else repr(problem.l1_ratio),
-        repr(tol),
+        str(tol),
         "sparse" if problem.sparse else "dense",
     ]
     out = subprocess.run(args, env=env, capture_output=True, text=True, check=False)
@@ -77,7 +78,9 @@ def main(argv=None) -> int:
     p.add_argument("--before", required=True, help="src folder of the old version")
     p.add_argument("--after", required=True, help="src folder of the new version")
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--tol", type=float, default=1e-4)
+    p.add_argument(
+        "--tol", default="1e-4", help="a number, or 'default' (each version's own default)"
+    )
     p.add_argument("--n-scale", type=float, default=1.0)
     args = p.parse_args(argv)
     rows = []
