@@ -1,0 +1,306 @@
+"""Statistical inference for a fitted model: information, sandwich meat, covariance.
+
+Sample weights ``s_i`` are *frequency* weights (class weights folded in): a row of weight
+``w`` counts as ``w`` identical rows, so every quantity below is a weighted sum over rows and
+``N = sum_i s_i`` is the number of observations. For the augmented rows ``a_i = [1, x_i]``
+(no ``1`` without an intercept), residuals ``r_i = p_i - onehot(y_i)`` and per-row curvature
+``h_i`` (:meth:`hessian_blocks` of the loss), over every batch of the prepared data and every
+rank (through the training set's reducer):
+
+.. math::
+
+    I = \\sum_i s_i \\, (h_i \\otimes a_i a_i^T)               \\quad \\text{(observed information)}
+
+    M = \\sum_i s_i \\, (r_i r_i^T \\otimes a_i a_i^T)         \\quad \\text{(HC0 meat)}
+
+    M_c = \\sum_g u_g u_g^T, \\quad u_g = \\sum_{i \\in g} s_i \\, r_i \\otimes a_i
+    \\quad \\text{(cluster meat)}
+
+and the covariances ``nonrobust = I^{-1}``, ``HC0 = I^{-1} M I^{-1}``,
+``HC1 = HC0 · N / (N - q)`` and ``cluster = G/(G-1) · (N-1)/(N-q) · I^{-1} M_c I^{-1}``
+(statsmodels' default small-sample correction; ``q`` parameters, ``G`` groups).
+
+Parametrisation (statsmodels' ``Logit`` / ``MNLogit``): two classes, ``β = [b, w]`` (intercept
+first); ``K > 2`` classes, the contrasts ``θ_k = β_k - β_0`` of ``classes[1:]`` against
+``classes[0]``, class-major. Without a penalty the contrasts' information is the ``k, l >= 1``
+sub-block of the ``K``-class one (same probabilities, class 0's logit held fixed). With an L2
+penalty ``½ Σ_j f_j ||W_j||² / C`` the information is the penalised Hessian
+``I + diag(f / C)`` of the ``K``-class coefficients, and the contrasts' covariance is
+``A V A^T`` (``A``: the contrast map). L1 / elastic-net fits are refused (post-selection).
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..data import SparseDesign, linear_predict, transpose_matmul, weighted_cross_gram
+from ..objective import make_loss
+from ._engine import build_penalty
+
+COV_TYPES = ("nonrobust", "HC0", "HC1", "cluster")
+
+
+@dataclass
+class InferenceMoments:
+    """The sums of one pass over the data at the fitted coefficients (float64, table order).
+
+    ``params`` ``(q,)``; ``information``, ``meat`` ``(q, q)``; ``cluster_meat`` ``(q, q)`` or
+    None; ``n_obs = N``; ``n_rows`` rows read; ``loglik = sum_i s_i log p(y_i)``;
+    ``class_weights`` ``(K,)`` the weight sum of each class; ``terms`` the parameter labels
+    (strings, or ``(class, term)`` pairs); ``penalized`` whether an L2 penalty entered.
+    """
+
+    params: np.ndarray
+    information: np.ndarray
+    meat: np.ndarray
+    cluster_meat: np.ndarray | None
+    n_groups: int | None
+    n_obs: float
+    n_rows: int
+    loglik: float
+    class_weights: np.ndarray
+    terms: list
+    classes: np.ndarray
+    fit_intercept: bool
+    has_offset: bool
+    penalized: bool
+    transform: np.ndarray | None = None  # A: K-class block -> contrasts (penalised, K > 2)
+
+    @property
+    def n_params(self) -> int:
+        return int(self.params.shape[0])
+
+
+def check_inference_penalty(spec) -> bool:
+    """Whether the fit is penalised (L2: warn); L1 / elastic-net: ``ValueError``; a
+    coefficient box: ``ValueError`` (the classical theory needs an interior optimum)."""
+    if not spec.penalized:
+        return False
+    if spec.penalty == "l1" or (spec.penalty == "elasticnet" and spec.l1_ratio > 0):
+        raise ValueError(
+            f"standard errors of a penalty={spec.penalty!r} fit are not valid: the L1 part "
+            "selects the features, and tests after selection ignore that choice "
+            "(post-selection inference). Refit the chosen features (coef_ != 0) with "
+            "penalty=None and take the table of that model."
+        )
+    if spec.lower_bounds is not None or spec.upper_bounds is not None:
+        raise ValueError("standard errors are not available for fits with coefficient bounds")
+    warnings.warn(
+        "these are the standard errors of a penalised (L2) estimator, computed from the "
+        "penalised Hessian: they are biased towards zero with the estimates and not valid "
+        "for classical tests or confidence intervals; fit with penalty=None for those",
+        UserWarning,
+        stacklevel=3,
+    )
+    return True
+
+
+def _block_order(p: int, d: int, fit_intercept: bool) -> np.ndarray:
+    """Positions of ``[intercept, w_1..w_d]`` in a class block stored ``[w, intercept]``."""
+    return np.r_[d, 0:d] if fit_intercept else np.arange(p)
+
+
+def _add_blocks(out, X, blocks, p: int, d: int, fit_intercept: bool) -> None:
+    """``out[k, l] += A^T diag(c) A`` for each ``((k, l), c)`` (``A = [X, 1]``), mirrored."""
+    for (k, l), c in blocks:
+        rk, rl = k * p, l * p
+        out[rk : rk + d, rl : rl + d] += weighted_cross_gram(X, c)
+        if fit_intercept:
+            xc = c @ X
+            out[rk : rk + d, rl + d] += xc
+            out[rk + d, rl : rl + d] += xc
+            out[rk + d, rl + d] += c.sum()
+        if k != l:
+            out[rl : rl + p, rk : rk + p] = out[rk : rk + p, rl : rl + p].T
+
+
+def _group_sums(X, w: torch.Tensor, codes: torch.Tensor, n_groups: int, fit_intercept: bool):
+    """``(G, p)``: row ``g`` is ``sum_{i in g} w_i a_i``."""
+    if isinstance(X, SparseDesign):
+        onehot = torch.zeros(X.shape[0], n_groups, dtype=w.dtype, device=w.device)
+        onehot[torch.arange(X.shape[0], device=w.device), codes] = w
+        out = transpose_matmul(X, onehot)  # (G, d)
+    else:
+        out = torch.zeros(n_groups, X.shape[1], dtype=w.dtype, device=w.device)
+        out.index_add_(0, codes, X * w.unsqueeze(1))
+    if fit_intercept:
+        ones = torch.zeros(n_groups, 1, dtype=w.dtype, device=w.device)
+        ones.index_add_(0, codes, w.unsqueeze(1))
+        out = torch.cat([out, ones], dim=1)
+    return out
+
+
+def inference_moments(
+    spec, training, coef: torch.Tensor, *, groups=None, names=None
+) -> InferenceMoments:
+    """One pass over ``training`` at ``coef`` (``(m, p)``, intercept last): the sums above.
+
+    ``groups``: None, or ``(n_groups, codes)`` with ``codes`` an int64 array of this rank's
+    rows in the order ``training.data.batches()`` serves them (group index of each row,
+    ``0 <= g < n_groups``, the same indexing on every rank: :func:`encode_groups`).
+    ``names``: the feature names (default ``x0, x1, ...``).
+    """
+    penalized = check_inference_penalty(spec)
+    loss = make_loss(len(training.classes))
+    m, p = coef.shape
+    d = training.n_features
+    fi = bool(spec.fit_intercept)
+    n_par = m * p
+    G = 0 if groups is None else int(groups[0])
+    dt, dev = coef.dtype, coef.device
+    K = len(training.classes)
+    layout = [2 + K, n_par * n_par, n_par * n_par, G * n_par]
+    acc = torch.zeros(sum(layout), dtype=dt, device=dev)
+    head, info_f, meat_f, clus_f = torch.split(acc, layout)
+    info, meat = info_f.view(n_par, n_par), meat_f.view(n_par, n_par)
+    clus = clus_f.view(G, m, p)
+    has_offset = False
+    codes_all = None if groups is None else torch.as_tensor(np.asarray(groups[1]), device=dev)
+    if codes_all is not None and codes_all.shape[0] != training.data.n_samples:
+        raise ValueError(
+            f"groups has {codes_all.shape[0]} entries but the data have "
+            f"{training.data.n_samples} rows: give one group label per row"
+        )
+    start = 0
+    W, b = coef[:, :d], (coef[:, d] if fi else None)
+    for batch in training.data.batches():
+        X, sw = batch.X, batch.sample_weight
+        raw = linear_predict(X, W)
+        raw = raw + b if b is not None else raw
+        if batch.offset is not None:
+            raw, has_offset = raw + batch.offset, True
+        lo, r = loss.loss_gradient(batch.y, raw)
+        head[0] += torch.dot(sw, lo)
+        head[1] += sw.sum()
+        head[2:] += torch.zeros(K, dtype=dt, device=dev).index_add_(0, batch.y, sw)
+        _add_blocks(info, X, [(kl, sw * h) for kl, h in loss.hessian_blocks(raw)], p, d, fi)
+        pairs = [((k, l), sw * r[:, k] * r[:, l]) for k in range(m) for l in range(k, m)]
+        _add_blocks(meat, X, pairs, p, d, fi)
+        if codes_all is not None:
+            codes = codes_all[start : start + batch.n_samples]
+            start += batch.n_samples
+            for k in range(m):
+                clus[:, k, :] += _group_sums(X, sw * r[:, k], codes, G, fi)
+    acc = training.reducer.all_reduce_sum(acc) if training.distributed else acc
+    acc = acc.double().cpu().numpy()
+    head, info, meat, clus = np.split(acc, np.cumsum(layout)[:-1])
+    info, meat = info.reshape(n_par, n_par), meat.reshape(n_par, n_par)
+    if penalized:  # the penalised Hessian of C sum s_i l_i + r(W), divided by C
+        pen = training.weight_sum * spec_penalty_diagonal(spec, training, coef)
+        info = info + np.diag(pen.reshape(-1))
+    clus_mat = clus.reshape(G, n_par) if groups is not None else None
+    order = np.concatenate([k * p + _block_order(p, d, fi) for k in range(m)])
+    coef_np = coef.double().cpu().numpy().reshape(-1)[order]
+    info, meat = info[np.ix_(order, order)], meat[np.ix_(order, order)]
+    cm = None if clus_mat is None else clus_mat[:, order].T @ clus_mat[:, order]
+    names = [f"x{j}" for j in range(d)] if names is None else [str(n) for n in names]
+    terms = (["intercept"] if fi else []) + names
+    transform = None
+    if m == 1:
+        params, labels = coef_np, terms
+    else:
+        labels = [(c, t) for c in training.classes[1:].tolist() for t in terms]
+        A = np.kron(np.c_[-np.ones((K - 1, 1)), np.eye(K - 1)], np.eye(p))
+        params = A @ coef_np
+        if penalized:
+            transform = A
+        else:  # the contrasts' information and meat: the k, l >= 1 sub-blocks
+            keep = np.arange(p, n_par)
+            info, meat = info[np.ix_(keep, keep)], meat[np.ix_(keep, keep)]
+            cm = None if cm is None else cm[np.ix_(keep, keep)]
+    return InferenceMoments(
+        params=params,
+        information=info,
+        meat=meat,
+        cluster_meat=cm,
+        n_groups=None if groups is None else G,
+        n_obs=float(head[1]),
+        n_rows=int(training.n_samples),
+        loglik=-float(head[0]),
+        class_weights=head[2:].copy(),
+        terms=labels,
+        classes=training.classes,
+        fit_intercept=fi,
+        has_offset=has_offset,
+        penalized=penalized,
+        transform=transform,
+    )
+
+
+def spec_penalty_diagonal(spec, training, coef: torch.Tensor) -> np.ndarray:
+    """The smooth penalty's Hessian diagonal on the averaged objective, ``(m, p)`` (float64)."""
+    pen = build_penalty(spec, training)
+    return pen.smooth_hessian_diagonal(coef).double().cpu().numpy()
+
+
+def _inverse(information: np.ndarray, terms: list) -> np.ndarray:
+    """``I^{-1}``; a singular ``I`` raises naming the terms in its null space."""
+    scale = np.sqrt(np.clip(np.diag(information), 0, None))
+    zero = np.flatnonzero(scale <= 0)
+    if zero.size:
+        raise np.linalg.LinAlgError(
+            "the information matrix is singular: no information on "
+            + ", ".join(_name(terms[j]) for j in zero)
+            + " (a constant or all-zero column, or a class with no rows)"
+        )
+    R = information / np.outer(scale, scale)
+    vals, vecs = np.linalg.eigh(R)
+    small = vals <= 1e-10 * vals.max()
+    if small.any():
+        involved = np.flatnonzero((np.abs(vecs[:, small]) > 0.05).any(axis=1))
+        raise np.linalg.LinAlgError(
+            "the information matrix is singular: "
+            + ", ".join(_name(terms[j]) for j in involved)
+            + " are collinear (a linear combination of them is constant in the data, or "
+            "duplicates the intercept); drop one of them and refit"
+        )
+    inv = (vecs / vals) @ vecs.T
+    return inv / np.outer(scale, scale)
+
+
+def _name(term) -> str:
+    return f"{term[1]} (class {term[0]!r})" if isinstance(term, tuple) else str(term)
+
+
+def covariance(moments: InferenceMoments, cov_type: str = "nonrobust") -> np.ndarray:
+    """The ``(q, q)`` covariance of ``moments.params`` for ``cov_type`` (module docstring)."""
+    if cov_type not in COV_TYPES:
+        raise ValueError(f"cov_type must be one of {COV_TYPES}, got {cov_type!r}")
+    terms = moments.terms
+    if moments.transform is not None:  # the K-class coefficients
+        p = len(moments.information) // len(moments.classes)
+        plain = [t for _, t in moments.terms[:p]]
+        terms = [(c, t) for c in moments.classes.tolist() for t in plain]
+    Hinv = _inverse(moments.information, terms)
+    if cov_type == "nonrobust":
+        V = Hinv
+    elif cov_type == "cluster":
+        if moments.cluster_meat is None:
+            raise ValueError("cov_type='cluster' needs groups= (one group label per row)")
+        G, N, q = moments.n_groups, moments.n_obs, moments.n_params
+        if G < 2:
+            raise ValueError(f"cov_type='cluster' needs at least 2 groups, got {G}")
+        V = Hinv @ moments.cluster_meat @ Hinv * (G / (G - 1) * (N - 1) / (N - q))
+    else:
+        V = Hinv @ moments.meat @ Hinv
+        if cov_type == "HC1":
+            V = V * moments.n_obs / (moments.n_obs - moments.n_params)
+    if moments.transform is not None:
+        A = moments.transform
+        V = A @ V @ A.T
+    return (V + V.T) / 2
+
+
+def encode_groups(groups, reducer) -> tuple[int, np.ndarray]:
+    """This rank's group labels ``(n,)`` -> ``(G, codes)``: indices into the sorted union of
+    every rank's labels (``G`` its size), the same on every rank."""
+    labels = np.asarray(groups).reshape(-1)
+    if labels.dtype.kind == "f" and np.isnan(labels).any():
+        raise ValueError("groups contains NaN: every row needs a group label")
+    local = np.unique(labels)
+    union = np.unique(np.concatenate([np.asarray(u) for u in reducer.all_gather_object(local)]))
+    return len(union), np.searchsorted(union, labels).astype(np.int64)
