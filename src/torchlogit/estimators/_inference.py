@@ -145,14 +145,11 @@ class InferenceMixin:
         """LR test between this model and ``other``, nested, unpenalised, fitted on the same
         rows: ``2 (ℓ_big - ℓ_small)`` against χ²(difference in parameters).
 
-        ``other`` is evaluated on ``other_X`` when given; else on ``X`` (a DataFrame is cut
-        to ``other.feature_names_in_``).
+        ``other`` is evaluated on ``other_X`` when given; else on ``X``. A DataFrame is cut
+        to each model's ``feature_names_in_``.
         """
-        if other_X is None:
-            other_X = X
-            names = getattr(other, "feature_names_in_", None)
-            if names is not None and hasattr(X, "columns"):
-                other_X = X[list(names)]
+        other_X = X if other_X is None else other_X
+        X, other_X = _columns_of(self, X), _columns_of(other, other_X)
         for model in (self, other):
             if model._spec(model.n_features_in_).penalized:
                 raise ValueError(
@@ -162,3 +159,11 @@ class InferenceMixin:
         mine = self._moments(X, y, sample_weight, None, offset)
         theirs = other._moments(other_X, y, sample_weight, None, offset)
         return fitting.likelihood_ratio_test(mine, theirs)
+
+
+def _columns_of(model, X):
+    """``X`` cut to ``model.feature_names_in_`` when both have column names."""
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None and hasattr(X, "columns"):
+        return X[list(names)]
+    return X

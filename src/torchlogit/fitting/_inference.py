@@ -251,12 +251,16 @@ def _inverse(information: np.ndarray, terms: list) -> np.ndarray:
     vals, vecs = np.linalg.eigh(R)
     small = vals <= 1e-10 * vals.max()
     if small.any():
-        involved = np.flatnonzero((np.abs(vecs[:, small]) > 0.05).any(axis=1))
+        sets = []
+        for v in vecs[:, small].T:  # each null direction: the terms it combines
+            names = ", ".join(_name(terms[j]) for j in np.flatnonzero(np.abs(v) > 0.05))
+            if names not in sets:
+                sets.append(names)
         raise np.linalg.LinAlgError(
-            "the information matrix is singular: "
-            + ", ".join(_name(terms[j]) for j in involved)
-            + " are collinear (a linear combination of them is constant in the data, or "
-            "duplicates the intercept); drop one of them and refit"
+            "the information matrix is singular: these terms are collinear (a linear "
+            "combination of them is constant in the data, or duplicates the intercept): "
+            + "; ".join(f"{{{s}}}" for s in sets)
+            + ". Drop one term of each set and refit"
         )
     inv = (vecs / vals) @ vecs.T
     return inv / np.outer(scale, scale)
