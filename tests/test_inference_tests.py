@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 from scipy import stats
-from test_inference import RTOL, _binary_problem, _fit, _sm, assert_cov_close, assert_table_matches
 
+from test_inference import RTOL, _binary_problem, _fit, _sm, assert_cov_close, assert_table_matches
 from torchlogit import LogisticRegression
 
 
