@@ -31,7 +31,9 @@ class InferenceMixin:
     (statsmodels' ``MNLogit``), class-major.
     """
 
-    def _moments(self, X, y, sample_weight, groups, offset) -> fitting.InferenceMoments:
+    def _moments(
+        self, X, y, sample_weight, groups, offset, cov_type="HC0"
+    ) -> fitting.InferenceMoments:
         check_is_fitted(self, "_coef")
         reducer = _distributed.reducer_for(self.distributed)
         validator = clone(self)
@@ -66,13 +68,16 @@ class InferenceMixin:
                 groups = X.read_column(groups)
             codes = fitting.encode_groups(groups, training.reducer)
         spec = self._spec(training.n_features)
-        return fitting.inference_moments(spec, training, self._coef, groups=codes, names=names)
+        robust = cov_type in ("HC0", "HC1")  # the only ones that need the HC0 meat
+        return fitting.inference_moments(
+            spec, training, self._coef, groups=codes, names=names, meat=robust
+        )
 
     def covariance_matrix(
         self, X, y=None, sample_weight=None, *, cov_type="nonrobust", groups=None, offset=None
     ) -> np.ndarray:
         """The ``(q, q)`` covariance of the parameters (intercept first), float64."""
-        moments = self._moments(X, y, sample_weight, groups, offset)
+        moments = self._moments(X, y, sample_weight, groups, offset, cov_type)
         return fitting.covariance(moments, cov_type)
 
     def std_errors(
@@ -98,7 +103,7 @@ class InferenceMixin:
         """A pandas DataFrame: ``coef``, ``std_err``, ``z``, ``p_value``, ``ci_lower``,
         ``ci_upper`` (normal; level ``1 - alpha``); index ``"intercept"`` then the feature
         names (``x0, x1, ...`` without names), a ``(class, term)`` MultiIndex for ``K > 2``."""
-        moments = self._moments(X, y, sample_weight, groups, offset)
+        moments = self._moments(X, y, sample_weight, groups, offset, cov_type)
         V = fitting.covariance(moments, cov_type)
         return fitting.coefficient_table(moments, V, alpha)
 
@@ -115,7 +120,7 @@ class InferenceMixin:
     ) -> str:
         """A statsmodels-like text summary: fit statistics (observations, log-likelihood,
         null log-likelihood, pseudo R², LLR p-value) and the coefficient table."""
-        moments = self._moments(X, y, sample_weight, groups, offset)
+        moments = self._moments(X, y, sample_weight, groups, offset, cov_type)
         V = fitting.covariance(moments, cov_type)
         table = fitting.coefficient_table(moments, V, alpha)
         return fitting.summary_text(moments, table, cov_type=cov_type)
@@ -136,7 +141,7 @@ class InferenceMixin:
         default 0): ``(statistic, df, p_value)`` with the χ²(r) distribution."""
         if X is None:
             raise ValueError("wald_test needs the training data: wald_test(R, q, X, y)")
-        moments = self._moments(X, y, sample_weight, groups, offset)
+        moments = self._moments(X, y, sample_weight, groups, offset, cov_type)
         return fitting.wald_test(moments, fitting.covariance(moments, cov_type), R, q)
 
     def likelihood_ratio_test(
@@ -156,8 +161,8 @@ class InferenceMixin:
                     "the likelihood-ratio test needs unpenalised fits (penalty=None): a "
                     "penalised log-likelihood ratio has no χ² distribution"
                 )
-        mine = self._moments(X, y, sample_weight, None, offset)
-        theirs = other._moments(other_X, y, sample_weight, None, offset)
+        mine = self._moments(X, y, sample_weight, None, offset, "nonrobust")
+        theirs = other._moments(other_X, y, sample_weight, None, offset, "nonrobust")
         return fitting.likelihood_ratio_test(mine, theirs)
 
 

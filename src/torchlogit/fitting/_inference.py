@@ -56,7 +56,7 @@ class InferenceMoments:
 
     params: np.ndarray
     information: np.ndarray
-    meat: np.ndarray
+    meat: np.ndarray | None
     cluster_meat: np.ndarray | None
     n_groups: int | None
     n_obs: float
@@ -135,14 +135,15 @@ def _group_sums(X, w: torch.Tensor, codes: torch.Tensor, n_groups: int, fit_inte
 
 
 def inference_moments(
-    spec, training, coef: torch.Tensor, *, groups=None, names=None
+    spec, training, coef: torch.Tensor, *, groups=None, names=None, meat: bool = True
 ) -> InferenceMoments:
     """One pass over ``training`` at ``coef`` (``(m, p)``, intercept last): the sums above.
 
     ``groups``: None, or ``(n_groups, codes)`` with ``codes`` an int64 array of this rank's
     rows in the order ``training.data.batches()`` serves them (group index of each row,
     ``0 <= g < n_groups``, the same indexing on every rank: :func:`encode_groups`).
-    ``names``: the feature names (default ``x0, x1, ...``).
+    ``names``: the feature names (default ``x0, x1, ...``). ``meat=False`` skips ``M`` (not
+    needed for the nonrobust or cluster covariances: one Gram per batch instead of two).
     """
     penalized = check_inference_penalty(spec)
     loss = make_loss(len(training.classes))
@@ -156,6 +157,7 @@ def inference_moments(
     layout = [2 + K, n_par * n_par, n_par * n_par, G * n_par]
     acc = torch.zeros(sum(layout), dtype=dt, device=dev)
     head, info_f, meat_f, clus_f = torch.split(acc, layout)
+    want_meat = meat
     info, meat = info_f.view(n_par, n_par), meat_f.view(n_par, n_par)
     clus = clus_f.view(G, m, p)
     has_offset = False
@@ -178,8 +180,9 @@ def inference_moments(
         head[1] += sw.sum()
         head[2:] += torch.zeros(K, dtype=dt, device=dev).index_add_(0, batch.y, sw)
         _add_blocks(info, X, [(kl, sw * h) for kl, h in loss.hessian_blocks(raw)], p, d, fi)
-        pairs = [((k, l), sw * r[:, k] * r[:, l]) for k in range(m) for l in range(k, m)]
-        _add_blocks(meat, X, pairs, p, d, fi)
+        if want_meat:
+            pairs = [((k, l), sw * r[:, k] * r[:, l]) for k in range(m) for l in range(k, m)]
+            _add_blocks(meat, X, pairs, p, d, fi)
         if codes_all is not None:
             codes = codes_all[start : start + batch.n_samples]
             start += batch.n_samples
@@ -215,7 +218,7 @@ def inference_moments(
     return InferenceMoments(
         params=params,
         information=info,
-        meat=meat,
+        meat=meat if want_meat else None,
         cluster_meat=cm,
         n_groups=None if groups is None else G,
         n_obs=float(head[1]),
@@ -290,6 +293,8 @@ def covariance(moments: InferenceMoments, cov_type: str = "nonrobust") -> np.nda
             raise ValueError(f"cov_type='cluster' needs at least 2 groups, got {G}")
         V = Hinv @ moments.cluster_meat @ Hinv * (G / (G - 1) * (N - 1) / (N - q))
     else:
+        if moments.meat is None:
+            raise ValueError(f"cov_type={cov_type!r} needs the moments computed with meat=True")
         V = Hinv @ moments.meat @ Hinv
         if cov_type == "HC1":
             V = V * moments.n_obs / (moments.n_obs - moments.n_params)
