@@ -181,3 +181,29 @@ def test_alpha_sets_the_interval():
     table = clf.coef_table(X, y, alpha=0.1)
     ci = np.asarray(res.conf_int(alpha=0.1))
     np.testing.assert_allclose(table[["ci_lower", "ci_upper"]].to_numpy(), ci, rtol=RTOL)
+
+
+def test_offset_against_statsmodels():
+    rng = np.random.default_rng(4)
+    X = rng.standard_normal((300, 3))
+    offset = rng.standard_normal(300)
+    y = (X @ [1.0, -0.5, 0.3] + offset + rng.logistic(size=300) > 0).astype(int)
+    clf = LogisticRegression(penalty=None, tol=1e-10).fit(X, y, offset=offset)
+    for cov_type in ("nonrobust", "HC0"):
+        res = sm.Logit(y, sm.add_constant(X), offset=offset).fit(
+            disp=0, method="newton", tol=1e-14, cov_type=cov_type
+        )
+        assert_table_matches(clf.coef_table(X, y, offset=offset, cov_type=cov_type), res)
+    assert "LL-Null" not in clf.summary(X, y, offset=offset)  # no closed form with an offset
+
+
+def test_separable_data_warn():
+    from torchlogit import SeparableDataWarning
+
+    X = np.r_[np.linspace(-2, -0.1, 20), np.linspace(0.1, 2, 20)].reshape(-1, 1)
+    y = (X[:, 0] > 0).astype(int)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = _fit(X, y, max_iter=5)
+    with pytest.warns(SeparableDataWarning, match="perfectly separable"):
+        clf.coef_table(X, y)

@@ -39,7 +39,7 @@ import torch
 
 from ..data import SparseDesign, linear_predict, transpose_matmul, weighted_cross_gram
 from ..objective import make_loss
-from ._engine import build_penalty
+from ._engine import SeparableDataWarning, build_penalty
 
 COV_TYPES = ("nonrobust", "HC0", "HC1", "cluster")
 
@@ -118,6 +118,20 @@ def _add_blocks(out, X, blocks, p: int, d: int, fit_intercept: bool) -> None:
             out[rl : rl + p, rk : rk + p] = out[rk : rk + p, rl : rl + p].T
 
 
+def _worst_margin(raw: torch.Tensor, y: torch.Tensor, sw: torch.Tensor) -> torch.Tensor:
+    """``max_i -(z_{i,y_i} - max_{k != y_i} z_ik)`` over rows of positive weight (two
+    classes: ``-(2 y_i - 1) z_i``), float64 on the CPU; ``-inf`` when no row counts."""
+    if raw.shape[1] == 1:
+        margin = (y.to(raw.dtype) * 2 - 1) * raw[:, 0]
+    else:
+        true = raw.gather(1, y.unsqueeze(1))[:, 0]
+        margin = true - raw.scatter(1, y.unsqueeze(1), float("-inf")).amax(dim=1)
+    keep = sw > 0
+    if not bool(keep.any()):
+        return torch.tensor(-float("inf"), dtype=torch.float64)
+    return (-margin[keep]).max().double().cpu()
+
+
 def _group_sums(X, w: torch.Tensor, codes: torch.Tensor, n_groups: int, fit_intercept: bool):
     """``(G, p)``: row ``g`` is ``sum_{i in g} w_i a_i``."""
     if isinstance(X, SparseDesign):
@@ -168,6 +182,7 @@ def inference_moments(
             f"{training.data.n_samples} rows: give one group label per row"
         )
     start = 0
+    worst = torch.tensor(-float("inf"), dtype=torch.float64)
     W, b = coef[:, :d], (coef[:, d] if fi else None)
     for batch in training.data.batches():
         X, sw = batch.X, batch.sample_weight
@@ -176,6 +191,7 @@ def inference_moments(
         if batch.offset is not None:
             raw, has_offset = raw + batch.offset, True
         lo, r = loss.loss_gradient(batch.y, raw)
+        worst = torch.maximum(worst, _worst_margin(raw, batch.y, sw))
         head[0] += torch.dot(sw, lo)
         head[1] += sw.sum()
         head[2:] += torch.zeros(K, dtype=dt, device=dev).index_add_(0, batch.y, sw)
@@ -188,7 +204,17 @@ def inference_moments(
             start += batch.n_samples
             for k in range(m):
                 clus[:, k, :] += _group_sums(X, sw * r[:, k], codes, G, fi)
-    acc = training.reducer.all_reduce_sum(acc) if training.distributed else acc
+    if training.distributed:
+        acc = training.reducer.all_reduce_sum(acc)
+        worst = training.reducer.all_reduce_max(worst.reshape(1))[0]
+    if not penalized and -float("inf") < float(worst) < 0:
+        warnings.warn(
+            "the data are perfectly separable (every row is on its side of the decision "
+            "boundary): the unpenalised estimates lie at infinity and these standard errors "
+            "and tests mean nothing. Drop the separating terms or fit with penalty='l2'.",
+            SeparableDataWarning,
+            stacklevel=3,
+        )
     acc = acc.double().cpu().numpy()
     head, info, meat, clus = np.split(acc, np.cumsum(layout)[:-1])
     info, meat = info.reshape(n_par, n_par), meat.reshape(n_par, n_par)
