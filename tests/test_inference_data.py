@@ -139,3 +139,19 @@ def test_two_ranks_equal_one_process(tmp_path):
         want = clf.coef_table(X, y, w, cov_type="cluster", groups=groups)
         for rank in (0, 1):
             _assert_same(pd.read_pickle(tmp_path / f"{n_classes}-source-{rank}.pkl"), want, 1e-8)
+
+
+def test_float32_sums_in_float64():
+    """A float32 model's table is summed in float64: it equals the float64 path's table at
+    the same (float32) coefficients on the same (float32-representable) rows."""
+    X, y, w, groups = _problem(3)
+    X32 = X.astype(np.float32)
+    clf32 = _fit(X32, y, w, tol=1e-5, dtype="float32")
+    clf64 = _fit(X32.astype(np.float64), y, w)
+    clf64.set_coefficients(clf32.coef_tensor_.double())
+    for cov_type in ("nonrobust", "HC0", "cluster"):
+        g = groups if cov_type == "cluster" else None
+        _assert_same(
+            clf32.coef_table(X32, y, w, cov_type=cov_type, groups=g),
+            clf64.coef_table(X32.astype(np.float64), y, w, cov_type=cov_type, groups=g),
+        )

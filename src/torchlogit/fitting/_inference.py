@@ -37,7 +37,14 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..data import SparseDesign, linear_predict, transpose_matmul, weighted_cross_gram
+from ..data import (
+    Batch,
+    SparseDesign,
+    iter_row_blocks,
+    linear_predict,
+    transpose_matmul,
+    weighted_cross_gram,
+)
 from ..objective import make_loss
 from ._engine import SeparableDataWarning, build_penalty
 
@@ -118,6 +125,51 @@ def _add_blocks(out, X, blocks, p: int, d: int, fit_intercept: bool) -> None:
             out[rl : rl + p, rk : rk + p] = out[rk : rk + p, rl : rl + p].T
 
 
+BLOCK_ROWS = 65_536  # rows per product: bounded temporaries, float64 copies of float32 rows
+
+
+def _in_float64(block: Batch) -> Batch:
+    """Dense float32 rows as float64, so that sums over millions of rows keep their digits
+    (sparse rows stay as they are: their products accumulate into float64 sums)."""
+    X = block.X
+    if isinstance(X, SparseDesign) or X.dtype == torch.float64:
+        return block
+    off = None if block.offset is None else block.offset.double()
+    return Batch(X.double(), block.y, block.sample_weight.double(), off)
+
+
+class _Sums:
+    """The float64 accumulators of :func:`inference_moments` and one block's contribution."""
+
+    def __init__(self, head, info, meat, clus, loss, p: int, d: int, fit_intercept: bool):
+        self.head, self.info, self.meat, self.clus = head, info, meat, clus
+        self.loss, self.p, self.d, self.fi = loss, p, d, fit_intercept
+
+    def add(self, block: Batch, coef: torch.Tensor, codes) -> torch.Tensor:
+        """Add ``block``'s rows at ``coef``; returns their worst margin (:func:`_worst_margin`)."""
+        X, sw, y, p, d, fi = block.X, block.sample_weight, block.y, self.p, self.d, self.fi
+        raw = linear_predict(X, coef[:, :d])
+        raw = raw + coef[:, d] if fi else raw
+        if block.offset is not None:
+            raw = raw + block.offset
+        lo, r = self.loss.loss_gradient(y, raw)
+        m = r.shape[1]
+        self.head[0] += torch.dot(sw, lo)
+        self.head[1] += sw.sum()
+        self.head[2:] += torch.zeros_like(self.head[2:]).index_add_(0, y, sw.double())
+        _add_blocks(
+            self.info, X, [(kl, sw * h) for kl, h in self.loss.hessian_blocks(raw)], p, d, fi
+        )
+        if self.meat is not None:
+            pairs = [((k, l), sw * r[:, k] * r[:, l]) for k in range(m) for l in range(k, m)]
+            _add_blocks(self.meat, X, pairs, p, d, fi)
+        if codes is not None:
+            G = self.clus.shape[0]
+            for k in range(m):
+                self.clus[:, k, :] += _group_sums(X, sw * r[:, k], codes, G, fi)
+        return _worst_margin(raw, y, sw)
+
+
 def _worst_margin(raw: torch.Tensor, y: torch.Tensor, sw: torch.Tensor) -> torch.Tensor:
     """``max_i -(z_{i,y_i} - max_{k != y_i} z_ik)`` over rows of positive weight (two
     classes: ``-(2 y_i - 1) z_i``), float64 on the CPU; ``-inf`` when no row counts."""
@@ -166,15 +218,21 @@ def inference_moments(
     fi = bool(spec.fit_intercept)
     n_par = m * p
     G = 0 if groups is None else int(groups[0])
-    dt, dev = coef.dtype, coef.device
+    dev = coef.device
     K = len(training.classes)
     layout = [2 + K, n_par * n_par, n_par * n_par, G * n_par]
-    acc = torch.zeros(sum(layout), dtype=dt, device=dev)
+    acc = torch.zeros(sum(layout), dtype=torch.float64, device=dev)
     head, info_f, meat_f, clus_f = torch.split(acc, layout)
-    want_meat = meat
-    info, meat = info_f.view(n_par, n_par), meat_f.view(n_par, n_par)
-    clus = clus_f.view(G, m, p)
-    has_offset = False
+    sums = _Sums(
+        head,
+        info_f.view(n_par, n_par),
+        meat_f.view(n_par, n_par) if meat else None,
+        clus_f.view(G, m, p),
+        loss,
+        p,
+        d,
+        fi,
+    )
     codes_all = None if groups is None else torch.as_tensor(np.asarray(groups[1]), device=dev)
     if codes_all is not None and codes_all.shape[0] != training.data.n_samples:
         raise ValueError(
@@ -183,27 +241,16 @@ def inference_moments(
         )
     start = 0
     worst = torch.tensor(-float("inf"), dtype=torch.float64)
-    W, b = coef[:, :d], (coef[:, d] if fi else None)
+    has_offset = False
     for batch in training.data.batches():
-        X, sw = batch.X, batch.sample_weight
-        raw = linear_predict(X, W)
-        raw = raw + b if b is not None else raw
-        if batch.offset is not None:
-            raw, has_offset = raw + batch.offset, True
-        lo, r = loss.loss_gradient(batch.y, raw)
-        worst = torch.maximum(worst, _worst_margin(raw, batch.y, sw))
-        head[0] += torch.dot(sw, lo)
-        head[1] += sw.sum()
-        head[2:] += torch.zeros(K, dtype=dt, device=dev).index_add_(0, batch.y, sw)
-        _add_blocks(info, X, [(kl, sw * h) for kl, h in loss.hessian_blocks(raw)], p, d, fi)
-        if want_meat:
-            pairs = [((k, l), sw * r[:, k] * r[:, l]) for k in range(m) for l in range(k, m)]
-            _add_blocks(meat, X, pairs, p, d, fi)
-        if codes_all is not None:
-            codes = codes_all[start : start + batch.n_samples]
-            start += batch.n_samples
-            for k in range(m):
-                clus[:, k, :] += _group_sums(X, sw * r[:, k], codes, G, fi)
+        for block in iter_row_blocks(batch, BLOCK_ROWS):
+            block = _in_float64(block)
+            codes = None
+            if codes_all is not None:
+                codes = codes_all[start : start + block.n_samples]
+                start += block.n_samples
+            worst = torch.maximum(worst, sums.add(block, coef.to(block.X.dtype), codes))
+            has_offset = has_offset or block.offset is not None
     if training.distributed:
         acc = training.reducer.all_reduce_sum(acc)
         worst = training.reducer.all_reduce_max(worst.reshape(1))[0]
@@ -216,6 +263,7 @@ def inference_moments(
             stacklevel=3,
         )
     acc = acc.double().cpu().numpy()
+    want_meat = meat
     head, info, meat, clus = np.split(acc, np.cumsum(layout)[:-1])
     info, meat = info.reshape(n_par, n_par), meat.reshape(n_par, n_par)
     if penalized:  # the penalised Hessian of C sum s_i l_i + r(W), divided by C
