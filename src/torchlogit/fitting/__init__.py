@@ -6,6 +6,7 @@ Inference (:func:`inference_moments`, :func:`covariance`, the tables and tests) 
 same prepared data at the fitted coefficients.
 """
 
+from ._covariance import COV_TYPES, covariance
 from ._engine import (
     SeparableDataWarning,
     build_objective,
@@ -14,13 +15,7 @@ from ._engine import (
     fit,
     min_margin,
 )
-from ._inference import (
-    COV_TYPES,
-    InferenceMoments,
-    covariance,
-    encode_groups,
-    inference_moments,
-)
+from ._inference import InferenceMoments, encode_groups, inference_moments
 from ._inference_tables import (
     ChiSquareTest,
     coefficient_table,
