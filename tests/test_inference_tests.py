@@ -170,3 +170,33 @@ def test_bad_arguments():
         clf.coef_table(X[:, :3], y)
     with pytest.raises(ValueError, match="R must have 5 columns"):
         clf.wald_test(np.eye(4), None, X, y)
+
+
+def test_l2_multinomial_contrasts_of_the_penalised_covariance():
+    """Reference in NumPy: the K-class penalised Hessian sum_i x_i x_i^T (x) (diag p_i -
+    p_i p_i^T) + diag(1/C) on the weights, pseudo-inverted (the intercepts' common shift is
+    free), mapped to the contrasts beta_k - beta_0."""
+    X, labels, y, _ = _multinomial_problem()
+    C = 0.3
+    clf = LogisticRegression(C=C, tol=1e-10).fit(X, labels)
+    with pytest.warns(UserWarning, match="penalised"):
+        V = clf.covariance_matrix(X, labels)
+    Xa = np.c_[np.ones(len(X)), X]
+    B = np.c_[clf.intercept_, clf.coef_]  # (K, p), intercept first
+    P = np.exp(Xa @ B.T)
+    P /= P.sum(axis=1, keepdims=True)
+    K, p = B.shape
+    H = np.zeros((K * p, K * p))
+    for k in range(K):
+        for l in range(K):
+            c = P[:, k] * ((k == l) - P[:, l])
+            H[k * p : (k + 1) * p, l * p : (l + 1) * p] = Xa.T @ (Xa * c[:, None])
+    H += np.diag(np.tile(np.r_[0.0, np.full(p - 1, 1 / C)], K))
+    A = np.kron(np.c_[-np.ones((K - 1, 1)), np.eye(K - 1)], np.eye(p))
+    # the intercepts' common shift is not penalised: H is singular along it, A is not
+    Hp = np.linalg.pinv(H, rcond=1e-12, hermitian=True)
+    assert_cov_close(V, A @ Hp @ A.T)
+    scores = np.einsum("ik,ij->ikj", P - np.eye(K)[y], Xa).reshape(len(X), -1)
+    with pytest.warns(UserWarning, match="penalised"):
+        V0 = clf.covariance_matrix(X, labels, cov_type="HC0")
+    assert_cov_close(V0, A @ Hp @ (scores.T @ scores) @ Hp @ A.T)

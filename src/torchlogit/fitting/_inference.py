@@ -283,6 +283,7 @@ def inference_moments(
         params = A @ coef_np
         if penalized:
             transform = A
+            info = _pin_shifts(info, pen.reshape(-1)[order], K, p)
         else:  # the contrasts' information and meat: the k, l >= 1 sub-blocks
             keep = np.arange(p, n_par)
             info, meat = info[np.ix_(keep, keep)], meat[np.ix_(keep, keep)]
@@ -304,6 +305,21 @@ def inference_moments(
         penalized=penalized,
         transform=transform,
     )
+
+
+def _pin_shifts(info: np.ndarray, pen: np.ndarray, K: int, p: int) -> np.ndarray:
+    """``I + c N N^T``: ``N`` the orthonormal shifts ``(1, ..., 1) (x) e_j / sqrt(K)`` of the
+    unpenalised columns ``j`` (the intercept, ``penalty_factor = 0``), along which the softmax
+    and hence ``I`` and ``M`` are flat. ``(I + c N N^T)^{-1} = I^+ + N N^T / c`` and ``A N = 0``,
+    ``M N = 0``: the contrasts' covariances are those of the centred (identified) estimator.
+    ``c``: the mean diagonal entry, for conditioning."""
+    free = np.flatnonzero(pen[:p] == 0)
+    if free.size == 0:
+        return info
+    N = np.zeros((K * p, free.size))
+    for col, j in enumerate(free):
+        N[j::p, col] = 1 / np.sqrt(K)
+    return info + np.trace(info) / len(info) * (N @ N.T)
 
 
 def spec_penalty_diagonal(spec, training, coef: torch.Tensor) -> np.ndarray:
