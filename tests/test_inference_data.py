@@ -155,3 +155,25 @@ def test_float32_sums_in_float64():
             clf32.coef_table(X32, y, w, cov_type=cov_type, groups=g),
             clf64.coef_table(X32.astype(np.float64), y, w, cov_type=cov_type, groups=g),
         )
+
+
+def test_parquet_table_is_one_pass_beyond_the_fit(tmp_path, monkeypatch):
+    """I2's budget: the HC0 table of a fitted Parquet source reads the files once (the
+    validation pass is not repeated: the files did not change)."""
+    X, y, w, _ = _problem(2)
+    df = pd.DataFrame(X, columns=["a", "b", "c", "d"]).assign(y=y)
+    df.to_parquet(tmp_path / "d.parquet", row_group_size=50)
+    source = ParquetSource(tmp_path / "d.parquet", target="y", chunk_rows=32)
+    clf = _fit(source)
+    reads = []
+    original = ParquetSource._chunks
+
+    def counted(self):
+        reads.append(1)
+        yield from original(self)
+
+    monkeypatch.setattr(ParquetSource, "_chunks", counted)
+    table = clf.coef_table(source, cov_type="HC0")
+    assert len(reads) == 1
+    Xdf = df[["a", "b", "c", "d"]]
+    _assert_same(table, _fit(Xdf, y).coef_table(Xdf, y, cov_type="HC0"), rtol=1e-8)
