@@ -6,10 +6,12 @@ Problem I1 (BENCHMARKS.md): ``make_classification(1_000_000, 50, n_informative=2
 random_state=0)``, no penalty -- but with ``n_redundant=0``: the default ``n_redundant=2``
 makes two columns exact linear combinations of the informative ones, so the information
 matrix is singular and no standard error exists (torchlogit refuses, naming the terms;
-statsmodels' ``inv`` fails or returns meaningless numbers). torchlogit: ``fit`` (tol 1e-10), then the nonrobust and HC0
-tables (each one pass over X). statsmodels: ``Logit(...).fit()`` (Newton) + ``summary()`` +
-the HC0 covariance (a refit from the optimum with ``cov_type="HC0"``). Reports each wall time, torchlogit's as a
-ratio to statsmodels', and the largest relative difference of the coefficients and standard
+statsmodels' ``inv`` fails or returns meaningless numbers).
+
+torchlogit: ``fit`` (tol 1e-10), then the nonrobust and HC0 tables (each one pass over X).
+statsmodels: ``Logit(...).fit()`` (Newton) + ``summary()`` + the HC0 covariance (a refit
+from the optimum with ``cov_type="HC0"``). Reports each wall time, torchlogit's as a ratio
+to statsmodels', and the largest relative difference of the coefficients and standard
 errors (target: ratio <= 0.1, differences <= 1e-6).
 """
 
