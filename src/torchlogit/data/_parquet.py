@@ -260,6 +260,20 @@ class ParquetSource(StreamingSource):
             + list(self._offset_cols)
         )
 
+    def read_column(self, name: str) -> np.ndarray:
+        """Every value of column ``name`` (any column of the files), file by file: the row
+        order of the chunks. Nulls are refused."""
+        parts = []
+        for path in self.paths:
+            pf = self._open(path)
+            if name not in pf.schema_arrow.names:
+                raise ValueError(f"Parquet file {path!r}: column {name!r} is missing")
+            col = pf.read(columns=[name]).column(name)
+            if col.null_count:
+                raise ValueError(f"Parquet file {path!r}, column {name!r}: missing value (null)")
+            parts.append(col.to_numpy())
+        return np.concatenate(parts)
+
     def _chunks(self):
         import pyarrow as pa
 

@@ -283,6 +283,14 @@ class StreamingSource:
         )
         return self._summary if shard else _check_whole(self._summary, self.describe())
 
+    def read_column(self, name: str) -> np.ndarray:
+        """Every value of the column ``name``, in the order the chunks serve the rows (e.g.
+        cluster labels for inference). Sources without named extra columns refuse."""
+        raise ValueError(
+            f"{self.describe()} cannot read a column by name: pass groups= as an array with "
+            "one label per row, in the source's row order"
+        )
+
     def _column_name(self, j: int) -> str:
         if self.feature_names is not None:
             return repr(self.feature_names[j])

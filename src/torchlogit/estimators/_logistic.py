@@ -17,11 +17,12 @@ from ..data import prepare, prepare_batch, resolve_device, validate_offset, vali
 from ..fitting import SeparableDataWarning
 from ..objective import make_loss
 from ._files import ModelFilesMixin
+from ._inference import InferenceMixin
 
 __all__ = ["LogisticRegression", "SeparableDataWarning"]
 
 
-class LogisticRegression(ModelFilesMixin, ClassifierMixin, BaseEstimator):
+class LogisticRegression(InferenceMixin, ModelFilesMixin, ClassifierMixin, BaseEstimator):
     """Logistic regression with scikit-learn's objective, solved on PyTorch (CPU or CUDA).
 
     The fitted coefficients minimise, for sample weights ``s_i`` (1 when not given, times the

@@ -2,8 +2,11 @@
 
 ``prepare`` (data layer) -> :class:`FitSpec` + :func:`fit` -> :class:`FitResult` -> fitted
 attributes. Estimators, ``l1_min_c``, the distributed fit and the command line all fit here.
+Inference (:func:`inference_moments`, :func:`covariance`, the tables and tests) reads the
+same prepared data at the fitted coefficients.
 """
 
+from ._covariance import COV_TYPES, covariance
 from ._engine import (
     NonFiniteModelError,
     SeparableDataWarning,
@@ -13,11 +16,31 @@ from ._engine import (
     fit,
     min_margin,
 )
+from ._inference import InferenceMoments, encode_groups, inference_moments
+from ._inference_tables import (
+    ChiSquareTest,
+    coefficient_table,
+    likelihood_ratio_test,
+    null_loglik,
+    summary_text,
+    wald_test,
+)
 from ._online import fit_online
 from ._result import FitResult, centre_multinomial, coefficient_attributes
 from ._spec import FitSpec, validate_bounds, validate_penalty_factor
 
 __all__ = [
+    "COV_TYPES",
+    "ChiSquareTest",
+    "InferenceMoments",
+    "coefficient_table",
+    "covariance",
+    "encode_groups",
+    "inference_moments",
+    "likelihood_ratio_test",
+    "null_loglik",
+    "summary_text",
+    "wald_test",
     "FitResult",
     "FitSpec",
     "NonFiniteModelError",

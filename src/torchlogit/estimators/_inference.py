@@ -1,0 +1,174 @@
+"""Standard errors, tables and tests for a fitted estimator (statsmodels' ``Logit`` / ``MNLogit``).
+
+The estimator keeps no data: each method takes the training data again (arrays, sparse, a
+streaming source; on every rank of a distributed fit its own rows), prepares them through
+the one preparation path and reads them once at the fitted coefficients
+(:func:`torchlogit.fitting.inference_moments`). The maths is in :mod:`torchlogit.fitting`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.utils.validation import check_is_fitted
+
+from .. import distributed as _distributed
+from .. import fitting
+from ..data import StreamingSource, prepare
+
+
+class InferenceMixin:
+    """``coef_table``, ``covariance_matrix``, ``std_errors``, ``summary``, ``wald_test`` and
+    ``likelihood_ratio_test`` for an estimator with ``coef_tensor_`` and ``_spec``.
+
+    Parameters shared by the methods: ``X``, ``y``, ``sample_weight`` (frequency weights: an
+    integer weight equals repeated rows, standard errors included), ``offset`` as in ``fit``
+    (the data the model was fitted on); ``cov_type`` one of ``"nonrobust"`` (inverse observed
+    information), ``"HC0"`` (sandwich), ``"HC1"`` (HC0 · N/(N − q)), ``"cluster"`` (one-way,
+    with ``groups=``: one label per row, or with a streaming source the name of a column of
+    it; statsmodels' correction G/(G−1)·(N−1)/(N−q)). Parameters are ordered intercept first;
+    with ``K > 2`` classes they are the contrasts of ``classes_[1:]`` against ``classes_[0]``
+    (statsmodels' ``MNLogit``), class-major.
+    """
+
+    def _moments(
+        self, X, y, sample_weight, groups, offset, cov_type="HC0"
+    ) -> fitting.InferenceMoments:
+        check_is_fitted(self, "_coef")
+        reducer = _distributed.reducer_for(self.distributed)
+        validator = clone(self)
+        training = prepare(
+            X,
+            y,
+            sample_weight,
+            validator=validator,
+            class_weight=self.class_weight,
+            offset=offset,
+            dtype=self._coef.dtype,
+            device=self._coef.device,
+            reducer=reducer,
+        )
+        if training.n_features != self.n_features_in_:
+            raise ValueError(
+                f"X has {training.n_features} features, but {type(self).__name__} was fitted "
+                f"with {self.n_features_in_}: pass the data the model was fitted on"
+            )
+        names = getattr(self, "feature_names_in_", None)
+        seen = getattr(validator, "feature_names_in_", None)
+        if names is not None and (seen is None or list(seen) != list(names)):
+            raise ValueError("X's feature names differ from those seen in fit")
+        if not np.array_equal(training.classes, self.classes_):
+            raise ValueError(
+                f"the data hold the classes {training.classes!r}, but the model was fitted on "
+                f"{self.classes_!r}"
+            )
+        codes = None
+        if groups is not None:
+            if isinstance(groups, str) and isinstance(X, StreamingSource):
+                groups = X.read_column(groups)
+            codes = fitting.encode_groups(groups, training.reducer)
+        spec = self._spec(training.n_features)
+        robust = cov_type in ("HC0", "HC1")  # the only ones that need the HC0 meat
+        return fitting.inference_moments(
+            spec, training, self._coef, groups=codes, names=names, meat=robust
+        )
+
+    def covariance_matrix(
+        self, X, y=None, sample_weight=None, *, cov_type="nonrobust", groups=None, offset=None
+    ) -> np.ndarray:
+        """The ``(q, q)`` covariance of the parameters (intercept first), float64."""
+        moments = self._moments(X, y, sample_weight, groups, offset, cov_type)
+        return fitting.covariance(moments, cov_type)
+
+    def std_errors(
+        self, X, y=None, sample_weight=None, *, cov_type="nonrobust", groups=None, offset=None
+    ) -> np.ndarray:
+        """The ``(q,)`` standard errors ``sqrt(diag(covariance_matrix))``."""
+        V = self.covariance_matrix(
+            X, y, sample_weight, cov_type=cov_type, groups=groups, offset=offset
+        )
+        return np.sqrt(np.diag(V))
+
+    def coef_table(
+        self,
+        X,
+        y=None,
+        sample_weight=None,
+        *,
+        cov_type="nonrobust",
+        groups=None,
+        alpha=0.05,
+        offset=None,
+    ):
+        """A pandas DataFrame: ``coef``, ``std_err``, ``z``, ``p_value``, ``ci_lower``,
+        ``ci_upper`` (normal; level ``1 - alpha``); index ``"intercept"`` then the feature
+        names (``x0, x1, ...`` without names), a ``(class, term)`` MultiIndex for ``K > 2``."""
+        moments = self._moments(X, y, sample_weight, groups, offset, cov_type)
+        V = fitting.covariance(moments, cov_type)
+        return fitting.coefficient_table(moments, V, alpha)
+
+    def summary(
+        self,
+        X,
+        y=None,
+        sample_weight=None,
+        *,
+        cov_type="nonrobust",
+        groups=None,
+        alpha=0.05,
+        offset=None,
+    ) -> str:
+        """A statsmodels-like text summary: fit statistics (observations, log-likelihood,
+        null log-likelihood, pseudo R², LLR p-value) and the coefficient table."""
+        moments = self._moments(X, y, sample_weight, groups, offset, cov_type)
+        V = fitting.covariance(moments, cov_type)
+        table = fitting.coefficient_table(moments, V, alpha)
+        return fitting.summary_text(moments, table, cov_type=cov_type)
+
+    def wald_test(
+        self,
+        R,
+        q=None,
+        X=None,
+        y=None,
+        sample_weight=None,
+        *,
+        cov_type="nonrobust",
+        groups=None,
+        offset=None,
+    ) -> fitting.ChiSquareTest:
+        """Wald test of ``R β = q`` (``R``: ``(r, q)`` in the table's parameter order, ``q``
+        default 0): ``(statistic, df, p_value)`` with the χ²(r) distribution."""
+        if X is None:
+            raise ValueError("wald_test needs the training data: wald_test(R, q, X, y)")
+        moments = self._moments(X, y, sample_weight, groups, offset, cov_type)
+        return fitting.wald_test(moments, fitting.covariance(moments, cov_type), R, q)
+
+    def likelihood_ratio_test(
+        self, other, X, y=None, sample_weight=None, *, other_X=None, offset=None
+    ) -> fitting.ChiSquareTest:
+        """LR test between this model and ``other``, nested, unpenalised, fitted on the same
+        rows: ``2 (ℓ_big - ℓ_small)`` against χ²(difference in parameters).
+
+        ``other`` is evaluated on ``other_X`` when given; else on ``X``. A DataFrame is cut
+        to each model's ``feature_names_in_``.
+        """
+        other_X = X if other_X is None else other_X
+        X, other_X = _columns_of(self, X), _columns_of(other, other_X)
+        for model in (self, other):
+            if model._spec(model.n_features_in_).penalized:
+                raise ValueError(
+                    "the likelihood-ratio test needs unpenalised fits (penalty=None): a "
+                    "penalised log-likelihood ratio has no χ² distribution"
+                )
+        mine = self._moments(X, y, sample_weight, None, offset, "nonrobust")
+        theirs = other._moments(other_X, y, sample_weight, None, offset, "nonrobust")
+        return fitting.likelihood_ratio_test(mine, theirs)
+
+
+def _columns_of(model, X):
+    """``X`` cut to ``model.feature_names_in_`` when both have column names."""
+    names = getattr(model, "feature_names_in_", None)
+    if names is not None and hasattr(X, "columns"):
+        return X[list(names)]
+    return X
