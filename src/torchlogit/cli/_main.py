@@ -64,7 +64,7 @@ class _HelpFormatter(argparse.HelpFormatter):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import _demo, _evaluate, _fit, _predict, _report, _show  # noqa: F401  (register)
+    from . import _demo, _evaluate, _fit, _predict, _report, _show, _summary  # noqa: F401
 
     parser = argparse.ArgumentParser(
         prog="torchlogit",
