@@ -247,3 +247,20 @@ def plot_decision_boundary(model, X, y, classes, feature_names, path, *, max_poi
     ax.set(xlabel=plain(feature_names[0]), ylabel=plain(feature_names[1]),
            title="Decision boundary")  # fmt: skip
     return _save(fig, path)
+
+
+def plot_forest(names, estimate, lower, upper, path, *, alpha: float = 0.05):
+    """Each coefficient's estimate (dot) and its ``1 - alpha`` confidence interval (bar),
+    one row per term, zero marked: the terms whose bar crosses zero are not significant at
+    that level."""
+    n = len(names)
+    fig = _figure(6.4, max(2.0, 0.28 * n + 1.0))
+    ax = fig.add_subplot()
+    rows = np.arange(n)[::-1]
+    ax.errorbar(estimate, rows, xerr=[np.subtract(estimate, lower), np.subtract(upper, estimate)],
+                fmt="o", color="tab:blue", ecolor="tab:blue", capsize=3, markersize=4)  # fmt: skip
+    ax.axvline(0.0, color="grey", lw=1, ls="--")
+    ax.set_yticks(rows, [plain(n) for n in names], fontsize=8)
+    ax.set_xlabel(f"log-odds, with {100 * (1 - alpha):g}% confidence interval")
+    ax.grid(True, axis="x", alpha=0.3)
+    return _save(fig, path)

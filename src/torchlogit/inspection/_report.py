@@ -12,6 +12,7 @@ import numpy as np
 from .._version import __version__
 from . import _plots
 from ._coefficients import coefficient_table
+from ._inference_section import FOREST_FILE, standard_errors
 from ._metrics import classification_metrics
 from ._report_html import CSS, card, confusion_table, esc, figure, placeholder, table
 
@@ -24,6 +25,7 @@ REPORT_FILES = (
     "calibration.png",
     "coefficients.png",
     "decision_boundary.png",
+    FOREST_FILE,
 )
 _TOP_COEFFICIENTS = 30
 
@@ -70,9 +72,12 @@ def write_report(model, X, y, out_dir, *, title=None, data_name=None, feature_na
         warnings.simplefilter("always")
         figures = _draw(model, X, y, metrics["proba"], classes, feature_names, tmp)
         notes = sorted({" ".join(str(w.message).split()) for w in caught})
+        rows = (train[0], train[1]) if train is not None else (X, y) if in_sample else None
+        se_section, forest = standard_errors(model, rows, tmp)
+        figures.append(forest)
         page = _page(model, metrics, train_metrics, y, figures, notes, feature_names,
                      title=title, data_name=data_name, in_sample=in_sample, target=target,
-                     training=training or {})  # fmt: skip
+                     training=training or {}, se_section=se_section)  # fmt: skip
         (tmp / "index.html").write_text(page, encoding="utf-8")
     return Path(out_dir) / "index.html"
 
@@ -245,7 +250,7 @@ def _evaluated(metrics, data_name, in_sample, target, training) -> str:
 
 
 def _page(model, metrics, train_metrics, y, figures, notes, feature_names, *, title,
-          data_name, in_sample, target, training) -> str:  # fmt: skip
+          data_name, in_sample, target, training, se_section="") -> str:  # fmt: skip
     title = title or f"torchlogit report: {type(model).__name__}"
     held = {True: "in-sample", False: "held-out"}.get(in_sample, "evaluated")
     sub = f"torchlogit {__version__} · {time.strftime('%Y-%m-%d %H:%M:%S')}"
@@ -271,6 +276,8 @@ def _page(model, metrics, train_metrics, y, figures, notes, feature_names, *, ti
         "</div>",
         "<h2>Coefficients</h2>",
         _coefficients(model, feature_names),
+        "<h2>Standard errors</h2>",
+        se_section,
         "<h2>Plots</h2>",
         '<div class="plots">',
         *figures,
