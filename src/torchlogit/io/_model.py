@@ -37,9 +37,9 @@ _FROM_TENSORS = ("coef_", "intercept_", "history_")
 
 def _model_classes() -> dict[str, type]:
     """The classes a file may name: a fixed table, so a file can never pick what is imported."""
-    from ..estimators import LogisticRegression
+    from ..estimators import LogisticRegression, LogisticRegressionCV
 
-    return {"LogisticRegression": LogisticRegression}
+    return {"LogisticRegression": LogisticRegression, "LogisticRegressionCV": LogisticRegressionCV}
 
 
 def _encode_params(model) -> dict:
