@@ -14,6 +14,7 @@ from numbers import Integral
 
 import numpy as np
 import torch
+from scipy.special import logsumexp
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.metrics import get_scorer, make_scorer
 from sklearn.model_selection import check_cv
@@ -56,11 +57,10 @@ class _HeldOut(ClassifierMixin, BaseEstimator):
 
     def predict_log_proba(self, X):
         self._check(X)
-        z = torch.from_numpy(self.raw)
-        if z.shape[1] == 1:
-            logsig = torch.nn.functional.logsigmoid
-            return torch.stack([logsig(-z[:, 0]), logsig(z[:, 0])], dim=1).numpy()
-        return torch.log_softmax(z, dim=1).numpy()
+        z = self.raw
+        if z.shape[1] == 1:  # log sigmoid(-z), log sigmoid(z)
+            return -np.logaddexp(0.0, np.concatenate([z, -z], axis=1))
+        return z - logsumexp(z, axis=1, keepdims=True)
 
     def predict_proba(self, X):
         return np.exp(self.predict_log_proba(X))
