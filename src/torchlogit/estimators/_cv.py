@@ -21,8 +21,9 @@ from sklearn.model_selection import check_cv
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 
+from .. import distributed as _distributed
 from .. import fitting
-from ..data import prepare, validate_sample_weight
+from ..data import HashFolds, IndexFolds, prepare, validate_sample_weight
 from ._logistic import LogisticRegression
 
 __all__ = ["LogisticRegressionCV"]
@@ -71,11 +72,10 @@ class _HeldOut(ClassifierMixin, BaseEstimator):
         return self.classes[idx]
 
 
-def _scorer(scoring, classes):
+def _scorer(scorer, classes):
     """scikit-learn's scorer for ``scoring``, told every class (a fold's held-out rows may lack
     one) as ``LogisticRegressionCV`` does: ``labels=classes`` and, for two classes,
     ``pos_label=classes[1]`` where the metric takes them."""
-    scorer = get_scorer(scoring)
     func = getattr(scorer, "_score_func", None)
     if func is None:
         return scorer
@@ -152,17 +152,16 @@ class LogisticRegressionCV(LogisticRegression):
     l1_ratio = None
     warm_start = False
     checkpoint_dir = None
-    distributed = False
 
     _parameter_constraints: dict = {
         **{
             k: v
             for k, v in LogisticRegression._parameter_constraints.items()
-            if k not in {"C", "l1_ratio", "warm_start", "checkpoint_dir", "distributed"}
+            if k not in {"C", "l1_ratio", "warm_start", "checkpoint_dir"}
         },
         "Cs": [Interval(Integral, 1, None, closed="left"), "array-like"],
         "l1_ratios": ["array-like", None],
-        "cv": ["cv_object"],
+        "cv": ["cv_object", HashFolds],
         "scoring": [str, callable],
         "selection": [StrOptions({"min", "1se"})],
         "refit": ["boolean"],
@@ -190,6 +189,7 @@ class LogisticRegressionCV(LogisticRegression):
         dtype=None,
         verbose=0,
         solver_options=None,
+        distributed="auto",
     ):
         self.Cs = Cs
         self.l1_ratios = l1_ratios
@@ -210,6 +210,7 @@ class LogisticRegressionCV(LogisticRegression):
         self.dtype = dtype
         self.verbose = verbose
         self.solver_options = solver_options
+        self.distributed = distributed
 
     # ------------------------------------------------------------------ checks
     def _check_params(self, *, distributed: bool = False):
@@ -238,7 +239,20 @@ class LogisticRegressionCV(LogisticRegression):
             raise ValueError("penalty=None has no C to choose: use LogisticRegression")
         return [None]
 
-    def _folds(self, y_labels) -> list:
+    def _folds(self, training):
+        """The folds: a scikit-learn splitter's index pairs for rows in memory on one process;
+        for a stream or a distributed fit, ``cv`` (an int, default 5) folds by a hash of the
+        row position (:class:`~torchlogit.data.HashFolds`), or a given ``HashFolds``."""
+        if isinstance(self.cv, HashFolds):
+            return self.cv
+        if training.streamed or training.distributed:
+            if self.cv is not None and not isinstance(self.cv, Integral):
+                raise ValueError(
+                    "with a data source or a distributed fit, cv must be an int (folds by a "
+                    f"hash of the row position) or a HashFolds, got {self.cv!r}"
+                )
+            return HashFolds(5 if self.cv is None else int(self.cv))
+        y_labels = training.classes[training.data.batch.y.cpu().numpy()]
         n = len(y_labels)
         splitter = check_cv(self.cv, y_labels, classifier=True)
         folds = [
@@ -252,7 +266,21 @@ class LogisticRegressionCV(LogisticRegression):
                 raise ValueError(f"cv split {k} has an empty training or held-out set")
             if min(tr.min(), te.min()) < 0 or max(tr.max(), te.max()) >= n:
                 raise ValueError(f"cv split {k} has row indices outside [0, {n})")
-        return folds
+        return IndexFolds(folds, n)
+
+    @staticmethod
+    def _score_weights(training, sample_weight):
+        """The held-out rows' scoring weights: the given ``sample_weight`` (class weights not
+        included, as scikit-learn), a source's weight column (its prepared weights over the
+        class weight), or none."""
+        if not training.streamed:
+            if sample_weight is None:
+                return lambda where, y, s: None
+            local = validate_sample_weight(sample_weight, training.data.n_samples)
+            return lambda where, y, s: local[where]
+        cw = np.asarray(training.data.class_weights, dtype=np.float64)
+        safe = np.where(cw > 0, cw, 1.0)
+        return lambda where, y, s: np.where(cw[y] > 0, s / safe[y], 0.0)
 
     def _grid(self, spec, training, ratios) -> np.ndarray:
         if not isinstance(self.Cs, Integral):
@@ -267,36 +295,38 @@ class LogisticRegressionCV(LogisticRegression):
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y=None, sample_weight=None):
-        """Cross-validate the grid on ``(X, y, sample_weight)`` and fit the chosen model."""
+        """Cross-validate the grid on ``(X, y, sample_weight)`` (or a streaming source) and
+        fit the chosen model."""
+        reducer = _distributed.reducer_for(self.distributed)
         ratios = self._check_params()
-        scoring = self.scoring
-        get_scorer(scoring)  # a bad name fails here, before any fitting
+        scorer0 = get_scorer(self.scoring)  # a bad name fails here, before any fitting
         training = prepare(
             X, y, sample_weight, validator=self, class_weight=self.class_weight,
-            dtype=self.dtype, device=self.device, verbose=self.verbose,
+            dtype=self.dtype, device=self.device, verbose=self.verbose, reducer=reducer,
         )  # fmt: skip
         classes = training.classes
-        y_labels = classes[training.data.batch.y.cpu().numpy()]
-        folds = self._folds(y_labels)
-        n = len(y_labels)
-        score_weight = None if sample_weight is None else validate_sample_weight(sample_weight, n)
+        folds = self._folds(training)
         spec = self._spec(training.n_features)
         spec = dataclasses.replace(spec, verbose=max(0, int(self.verbose) - 1))
         Cs = self._grid(spec, training, ratios)
-        scorer = _scorer(scoring, classes)
+        scorer = _scorer(scorer0, classes)
 
-        def score(f, test, raw):
-            # The scorer reads the predictions from the path point, not from X: X stands in
-            # as a placeholder of the held-out rows' length.
-            held = _HeldOut(raw.detach().double().cpu().numpy(), classes)
-            kw = {} if score_weight is None else {"sample_weight": score_weight[test]}
-            return scorer(held, np.zeros((len(test), 0)), y_labels[test], **kw)
+        def score(raw, y_index, weights):
+            # The scorer reads the path point's predictions, not X: X stands in as a
+            # placeholder of the held-out rows' length.
+            kw = {} if weights is None else {"sample_weight": weights}
+            held = _HeldOut(raw, classes)
+            return scorer(held, np.zeros((len(y_index), 0)), classes[y_index], **kw)
 
         def on_fold(f, r):
-            if self.verbose:
-                print(f"[LogisticRegressionCV] fold {f + 1}/{len(folds)} l1_ratio {ratios[r]}")
+            if self.verbose and training.reducer.rank == 0:
+                what = "" if ratios[r] is None else f", l1_ratio {ratios[r]}"
+                print(f"[LogisticRegressionCV] fold {f + 1}/{folds.n_folds}{what}: path done")
 
-        paths = fitting.cross_validate(spec, training, folds, Cs, ratios, score, on_fold=on_fold)
+        paths = fitting.cross_validate(
+            spec, training, folds, Cs, ratios, score,
+            score_weights=self._score_weights(training, sample_weight), on_fold=on_fold,
+        )  # fmt: skip
         self._set_cv_attributes(Cs, ratios, paths)
         self._finish(spec, training, Cs, ratios, paths)
         return self

@@ -6,8 +6,10 @@ the optimum moves little, so each point costs a few iterations). The points are 
 engine's own fits (:func:`~torchlogit.fitting.fit`), so every solver, penalty, bound and
 data kind works as in a single fit.
 
-A *fold* is expressed as per-row weights on the same prepared data, nothing copied: fold
-``f``'s training problem is
+A *fold* is expressed as per-row weights on the same prepared data, nothing copied
+(:mod:`torchlogit.data`'s folds: index pairs, or a hash of the row position for a stream
+and for the ranks of a distributed fit, whose sums go through the reducer): fold ``f``'s
+training problem is
 
 .. math::
 
@@ -18,8 +20,9 @@ with ``s_i`` the prepared weights (sample times class weight) and ``S_f = sum_i 
 the divisor of the averaged objective. This is scikit-learn's fit on the training rows
 (``LogisticRegressionCV`` fits ``X[train]`` with ``sample_weight[train]``, class weights
 computed on all rows): a row of weight zero changes neither the objective nor its minimiser.
-The held-out rows' raw predictions ``X W^T + b (+ o)`` come from the same tensor, for every
-``C`` of a fold in one product ``X [W_1 ... W_L]^T``.
+The held-out rows' raw predictions ``X W^T + b (+ o)`` come from the same rows (one more
+pass for a stream), for every ``C`` of a fold in one product ``X [W_1 ... W_L]^T``; on many
+ranks they are gathered, so every rank scores every held-out row.
 
 The grid for L1 / elastic-net starts at ``C_min`` (:func:`min_C`), glmnet's ``lambda_max``
 in scikit-learn's parametrisation: every penalised coefficient is zero for ``C <= C_min``.
@@ -33,27 +36,36 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..data import InMemoryData, linear_predict
+from .. import data as _data
+from ..data import linear_predict
 from ._engine import build_objective, build_penalty, fit
 from ._result import FitResult
 
 
-def fold_training(training, train_rows: np.ndarray):
-    """The training set of one fold: ``training`` with the weights of every row not in
-    ``train_rows`` (indices into this process's rows) set to zero; ``S`` is the fold's sum.
+def first_row(training) -> int:
+    """The position of this process's first row among every rank's rows."""
+    return int(sum(training.rows_per_rank[: training.reducer.rank]))
 
-    Rows in memory only (a stream has no row-addressable weights)."""
-    if training.streamed or training.distributed:
-        raise ValueError("cross-validation folds need the rows in memory on one process")
-    batch = training.data.batch
-    keep = torch.zeros(batch.n_samples, dtype=torch.bool, device=batch.sample_weight.device)
-    keep[torch.as_tensor(np.asarray(train_rows, dtype=np.int64), device=keep.device)] = True
-    weights = torch.where(keep, batch.sample_weight, torch.zeros_like(batch.sample_weight))
-    S = float(weights.double().sum())
-    if not S > 0:
-        raise ValueError("a cross-validation fold's training rows all have zero weight")
-    data = InMemoryData(batch.X, batch.y, weights, offset=batch.offset, weight_sum=S)
-    return dataclasses.replace(training, data=data, weight_sum=S)
+
+def fold_weight_sums(training, folds) -> np.ndarray:
+    """Every fold's ``S_f`` over every rank (one pass over the rows)."""
+    local = _data.fold_weight_sums(training.data, folds, start=first_row(training))
+    sums = training.reducer.all_reduce_sum(torch.from_numpy(local)).numpy()
+    empty = np.flatnonzero(~(sums > 0))
+    if empty.size:
+        raise ValueError(
+            f"cross-validation fold {int(empty[0])}'s training rows all have zero weight"
+        )
+    return sums
+
+
+def fold_training(training, folds, fold: int, weight_sum: float):
+    """The training set of fold ``fold``: the same prepared rows, those outside its training
+    mask weighted zero (:func:`~torchlogit.data.fold_data`), ``S = S_f``."""
+    data = _data.fold_data(
+        training.data, folds, fold, weight_sum=weight_sum, start=first_row(training)
+    )
+    return dataclasses.replace(training, data=data, weight_sum=float(weight_sum))
 
 
 def fit_path(spec, training, Cs, *, warm_start=None) -> list[FitResult]:
@@ -108,20 +120,37 @@ def min_C(spec, training, l1_ratio: float, *, null: FitResult | None = None) -> 
     return float(l1_ratio) / (training.weight_sum * top)
 
 
-def stacked_raw(training, coefs: list[torch.Tensor], rows: np.ndarray) -> torch.Tensor:
-    """The raw predictions ``X W_l^T + b_l (+ o)`` of ``rows`` for every coefficient block
-    ``W_l`` (``(m, p)`` each), from one product of X with the stacked blocks: ``(L, n_rows, m)``."""
-    batch = training.data.batch
+def held_out(training, folds, fold: int, coefs: list[torch.Tensor]):
+    """Fold ``fold``'s held-out rows on this process, from one pass: their raw predictions
+    ``X W_l^T + b_l (+ o)`` for every coefficient block ``W_l`` (``(m, p)`` each), computed as
+    one product of X with the stacked blocks, ``(L, n_test, m)``; their class indices, their
+    prepared weights ``s_i`` and their positions among this process's rows (NumPy)."""
     d = training.n_features
     stacked = torch.cat(coefs, dim=0)  # (L m, p)
-    raw = linear_predict(batch.X, stacked[:, :d])
-    if stacked.shape[1] > d:
-        raw = raw + stacked[:, d]
-    idx = torch.as_tensor(np.asarray(rows, dtype=np.int64), device=raw.device)
-    raw = raw[idx].reshape(len(idx), len(coefs), -1).permute(1, 0, 2)
-    if batch.offset is not None:
-        raw = raw + batch.offset[idx].unsqueeze(0)
-    return raw
+    raws, ys, ws, where = [], [], [], []
+    position = first_row(training)
+    for batch in training.data.batches():
+        n = batch.n_samples
+        _, held = folds.masks(fold, position, n)
+        rows = np.flatnonzero(held)
+        position += n
+        if rows.size == 0:
+            continue
+        raw = linear_predict(batch.X, stacked[:, :d])
+        if stacked.shape[1] > d:
+            raw = raw + stacked[:, d]
+        idx = torch.as_tensor(rows, device=raw.device)
+        raw = raw[idx].reshape(rows.size, len(coefs), -1).permute(1, 0, 2)
+        if batch.offset is not None:
+            raw = raw + batch.offset[idx].unsqueeze(0)
+        raws.append(raw.double().cpu())
+        ys.append(batch.y[idx].cpu().numpy())
+        ws.append(batch.sample_weight[idx].double().cpu().numpy())
+        where.append(rows + (position - n - first_row(training)))
+    if not raws:
+        m = stacked.shape[0] // len(coefs)
+        return torch.zeros(len(coefs), 0, m, dtype=torch.float64), *(np.zeros(0),) * 3
+    return torch.cat(raws, dim=1), np.concatenate(ys), np.concatenate(ws), np.concatenate(where)
 
 
 @dataclass
@@ -134,30 +163,43 @@ class CVPaths:
     n_iter: np.ndarray
 
 
-def cross_validate(spec, training, folds, Cs, l1_ratios, score, *, on_fold=None) -> CVPaths:
+def cross_validate(
+    spec, training, folds, Cs, l1_ratios, score, *, score_weights=None, on_fold=None
+) -> CVPaths:
     """Fit every fold's path and score it on the fold's held-out rows.
 
-    ``folds``: ``(train_rows, test_rows)`` index pairs into the prepared rows; ``l1_ratios``:
-    the mixings to try (``[None]`` unless ``spec.penalty == "elasticnet"``); ``Cs``: the grid.
-    ``score(fold, test_rows, raw)`` gets the held-out raw predictions ``(n_test, m)`` of one
-    path point and returns a float. ``on_fold(fold, l1_index)`` is called after each path.
+    ``folds``: :class:`~torchlogit.data.IndexFolds` or :class:`~torchlogit.data.HashFolds`;
+    ``l1_ratios``: the mixings to try (``[None]`` unless ``spec.penalty == "elasticnet"``);
+    ``Cs``: the grid. ``score(raw, y, w)`` gets one path point's held-out raw predictions
+    ``(n_test, m)`` (NumPy), class indices and weights (every rank's held-out rows, in rank
+    order) and returns a float; the weights are ``score_weights(positions, y, s)`` of this
+    process's held-out rows (default: the prepared weights ``s``). ``on_fold(fold, l1_index)``
+    is called after each path.
     """
-    F, R, L = len(folds), len(l1_ratios), len(Cs)
-    m, p = None, None
+    F, R, L = folds.n_folds, len(l1_ratios), len(Cs)
+    sums = fold_weight_sums(training, folds)
+    reducer = training.reducer
     coefs, scores, n_iter = None, np.empty((F, R, L)), np.zeros((F, R, L), dtype=np.int32)
-    for f, (train, test) in enumerate(folds):
-        fold = fold_training(training, train)
+    for f in range(F):
+        fold = fold_training(training, folds, f, sums[f])
         for r, ratio in enumerate(l1_ratios):
             path = fit_path(dataclasses.replace(spec, l1_ratio=ratio), fold, Cs)
             blocks = [res.coef for res in path]
             if coefs is None:
-                m, p = blocks[0].shape
-                coefs = np.empty((F, R, L, m, p))
-            raw = stacked_raw(training, blocks, test)
+                coefs = np.empty((F, R, L, *blocks[0].shape))
+            raw, y, s, where = held_out(training, folds, f, blocks)
+            w = s if score_weights is None else score_weights(where, y, s)
+            if training.distributed:  # every rank scores every rank's held-out rows
+                parts = reducer.all_gather_object((raw, y, w))
+                raw = torch.cat([p[0] for p in parts], dim=1)
+                y = np.concatenate([p[1] for p in parts])
+                w = None if w is None else np.concatenate([p[2] for p in parts])
+            if y.size == 0:
+                raise ValueError(f"cross-validation fold {f} has no held-out rows")
             for k, res in enumerate(path):
                 coefs[f, r, k] = res.coef.detach().double().cpu().numpy()
                 n_iter[f, r, k] = res.n_iter
-                scores[f, r, k] = float(score(f, test, raw[k]))
+                scores[f, r, k] = float(score(raw[k].numpy(), y, w))
             if on_fold is not None:
                 on_fold(f, r)
     return CVPaths(coefs=coefs, scores=scores, n_iter=n_iter)
