@@ -214,3 +214,13 @@ def test_predict_save_load_to_torch(tmp_path):
         got = layer.predict_proba(torch.as_tensor(X)).numpy()
     np.testing.assert_allclose(got, clf.predict_proba(X), atol=1e-12)
     assert not hasattr(clf, "partial_fit")
+
+
+def test_elastic_net_l1_ratios_equal_sklearn_saga():
+    X, y, sw = _data(2)
+    Cs = np.logspace(-1, 1, 4)
+    kw = dict(Cs=Cs, penalty="elasticnet", l1_ratios=[0.3, 0.9])
+    ours = LogisticRegressionCV(cv=CV, tol=1e-10, max_iter=2000, **kw).fit(X, y, sw)
+    sk = _sklearn(X, y, sw, solver="saga", tol=1e-12, max_iter=200_000, **kw)
+    _same_as_sklearn(ours, sk, 1e-6)
+    assert ours.scores_.shape == (3, 2, 4)
