@@ -24,6 +24,7 @@ Run from the repository root (one problem at a time; full size only on a quiet m
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 import warnings
 
@@ -124,7 +125,9 @@ def run(problem, n_scale, peers, tol):
     X, y, Cs, folds = make(problem, n_scale)
     rows = {}
     for name in ("torchlogit", *peers):
-        rows[name] = run_one(name, problem, X, y, Cs, folds, tol)
+        rows[name] = r = run_one(name, problem, X, y, Cs, folds, tol)
+        done = f"{r[0]:.2f} s, C_={r[1]:.4g}" if isinstance(r, tuple) else r
+        print(f"# {name}: {done}", file=sys.stderr, flush=True)  # progress, as it goes
     return X, y, rows
 
 

@@ -214,6 +214,7 @@ def test_predict_save_load_to_torch(tmp_path):
         got = layer.predict_proba(torch.as_tensor(X)).numpy()
     np.testing.assert_allclose(got, clf.predict_proba(X), atol=1e-12)
     assert not hasattr(clf, "partial_fit")
+    assert clf.score(X, y) == pytest.approx(-log_loss(y, clf.predict_proba(X)), abs=1e-12)
 
 
 def test_elastic_net_l1_ratios_equal_sklearn_saga():

@@ -377,6 +377,12 @@ class LogisticRegressionCV(LogisticRegression):
             self.set_coefficients(block.mean(dim=0))
         self.n_iter_ = n_iter
 
+    def score(self, X, y, sample_weight=None):
+        """``scoring`` (default ``"neg_log_loss"``) of the fitted model on ``(X, y)``, as
+        scikit-learn's ``LogisticRegressionCV.score``."""
+        kw = {} if sample_weight is None else {"sample_weight": sample_weight}
+        return get_scorer(self.scoring)(self, X, y, **kw)
+
     @available_if(lambda self: False)
     def partial_fit(self, X, y, classes=None, sample_weight=None, offset=None):
         """Not available: cross-validation needs all the rows."""
