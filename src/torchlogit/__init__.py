@@ -9,7 +9,7 @@ The estimators (and with them torch and scikit-learn) are imported on first use,
 
 from ._version import __version__
 
-_LAZY = {"LogisticRegression", "SeparableDataWarning", "l1_min_c"}
+_LAZY = {"LogisticRegression", "LogisticRegressionCV", "SeparableDataWarning", "l1_min_c"}
 
 
 def __getattr__(name):
@@ -33,4 +33,11 @@ def load(path, *, device=None):
     return _load(path, device=device)
 
 
-__all__ = ["LogisticRegression", "SeparableDataWarning", "__version__", "l1_min_c", "load"]
+__all__ = [
+    "LogisticRegression",
+    "LogisticRegressionCV",
+    "SeparableDataWarning",
+    "__version__",
+    "l1_min_c",
+    "load",
+]

@@ -12,6 +12,7 @@ from ._design import (
     weighted_gram,
     weighted_square_sums,
 )
+from ._folds import FoldedData, HashFolds, IndexFolds, fold_data, fold_weight_sums
 from ._labels import class_weight_per_sample, encode_labels, per_class_weights
 from ._labels_text import TARGET_TYPES, cast_labels, label_kind
 from ._memory import InMemoryData
@@ -38,7 +39,10 @@ __all__ = [
     "ArraySource",
     "Batch",
     "CSVSource",
+    "FoldedData",
+    "HashFolds",
     "InMemoryData",
+    "IndexFolds",
     "LocalReducer",
     "NumpySource",
     "ParquetSource",
@@ -52,6 +56,8 @@ __all__ = [
     "encode_labels",
     "expand_paths",
     "file_format",
+    "fold_data",
+    "fold_weight_sums",
     "is_sparse_design",
     "iter_row_blocks",
     "label_kind",

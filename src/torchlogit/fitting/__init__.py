@@ -26,10 +26,12 @@ from ._inference_tables import (
     wald_test,
 )
 from ._online import fit_online
+from ._path import CVPaths, cross_validate, fit_path, fold_training, min_C, null_model
 from ._result import FitResult, centre_multinomial, coefficient_attributes
 from ._spec import FitSpec, validate_bounds, validate_penalty_factor
 
 __all__ = [
+    "CVPaths",
     "COV_TYPES",
     "ChiSquareTest",
     "InferenceMoments",
@@ -50,9 +52,14 @@ __all__ = [
     "centre_multinomial",
     "check_solver",
     "coefficient_attributes",
+    "cross_validate",
     "fit",
     "fit_online",
+    "fit_path",
+    "fold_training",
+    "min_C",
     "min_margin",
+    "null_model",
     "validate_bounds",
     "validate_penalty_factor",
 ]

@@ -49,9 +49,9 @@ COEF_DTYPES = (torch.float32, torch.float64)
 
 def _model_classes() -> dict[str, type]:
     """The classes a file may name: a fixed table, so a file can never pick what is imported."""
-    from ..estimators import LogisticRegression
+    from ..estimators import LogisticRegression, LogisticRegressionCV
 
-    return {"LogisticRegression": LogisticRegression}
+    return {"LogisticRegression": LogisticRegression, "LogisticRegressionCV": LogisticRegressionCV}
 
 
 def _encode_params(model) -> dict:

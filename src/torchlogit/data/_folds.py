@@ -1,0 +1,142 @@
+"""Cross-validation folds as row weights on prepared data: in memory, streamed, on many ranks.
+
+A fold is two masks over the rows, by position: its *training* rows and its *held-out*
+rows. :class:`FoldedData` serves the prepared data with the weight of every row outside the
+training mask set to zero, ``s_i <- s_i t_i``, so the objective of the fold is the full
+objective restricted to its rows and nothing is copied; it iterates the underlying batches
+(one batch in memory, the chunks of a stream), so a stream serves every fold from the same
+files. A row's position counts from 0 over all the rows (on rank ``r`` it starts at the rows
+of the ranks before it), in the order of the batches, which is the same on every pass.
+
+Masks come from index sets (:class:`IndexFolds`, e.g. a scikit-learn splitter's; rows in
+memory on one process) or from a hash of the position (:class:`HashFolds`: fold
+``h(i) mod F``, the rows of one fold held out and the others trained on): the same on every
+pass, every rank and every process count, so a stream, its rows in memory and two ranks get
+the same folds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ._design import Batch
+from ._memory import InMemoryData
+
+_MIX = (0x9E3779B97F4A7C15, 0xBF58476D1CE4E5B9, 0x94D049BB133111EB)
+_MASK64 = (1 << 64) - 1
+
+
+def _splitmix64(positions: np.ndarray, seed: int) -> np.ndarray:
+    """SplitMix64 of ``positions + seed * golden``: a deterministic, well-mixed uint64."""
+    with np.errstate(over="ignore"):
+        z = positions.astype(np.uint64) + np.uint64((seed * _MIX[0]) & _MASK64)
+        z = (z ^ (z >> np.uint64(30))) * np.uint64(_MIX[1])
+        z = (z ^ (z >> np.uint64(27))) * np.uint64(_MIX[2])
+        return z ^ (z >> np.uint64(31))
+
+
+class HashFolds:
+    """``n_folds`` folds by a hash of the row position: row ``i`` is held out in fold
+    ``splitmix64(i, seed) mod n_folds`` and trains every other fold."""
+
+    def __init__(self, n_folds: int, seed: int = 0):
+        if int(n_folds) < 2:
+            raise ValueError(f"cross-validation needs at least 2 folds, got {n_folds}")
+        self.n_folds = int(n_folds)
+        self.seed = int(seed)
+
+    def fold_of(self, start: int, n: int) -> np.ndarray:
+        """The fold of rows ``start .. start + n - 1``."""
+        h = _splitmix64(np.arange(start, start + n, dtype=np.uint64), self.seed)
+        return (h % np.uint64(self.n_folds)).astype(np.int64)
+
+    def masks(self, fold: int, start: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """``(train, held_out)`` boolean masks of rows ``start .. start + n - 1``."""
+        held = self.fold_of(start, n) == fold
+        return ~held, held
+
+    def splits(self, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The same folds as index pairs over ``n`` rows (for rows in memory)."""
+        f = self.fold_of(0, n)
+        return [(np.flatnonzero(f != k), np.flatnonzero(f == k)) for k in range(self.n_folds)]
+
+
+class IndexFolds:
+    """Folds given as ``(train, held_out)`` index pairs over ``n`` rows."""
+
+    def __init__(self, splits, n: int):
+        self.n_folds = len(splits)
+        self._train = np.zeros((self.n_folds, n), dtype=bool)
+        self._held = np.zeros((self.n_folds, n), dtype=bool)
+        for k, (train, test) in enumerate(splits):
+            self._train[k, train] = True
+            self._held[k, test] = True
+
+    def masks(self, fold: int, start: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+        return self._train[fold, start : start + n], self._held[fold, start : start + n]
+
+
+class FoldedData:
+    """``data`` (in memory or streamed) with the rows outside fold ``fold``'s training mask
+    weighted zero; ``weight_sum`` is the fold's ``S_f`` (over every rank), ``start`` the
+    position of this process's first row. Everything else is the underlying data's."""
+
+    def __init__(self, data, folds, fold: int, *, weight_sum: float, start: int = 0):
+        self.data = data
+        self.folds = folds
+        self.fold = int(fold)
+        self.weight_sum = float(weight_sum)
+        self.start = int(start)
+
+    def batches(self):
+        position = self.start
+        for batch in self.data.batches():
+            n = batch.n_samples
+            train, _ = self.folds.masks(self.fold, position, n)
+            keep = torch.from_numpy(np.ascontiguousarray(train)).to(batch.sample_weight.device)
+            weights = torch.where(keep, batch.sample_weight, 0.0)
+            yield Batch(batch.X, batch.y, weights, batch.offset)
+            position += n
+
+    @property
+    def progress_label(self):
+        return getattr(self.data, "progress_label", "")
+
+    @progress_label.setter
+    def progress_label(self, value):
+        if hasattr(self.data, "progress_label"):
+            self.data.progress_label = value
+
+    def __getattr__(self, name):  # n_samples, dtype, device, passes, summary, ...
+        if name == "data":
+            raise AttributeError(name)
+        return getattr(self.data, name)
+
+
+def fold_data(data, folds, fold: int, *, weight_sum: float, start: int = 0):
+    """Fold ``fold``'s training data: for rows in memory an :class:`InMemoryData` on the same
+    tensors with the masked weights (what the solvers' in-memory paths expect), else a
+    :class:`FoldedData` over the stream."""
+    if isinstance(data, InMemoryData):
+        batch = data.batch
+        train, _ = folds.masks(fold, start, batch.n_samples)
+        keep = torch.from_numpy(np.ascontiguousarray(train)).to(batch.sample_weight.device)
+        weights = torch.where(keep, batch.sample_weight, 0.0)
+        return InMemoryData(batch.X, batch.y, weights, offset=batch.offset, weight_sum=weight_sum)
+    return FoldedData(data, folds, fold, weight_sum=weight_sum, start=start)
+
+
+def fold_weight_sums(data, folds, *, start: int = 0) -> np.ndarray:
+    """``S_f = sum_i s_i t_fi`` for every fold, from one pass over ``data`` (this process's
+    rows; sum them over the ranks)."""
+    sums = np.zeros(folds.n_folds)
+    position = start
+    for batch in data.batches():
+        n = batch.n_samples
+        w = batch.sample_weight.double().cpu().numpy()
+        for k in range(folds.n_folds):
+            train, _ = folds.masks(k, position, n)
+            sums[k] += float(w[train].sum())
+        position += n
+    return sums

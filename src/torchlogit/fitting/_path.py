@@ -1,0 +1,205 @@
+"""Regularisation paths and cross-validation folds, on one prepared training set.
+
+A *path* fits one spec at every ``C`` of a grid, from the strongest penalty (smallest ``C``)
+to the weakest, each fit started from the previous solution (a warm start: along the path
+the optimum moves little, so each point costs a few iterations). The points are the
+engine's own fits (:func:`~torchlogit.fitting.fit`), so every solver, penalty, bound and
+data kind works as in a single fit.
+
+A *fold* is expressed as per-row weights on the same prepared data, nothing copied
+(:mod:`torchlogit.data`'s folds: index pairs, or a hash of the row position for a stream
+and for the ranks of a distributed fit, whose sums go through the reducer): fold ``f``'s
+training problem is
+
+.. math::
+
+    \\min_{W, b}\\; C \\sum_i s_i\\, t_{fi}\\, \\mathrm{logloss}(y_i, z_i) + r(W),
+    \\qquad t_{fi} = 0 \\text{ for the held-out rows of fold } f, \\; 1 \\text{ otherwise},
+
+with ``s_i`` the prepared weights (sample times class weight) and ``S_f = sum_i s_i t_fi``
+the divisor of the averaged objective. This is scikit-learn's fit on the training rows
+(``LogisticRegressionCV`` fits ``X[train]`` with ``sample_weight[train]``, class weights
+computed on all rows): a row of weight zero changes neither the objective nor its minimiser.
+The held-out rows' raw predictions ``X W^T + b (+ o)`` come from the same rows (one more
+pass for a stream), for every ``C`` of a fold in one product ``X [W_1 ... W_L]^T``; on many
+ranks they are gathered, so every rank scores every held-out row.
+
+The grid for L1 / elastic-net starts at ``C_min`` (:func:`min_C`), glmnet's ``lambda_max``
+in scikit-learn's parametrisation: every penalised coefficient is zero for ``C <= C_min``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from .. import data as _data
+from ..data import linear_predict
+from ._engine import build_objective, build_penalty, fit
+from ._result import FitResult
+
+
+def first_row(training) -> int:
+    """The position of this process's first row among every rank's rows."""
+    return int(sum(training.rows_per_rank[: training.reducer.rank]))
+
+
+def fold_weight_sums(training, folds) -> np.ndarray:
+    """Every fold's ``S_f`` over every rank (one pass over the rows)."""
+    local = _data.fold_weight_sums(training.data, folds, start=first_row(training))
+    sums = training.reducer.all_reduce_sum(torch.from_numpy(local)).numpy()
+    empty = np.flatnonzero(~(sums > 0))
+    if empty.size:
+        raise ValueError(
+            f"cross-validation fold {int(empty[0])}'s training rows all have zero weight"
+        )
+    return sums
+
+
+def fold_training(training, folds, fold: int, weight_sum: float):
+    """The training set of fold ``fold``: the same prepared rows, those outside its training
+    mask weighted zero (:func:`~torchlogit.data.fold_data`), ``S = S_f``."""
+    data = _data.fold_data(
+        training.data, folds, fold, weight_sum=weight_sum, start=first_row(training)
+    )
+    return dataclasses.replace(training, data=data, weight_sum=float(weight_sum))
+
+
+def fit_path(spec, training, Cs, *, warm_start=None) -> list[FitResult]:
+    """One fit of ``spec`` at each ``C`` of ``Cs``, returned in the order of ``Cs``.
+
+    The fits run in increasing ``C`` (strongest penalty first), each warm-started from the
+    previous one; the first from ``warm_start = (coef, classes)`` when given. Every point
+    is the engine's fit of ``dataclasses.replace(spec, C=C)`` to its ``tol``.
+    """
+    Cs = np.asarray(Cs, dtype=np.float64)
+    out: list[FitResult | None] = [None] * len(Cs)
+    warm = warm_start
+    for k in np.argsort(Cs, kind="stable"):
+        result = fit(dataclasses.replace(spec, C=float(Cs[k])), training, warm_start=warm)
+        out[k] = result
+        warm = (result.coef, result.classes)
+    return out
+
+
+def null_model(spec, training) -> FitResult:
+    """The fit whose penalised coefficients are all zero (the unpenalised ones, intercept and
+    features of ``penalty_factor`` 0, fitted): an L1 fit at a ``C`` small enough that the
+    proximal step zeroes every penalised entry."""
+    null = dataclasses.replace(
+        spec,
+        penalty="l1",
+        l1_ratio=None,
+        C=1e-12,
+        tol=min(spec.tol, 1e-10),
+        max_iter=max(spec.max_iter, 1000),
+        verbose=0,
+    )
+    return fit(null, training)
+
+
+def min_C(spec, training, l1_ratio: float, *, null: FitResult | None = None) -> float:
+    """``C_min = l1_ratio / (S lambda_max)``: every penalised coefficient is zero for
+    ``C <= C_min`` (:meth:`~torchlogit.objective.ElasticNetPenalty.lambda_max` of the data
+    term's gradient at the null model, :func:`null_model`). The same number as
+    :func:`torchlogit.l1_min_c` on the same data and ``penalty_factor``."""
+    null = null_model(spec, training) if null is None else null
+    data_term = dataclasses.replace(spec, penalty=None)
+    penalty = build_penalty(dataclasses.replace(spec, penalty="l1", l1_ratio=None), training)
+    objective = build_objective(data_term, training, build_penalty(data_term, training))
+    _, grad = objective.value_gradient(null.coef)
+    top = penalty.lambda_max(grad)
+    if not top > 0:
+        raise ValueError(
+            "the gradient of the null model is zero for every penalised feature: the "
+            "weights are zero for every C, no grid of C can be built from the data"
+        )
+    return float(l1_ratio) / (training.weight_sum * top)
+
+
+def held_out(training, folds, fold: int, coefs: list[torch.Tensor]):
+    """Fold ``fold``'s held-out rows on this process, from one pass: their raw predictions
+    ``X W_l^T + b_l (+ o)`` for every coefficient block ``W_l`` (``(m, p)`` each), computed as
+    one product of X with the stacked blocks, ``(L, n_test, m)``; their class indices, their
+    prepared weights ``s_i`` and their positions among this process's rows (NumPy)."""
+    d = training.n_features
+    stacked = torch.cat(coefs, dim=0)  # (L m, p)
+    raws, ys, ws, where = [], [], [], []
+    position = first_row(training)
+    for batch in training.data.batches():
+        n = batch.n_samples
+        _, held = folds.masks(fold, position, n)
+        rows = np.flatnonzero(held)
+        position += n
+        if rows.size == 0:
+            continue
+        raw = linear_predict(batch.X, stacked[:, :d])
+        if stacked.shape[1] > d:
+            raw = raw + stacked[:, d]
+        idx = torch.as_tensor(rows, device=raw.device)
+        raw = raw[idx].reshape(rows.size, len(coefs), -1).permute(1, 0, 2)
+        if batch.offset is not None:
+            raw = raw + batch.offset[idx].unsqueeze(0)
+        raws.append(raw.double().cpu())
+        ys.append(batch.y[idx].cpu().numpy())
+        ws.append(batch.sample_weight[idx].double().cpu().numpy())
+        where.append(rows + (position - n - first_row(training)))
+    if not raws:
+        m = stacked.shape[0] // len(coefs)
+        return torch.zeros(len(coefs), 0, m, dtype=torch.float64), *(np.zeros(0),) * 3
+    return torch.cat(raws, dim=1), np.concatenate(ys), np.concatenate(ws), np.concatenate(where)
+
+
+@dataclass
+class CVPaths:
+    """Every fold's path: ``coefs`` ``(n_folds, n_l1_ratios, n_Cs, m, p)`` (NumPy),
+    ``scores`` and ``n_iter`` ``(n_folds, n_l1_ratios, n_Cs)``."""
+
+    coefs: np.ndarray
+    scores: np.ndarray
+    n_iter: np.ndarray
+
+
+def cross_validate(
+    spec, training, folds, Cs, l1_ratios, score, *, score_weights=None, on_fold=None
+) -> CVPaths:
+    """Fit every fold's path and score it on the fold's held-out rows.
+
+    ``folds``: :class:`~torchlogit.data.IndexFolds` or :class:`~torchlogit.data.HashFolds`;
+    ``l1_ratios``: the mixings to try (``[None]`` unless ``spec.penalty == "elasticnet"``);
+    ``Cs``: the grid. ``score(raw, y, w)`` gets one path point's held-out raw predictions
+    ``(n_test, m)`` (NumPy), class indices and weights (every rank's held-out rows, in rank
+    order) and returns a float; the weights are ``score_weights(positions, y, s)`` of this
+    process's held-out rows (default: the prepared weights ``s``). ``on_fold(fold, l1_index)``
+    is called after each path.
+    """
+    F, R, L = folds.n_folds, len(l1_ratios), len(Cs)
+    sums = fold_weight_sums(training, folds)
+    reducer = training.reducer
+    coefs, scores, n_iter = None, np.empty((F, R, L)), np.zeros((F, R, L), dtype=np.int32)
+    for f in range(F):
+        fold = fold_training(training, folds, f, sums[f])
+        for r, ratio in enumerate(l1_ratios):
+            path = fit_path(dataclasses.replace(spec, l1_ratio=ratio), fold, Cs)
+            blocks = [res.coef for res in path]
+            if coefs is None:
+                coefs = np.empty((F, R, L, *blocks[0].shape))
+            raw, y, s, where = held_out(training, folds, f, blocks)
+            w = s if score_weights is None else score_weights(where, y, s)
+            if training.distributed:  # every rank scores every rank's held-out rows
+                parts = reducer.all_gather_object((raw, y, w))
+                raw = torch.cat([p[0] for p in parts], dim=1)
+                y = np.concatenate([p[1] for p in parts])
+                w = None if w is None else np.concatenate([p[2] for p in parts])
+            if y.size == 0:
+                raise ValueError(f"cross-validation fold {f} has no held-out rows")
+            for k, res in enumerate(path):
+                coefs[f, r, k] = res.coef.detach().double().cpu().numpy()
+                n_iter[f, r, k] = res.n_iter
+                scores[f, r, k] = float(score(raw[k].numpy(), y, w))
+            if on_fold is not None:
+                on_fold(f, r)
+    return CVPaths(coefs=coefs, scores=scores, n_iter=n_iter)
