@@ -220,7 +220,7 @@ def test_agrees_with_sklearn_no_penalty_binary(request, solver):
     # Noisy labels (flip_y): not separable, so the unpenalised optimum is finite and unique.
     X, y = load_problem("gen_binary")
     sk = fit_sklearn(X, y, penalty=None)
-    tl = fit_torchlogit(X, y, penalty=None, solver=solver)
+    tl = fit_torchlogit(X, y, C=np.inf, solver=solver)
     s = np.ones(y.shape[0])
     f_sk = sklearn_objective(sk.coef_, sk.intercept_, X, y, s, 1.0, penalized=False)
     f_tl = sklearn_objective(tl.coef_, tl.intercept_, X, y, s, 1.0, penalized=False)
@@ -239,7 +239,7 @@ def test_agrees_with_sklearn_no_penalty_multinomial(request, solver):
     # representatives whose coefficients sum to zero over the classes (torchlogit reports it).
     X, y = load_problem("gen_multi")
     sk = fit_sklearn(X, y, penalty=None)
-    tl = fit_torchlogit(X, y, penalty=None, solver=solver)
+    tl = fit_torchlogit(X, y, C=np.inf, solver=solver)
     a = full_coef(tl)
     np.testing.assert_allclose(a.sum(axis=0), 0.0, atol=1e-10 * np.abs(a).max())
     b = full_coef(sk)

@@ -12,6 +12,7 @@ import pytest
 import scipy.sparse as sp
 
 from _box_reference import gradient_np, kkt_violation_np
+from _penalty_api import penalty_params
 from torchlogit import LogisticRegression
 from torchlogit.data import ArraySource
 
@@ -51,9 +52,9 @@ def _glum(X, y, sw, penalty, l1_ratio, C):
 def test_estimator_bounds_equal_glum_and_meet_kkt(penalty, l1_ratio):
     X, y, sw = _data()
     C = 0.05
+    params = {"C": C, **penalty_params(penalty, l1_ratio)}
     clf = LogisticRegression(
-        penalty, C=C, l1_ratio=l1_ratio, lower_bounds=LOWER, upper_bounds=UPPER, tol=TOL,
-        max_iter=20_000,
+        **params, lower_bounds=LOWER, upper_bounds=UPPER, tol=TOL, max_iter=20_000,
     ).fit(X, y, sample_weight=sw)  # fmt: skip
     coef = np.c_[clf.coef_, clf.intercept_]
     assert np.all(clf.coef_[0] >= LOWER) and np.all(clf.coef_[0] <= UPPER)

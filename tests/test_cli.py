@@ -120,7 +120,7 @@ def test_fit_options_pass_through(tmp_path):
     assert main(argv) == 0
     clf = torchlogit.load(model)
     p = clf.get_params()
-    assert p["penalty"] is None and p["solver"] == "lbfgs" and p["max_iter"] == 60
+    assert p["C"] == np.inf and p["solver"] == "lbfgs" and p["max_iter"] == 60
     assert p["tol"] == 1e-7 and p["dtype"] == "float32" and p["class_weight"] == "balanced"
     assert list(clf.feature_names_in_) == ["f0", "f2"] and clf.coef_.dtype == np.float32
     assert main([*argv[:6], "--no-intercept", "--quiet", "--force"]) == 0
@@ -155,7 +155,8 @@ def test_penalty_options_reach_the_estimator():
         ]
     )
     p = estimator_from_args(args).get_params()
-    assert (p["penalty"], p["l1_ratio"], p["C"], p["solver"]) == ("elasticnet", 0.3, 2.0, "fista")
+    # --penalty reaches the estimator in scikit-learn 1.8+'s words (penalty is deprecated)
+    assert (p["penalty"], p["l1_ratio"], p["C"], p["solver"]) == ("deprecated", 0.3, 2.0, "fista")
     assert (p["max_iter"], p["tol"], p["verbose"]) == (7, 0.01, 1)
 
 

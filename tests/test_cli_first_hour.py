@@ -66,7 +66,7 @@ def test_show_prints_the_model_and_its_coefficients(tmp_path, table, capsys):
     nz = int(np.count_nonzero(clf.coef_))
     assert f"{nz} of 3 coefficients are non-zero" in text
     # the weights reached the fit: the same as fitting in Python with sample_weight
-    ref = torchlogit.LogisticRegression(penalty="l1", C=0.05).fit(
+    ref = torchlogit.LogisticRegression(l1_ratio=1.0, C=0.05).fit(
         df[["a", "b", "c"]], df["y"], sample_weight=df["w"].to_numpy()
     )
     np.testing.assert_allclose(clf.coef_, ref.coef_, rtol=1e-10, atol=1e-12)

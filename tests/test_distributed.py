@@ -63,13 +63,13 @@ CASES = {
     "l2-binary-lbfgs": (2, dict(solver="lbfgs", tol=1e-12, max_iter=500), False),
     "l2-multinomial-newton": (3, dict(solver="newton", C=0.5), False),
     "l2-multinomial-lbfgs": (3, dict(solver="lbfgs", tol=1e-12, max_iter=500), False),
-    "l1-binary-cd": (2, dict(penalty="l1", C=0.3, solver="cd"), False),
+    "l1-binary-cd": (2, dict(l1_ratio=1.0, C=0.3, solver="cd"), False),
     "elasticnet-multinomial-cd": (
         3,
-        dict(penalty="elasticnet", l1_ratio=0.5, C=0.3, solver="cd"),
+        dict(l1_ratio=0.5, C=0.3, solver="cd"),
         False,
     ),
-    "l1-binary-fista": (2, dict(penalty="l1", C=0.3, solver="fista", max_iter=5000), False),
+    "l1-binary-fista": (2, dict(l1_ratio=1.0, C=0.3, solver="fista", max_iter=5000), False),
     "balanced-weighted-no-intercept": (
         3,
         dict(solver="newton", class_weight="balanced", fit_intercept=False),

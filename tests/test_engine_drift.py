@@ -121,7 +121,7 @@ def test_cd_on_a_stream_makes_no_counting_pass(monkeypatch):
     X = rng.standard_normal((3000, 3))
     y = (X @ np.array([1.5, -2.0, 0.0]) + rng.logistic(size=3000) > 0).astype(int)
     src = ArraySource(X, y, chunk_rows=500)
-    got = LogisticRegression(penalty="l1", C=0.05, solver="cd", tol=1e-8).fit(src)
+    got = LogisticRegression(l1_ratio=1.0, C=0.05, solver="cd", tol=1e-8).fit(src)
     assert "_stride" not in callers  # the row-sampled Hessian knew the row count
-    ref = LogisticRegression(penalty="l1", C=0.05, solver="cd", tol=1e-8).fit(X, y)
+    ref = LogisticRegression(l1_ratio=1.0, C=0.05, solver="cd", tol=1e-8).fit(X, y)
     np.testing.assert_allclose(got.coef_, ref.coef_, rtol=1e-6, atol=1e-9)

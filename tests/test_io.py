@@ -68,7 +68,7 @@ def test_round_trip_bit_identical(tmp_path, labels):
     [
         {"dtype": "float32"},
         {"dtype": torch.float32, "fit_intercept": False},
-        {"penalty": None, "C": 3.0, "tol": 1e-8, "solver": "lbfgs", "max_iter": 50},
+        {"C": np.inf, "tol": 1e-8, "solver": "lbfgs", "max_iter": 50},
         {"class_weight": {0: 1.0, 1: 3.5}},
         {"class_weight": "balanced", "device": "cpu"},
     ],

@@ -25,7 +25,7 @@ def _data(n_classes=2, seed=0, balanced=False):
 
 
 def _n_nonzero(C, X, y, sample_weight=None, **kw):
-    m = LogisticRegression(penalty=kw.pop("penalty", "l1"), C=C, tol=1e-12, **kw)
+    m = LogisticRegression(l1_ratio=kw.pop("l1_ratio", 1.0), C=C, tol=1e-12, **kw)
     return int((m.fit(X, y, sample_weight=sample_weight).coef_ != 0).sum())
 
 
@@ -62,7 +62,7 @@ def test_elasticnet_threshold_scales_with_l1_ratio():
     X, y = _data(seed=4)
     c = l1_min_c(X, y, l1_ratio=0.25)
     np.testing.assert_allclose(c, 0.25 * l1_min_c(X, y), rtol=1e-12)
-    kw = dict(penalty="elasticnet", l1_ratio=0.25)
+    kw = dict(l1_ratio=0.25)
     assert _n_nonzero(c * 0.999, X, y, **kw) == 0
     assert _n_nonzero(c * 1.001, X, y, **kw) > 0
 
@@ -75,11 +75,11 @@ def test_penalty_factor_with_unpenalised_features(n_classes):
     factor[[1, 4]] = 0.0
     factor[2] = 3.0
     c = l1_min_c(X, y, penalty_factor=factor)
-    below = LogisticRegression(penalty="l1", C=c * 0.999, tol=1e-12, penalty_factor=factor)
+    below = LogisticRegression(l1_ratio=1.0, C=c * 0.999, tol=1e-12, penalty_factor=factor)
     below.fit(X, y)
     assert np.all(below.coef_[:, factor > 0] == 0)
     assert np.all(below.coef_[:, factor == 0] != 0)
-    above = LogisticRegression(penalty="l1", C=c * 1.001, tol=1e-12, penalty_factor=factor)
+    above = LogisticRegression(l1_ratio=1.0, C=c * 1.001, tol=1e-12, penalty_factor=factor)
     assert np.any(above.fit(X, y).coef_[:, factor > 0] != 0)
 
 

@@ -19,20 +19,22 @@ def _data():
 def test_l1_ratio_outside_unit_interval(l1_ratio):
     X, y = _data()
     with pytest.raises(ValueError, match="l1_ratio"):
-        LogisticRegression(penalty="elasticnet", l1_ratio=l1_ratio).fit(X, y)
+        LogisticRegression(l1_ratio=l1_ratio).fit(X, y)
 
 
 @pytest.mark.parametrize("penalty", ["l1", "l2", None])
 def test_l1_ratio_with_the_wrong_penalty(penalty):
+    """scikit-learn 1.9 warns (and fits with ``penalty``) where the two disagree."""
     X, y = _data()
-    with pytest.raises(ValueError, match="only used with penalty='elasticnet'"):
-        LogisticRegression(penalty=penalty, l1_ratio=0.5).fit(X, y)
+    with pytest.warns(FutureWarning, match="'penalty' was deprecated"):
+        with pytest.warns(UserWarning, match="l1_ratio parameter is only used when penalty"):
+            LogisticRegression(penalty=penalty, l1_ratio=0.5).fit(X, y)
 
 
 def test_elasticnet_needs_l1_ratio():
     X, y = _data()
-    with pytest.raises(ValueError, match="l1_ratio must be given"):
-        LogisticRegression(penalty="elasticnet").fit(X, y)
+    with pytest.warns(FutureWarning), pytest.raises(ValueError, match="l1_ratio must be specified"):
+        LogisticRegression(penalty="elasticnet", l1_ratio=None).fit(X, y)
 
 
 @pytest.mark.parametrize(
@@ -49,18 +51,18 @@ def test_elasticnet_needs_l1_ratio():
 def test_bad_penalty_factor(factor, match):
     X, y = _data()
     with pytest.raises(ValueError, match=match):
-        LogisticRegression(penalty="l1", penalty_factor=factor).fit(X, y)
+        LogisticRegression(l1_ratio=1.0, penalty_factor=factor).fit(X, y)
 
 
 def test_penalty_factor_stored_untouched_and_not_modified():
     X, y = _data()
     factor = [1.0, 0.0, 2.0, 1.0, 1.0, 1.0]
-    m = LogisticRegression(penalty="l1", C=0.1, penalty_factor=factor)
+    m = LogisticRegression(l1_ratio=1.0, C=0.1, penalty_factor=factor)
     assert m.get_params()["penalty_factor"] is factor
     assert clone(m).get_params()["penalty_factor"] == factor
     arr = np.array(factor)
     X0 = X.copy()
-    LogisticRegression(penalty="l1", C=0.1, penalty_factor=arr).fit(X, y)
+    LogisticRegression(l1_ratio=1.0, C=0.1, penalty_factor=arr).fit(X, y)
     np.testing.assert_array_equal(arr, factor)
     np.testing.assert_array_equal(X, X0)
 
@@ -68,16 +70,14 @@ def test_penalty_factor_stored_untouched_and_not_modified():
 def test_penalty_factor_accepts_a_tensor_and_applies_to_l2():
     """penalty_factor also weights the L2 part: factor 0 on every feature equals no penalty."""
     X, y = _data()
-    free = LogisticRegression(penalty="l2", C=0.01, penalty_factor=torch.zeros(6), tol=1e-10).fit(
-        X, y
-    )
-    none = LogisticRegression(penalty=None, tol=1e-10).fit(X, y)
+    free = LogisticRegression(C=0.01, penalty_factor=torch.zeros(6), tol=1e-10).fit(X, y)
+    none = LogisticRegression(C=np.inf, tol=1e-10).fit(X, y)
     np.testing.assert_allclose(free.coef_, none.coef_, rtol=1e-6)
 
 
 def test_fitted_l1_model_has_exact_zeros_and_reports_kkt():
     X, y = _data()
-    m = LogisticRegression(penalty="l1", C=0.1, tol=1e-8).fit(X, y)
+    m = LogisticRegression(l1_ratio=1.0, C=0.1, tol=1e-8).fit(X, y)
     assert np.any(m.coef_ == 0) and np.any(m.coef_ != 0)
     assert m.solver_ == "cd"
     assert m.history_["gradient_norm"][-1] <= 1e-8

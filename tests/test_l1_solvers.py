@@ -13,6 +13,7 @@ from sklearn.linear_model import LogisticRegression as SkLogisticRegression
 from sklearn.preprocessing import StandardScaler
 
 from _l1_reference import kkt_violation, objective, reference_fit
+from _penalty_api import penalty_params
 from torchlogit import LogisticRegression
 from torchlogit.objective import ElasticNetPenalty
 from torchlogit.solvers import choose_solver
@@ -55,7 +56,7 @@ def test_matches_sklearn_saga(solver, n_classes, penalty, l1_ratio, C):
             tol=1e-12,
             max_iter=100_000,
         ).fit(X, y)
-    ours = _fit(solver, penalty=penalty, l1_ratio=l1_ratio, C=C).fit(X, y)
+    ours = _fit(solver, **penalty_params(penalty, l1_ratio), C=C).fit(X, y)
     assert ours.converged_
     yy = y if n_classes > 2 else y.astype(float)
     ratio = 1.0 if l1_ratio is None else l1_ratio
@@ -78,7 +79,7 @@ def test_matches_sklearn_on_breast_cancer(solver):
         sk = SkLogisticRegression(
             l1_ratio=1.0, C=0.5, solver="saga", tol=1e-12, max_iter=100_000
         ).fit(X, y)
-    ours = _fit(solver, penalty="l1", C=0.5).fit(X, y)
+    ours = _fit(solver, l1_ratio=1.0, C=0.5).fit(X, y)
     f_ours = objective(X, y.astype(float), ours.coef_, ours.intercept_, C=0.5, l1_ratio=1.0)
     f_sk = objective(X, y.astype(float), sk.coef_, sk.intercept_, C=0.5, l1_ratio=1.0)
     assert f_ours <= f_sk * (1 + 1e-8)
@@ -99,7 +100,6 @@ def test_kkt_and_reference_with_weights_and_factors(solver, n_classes):
     C, l1_ratio, tol = 0.05, 0.7, 1e-9
     m = _fit(
         solver,
-        penalty="elasticnet",
         l1_ratio=l1_ratio,
         C=C,
         tol=tol,
@@ -126,7 +126,7 @@ def test_kkt_and_reference_with_weights_and_factors(solver, n_classes):
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_without_intercept(solver):
     X, y = _data(2, seed=5)
-    m = _fit(solver, penalty="l1", C=0.05, fit_intercept=False).fit(X, y)
+    m = _fit(solver, l1_ratio=1.0, C=0.05, fit_intercept=False).fit(X, y)
     assert np.all(m.intercept_ == 0)
     kkt = kkt_violation(
         X, y.astype(float), m.coef_, np.zeros(1), C=0.05, l1_ratio=1.0, fit_intercept=False
@@ -142,7 +142,7 @@ def test_huge_penalty_leaves_only_the_intercept(solver, n_classes):
     X, y = _data(n_classes, seed=1)
     sw = np.random.default_rng(1).uniform(0.5, 2.0, size=len(y))
     # |intercept error| <= violation / curvature (>= 0.2 here): 1e-12 tol gives ~5e-12
-    m = _fit(solver, penalty="l1", C=1e-6, tol=1e-12).fit(X, y, sample_weight=sw)
+    m = _fit(solver, l1_ratio=1.0, C=1e-6, tol=1e-12).fit(X, y, sample_weight=sw)
     assert np.all(m.coef_ == 0)
     share = np.bincount(y, weights=sw) / sw.sum()
     if n_classes == 2:
@@ -155,13 +155,13 @@ def test_huge_penalty_leaves_only_the_intercept(solver, n_classes):
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_elasticnet_limits_equal_l2_and_l1(solver):
     X, y = _data(3, seed=2)
-    l2 = LogisticRegression(penalty="l2", C=0.3, solver="newton", tol=1e-10).fit(X, y)
-    en0 = _fit(solver, penalty="elasticnet", l1_ratio=0.0, C=0.3).fit(X, y)
+    l2 = LogisticRegression(C=0.3, solver="newton", tol=1e-10).fit(X, y)
+    en0 = _fit(solver, l1_ratio=0.0, C=0.3).fit(X, y)
     np.testing.assert_allclose(en0.coef_, l2.coef_, rtol=1e-6, atol=1e-9)
     np.testing.assert_allclose(en0.intercept_, l2.intercept_, rtol=1e-6, atol=1e-9)
     other = "fista" if solver == "cd" else "cd"
-    l1 = _fit(other, penalty="l1", C=0.05).fit(X, y)
-    en1 = _fit(solver, penalty="elasticnet", l1_ratio=1.0, C=0.05).fit(X, y)
+    l1 = _fit(other, l1_ratio=1.0, C=0.05).fit(X, y)
+    en1 = _fit(solver, l1_ratio=1.0, C=0.05).fit(X, y)
     np.testing.assert_array_equal(en1.coef_ != 0, l1.coef_ != 0)
     np.testing.assert_allclose(en1.coef_, l1.coef_, rtol=1e-6, atol=1e-9)
 
@@ -170,8 +170,8 @@ def test_elasticnet_limits_equal_l2_and_l1(solver):
 def test_uniform_penalty_factor_rescales_C(solver):
     """``penalty_factor = c`` everywhere (L1) is the same problem as ``C / c``."""
     X, y = _data(2, seed=4)
-    a = _fit(solver, penalty="l1", C=0.2, penalty_factor=np.full(X.shape[1], 4.0)).fit(X, y)
-    b = _fit(solver, penalty="l1", C=0.05).fit(X, y)
+    a = _fit(solver, l1_ratio=1.0, C=0.2, penalty_factor=np.full(X.shape[1], 4.0)).fit(X, y)
+    b = _fit(solver, l1_ratio=1.0, C=0.05).fit(X, y)
     np.testing.assert_array_equal(a.coef_ != 0, b.coef_ != 0)
     np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-6, atol=1e-9)
 
@@ -179,10 +179,8 @@ def test_uniform_penalty_factor_rescales_C(solver):
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_float32_agrees_with_float64(solver):
     X, y = _data(2, seed=6)
-    m64 = _fit(solver, penalty="elasticnet", l1_ratio=0.5, C=0.1).fit(X, y)
-    m32 = _fit(solver, penalty="elasticnet", l1_ratio=0.5, C=0.1, tol=1e-5).fit(
-        X.astype(np.float32), y
-    )
+    m64 = _fit(solver, l1_ratio=0.5, C=0.1).fit(X, y)
+    m32 = _fit(solver, l1_ratio=0.5, C=0.1, tol=1e-5).fit(X.astype(np.float32), y)
     assert m32.coef_.dtype == np.float32
     f64 = objective(X, y.astype(float), m64.coef_, m64.intercept_, C=0.1, l1_ratio=0.5)
     f32 = objective(
@@ -200,7 +198,7 @@ def test_float32_agrees_with_float64(solver):
 def test_cd_converges_in_few_outer_iterations():
     """Proximal Newton: a handful of outer iterations to a tight KKT tolerance."""
     X, y = _data(3, n=2000, d=40, seed=7)
-    m = _fit("cd", penalty="elasticnet", l1_ratio=0.5, C=0.05, tol=1e-10).fit(X, y)
+    m = _fit("cd", l1_ratio=0.5, C=0.05, tol=1e-10).fit(X, y)
     assert m.converged_ and m.n_iter_[0] <= 15
     gn = m.history_["gradient_norm"]
     assert gn[-1] <= 1e-10 and gn[0] > 1e-3
@@ -214,7 +212,7 @@ def test_auto_picks_cd_on_cpu_and_fista_on_cuda():
     smooth = ElasticNetPenalty(0.0, 0.1, 5)
     assert choose_solver(n_samples=100, n_parameters=6, penalty=smooth, device="cuda") == "newton"
     X, y = _data(2)
-    assert LogisticRegression(penalty="l1", C=0.1).fit(X, y).solver_ == "cd"
+    assert LogisticRegression(l1_ratio=1.0, C=0.1).fit(X, y).solver_ == "cd"
 
 
 @pytest.mark.gpu
@@ -224,7 +222,7 @@ def test_auto_picks_cd_on_cpu_and_fista_on_cuda():
 def test_cuda_matches_cpu(solver, dtype):
     X, y = _data(3, seed=8)
     tol = 1e-5 if dtype == "float32" else 1e-10
-    kw = dict(penalty="elasticnet", l1_ratio=0.5, C=0.1, tol=tol, dtype=dtype)
+    kw = dict(l1_ratio=0.5, C=0.1, tol=tol, dtype=dtype)
     cpu = _fit(solver, **kw).fit(X, y)
     gpu = _fit(solver, device="cuda", **kw).fit(X, y)
     assert gpu.converged_
@@ -272,7 +270,7 @@ def test_resume_from_checkpoint(solver, tmp_path):
     """A fit stopped by max_iter and resumed from its checkpoint ends where an uninterrupted
     one ends (bit for bit for "cd", whose state is the iterate; FISTA restarts its momentum)."""
     X, y = _data(3, n=400, d=10, seed=11)
-    kw = dict(penalty="elasticnet", l1_ratio=0.7, C=0.05, tol=1e-10)
+    kw = dict(l1_ratio=0.7, C=0.05, tol=1e-10)
     full = _fit(solver, **kw).fit(X, y)
     ckpt = tmp_path / "ckpt"
     with warnings.catch_warnings():
@@ -297,7 +295,7 @@ def test_streamed_parquet_matches_in_memory(solver, tmp_path):
 
     X, y = _data(3, n=1500, d=8, seed=12)
     write_parquet(tmp_path / "pq", X, y, row_group_size=256)
-    kw = dict(penalty="l1", C=0.05, tol=1e-10)
+    kw = dict(l1_ratio=1.0, C=0.05, tol=1e-10)
     source = ParquetSource(tmp_path / "pq", target="label", chunk_rows=400)
     streamed = _fit(solver, **kw).fit(source)
     in_memory = _fit(solver, **kw).fit(X, y)

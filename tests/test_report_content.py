@@ -49,7 +49,7 @@ def test_report_tables(tmp_path):
 
     df = _frame(300, seed=1)
     X, y = df[["$x$", "a$b", "c", "d"]], df["y"].to_numpy()
-    clf = LogisticRegression(penalty="l1", C=0.05, solver="cd").fit(X, y)
+    clf = LogisticRegression(l1_ratio=1.0, C=0.05, solver="cd").fit(X, y)
     page = write_report(clf, X, y, tmp_path / "r").read_text()
     # class balance
     for c in ("neg", "pos"):
@@ -65,7 +65,7 @@ def test_report_tables(tmp_path):
     assert f'<td class="l">(intercept)</td><td>{clf.intercept_[0]:.5g}</td>' in page
     # only the settings that differ from the defaults, in plain words
     settings = page.split("Settings (non-default only)")[1].split("</table>")[0]
-    assert ">C<" in settings and ">penalty<" in settings and ">solver<" in settings
+    assert ">C<" in settings and ">l1_ratio<" in settings and ">solver<" in settings
     assert ">tol<" not in settings and ">max_iter<" not in settings
 
 

@@ -71,8 +71,8 @@ def test_penalty_none_stream_with_a_zero_weight_first_chunk():
     X, y = _binary()
     w = np.ones(len(y))
     w[:50] = 0.0
-    got = LogisticRegression(penalty=None).fit(ArraySource(X, y, weight=w, chunk_rows=50))
-    ref = LogisticRegression(penalty=None).fit(X, y, sample_weight=w)
+    got = LogisticRegression(C=np.inf).fit(ArraySource(X, y, weight=w, chunk_rows=50))
+    ref = LogisticRegression(C=np.inf).fit(X, y, sample_weight=w)
     np.testing.assert_allclose(got.coef_, ref.coef_, rtol=1e-5, atol=1e-7)
 
 
@@ -81,9 +81,7 @@ def test_separable_warning_ignores_zero_weight_chunks():
     w = np.ones(len(y))
     w[:50] = 0.0
     with pytest.warns(SeparableDataWarning):
-        LogisticRegression(penalty=None, max_iter=20).fit(
-            ArraySource(X, y, weight=w, chunk_rows=50)
-        )
+        LogisticRegression(C=np.inf, max_iter=20).fit(ArraySource(X, y, weight=w, chunk_rows=50))
 
 
 # ----------------------------------------------------------------- 3. unknown solver options

@@ -15,6 +15,7 @@ import torch
 from sklearn.linear_model import LogisticRegression as SkLogisticRegression
 
 import torchlogit
+from _penalty_api import penalty_params
 from torchlogit import LogisticRegression
 from torchlogit.data import InMemoryData
 from torchlogit.data._sparse_input import from_scipy
@@ -79,16 +80,15 @@ def test_sparse_equals_dense(penalty, l1_ratio, solver, n_classes):
     rng = np.random.default_rng(1)
     sw = rng.uniform(0.5, 2.0, size=X.shape[0])
     kw = dict(
-        penalty=penalty,
-        l1_ratio=l1_ratio,
         solver=solver,
         C=0.5,
         tol=1e-10,
         max_iter=5000,
         class_weight={0: 1.0, 1: 2.0},
     )
+    kw.update(penalty_params(penalty, l1_ratio))
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # penalty=None may be near-separable
+        warnings.simplefilter("ignore")  # C=np.inf may be near-separable
         a = LogisticRegression(**kw).fit(X, y, sample_weight=sw)
         b = LogisticRegression(**kw).fit(X.toarray(), y, sample_weight=sw)
     np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-6, atol=1e-8)
@@ -147,7 +147,7 @@ def test_sparse_l1_matches_sklearn(solver, penalty):
     X, y = make_problem(n=300, d=40, seed=21)
     C, ratio = 0.3, (0.5 if penalty == "elasticnet" else None)
     ours = LogisticRegression(
-        penalty=penalty, l1_ratio=ratio, C=C, fit_intercept=False, solver=solver, tol=1e-10
+        **penalty_params(penalty, ratio), C=C, fit_intercept=False, solver=solver, tol=1e-10
     ).fit(X, y)
     # scikit-learn >= 1.8 spelling: l1_ratio=1 is L1 (penalty= is deprecated)
     solver_ref = "liblinear" if penalty == "l1" else "saga"

@@ -24,7 +24,7 @@ def main():
         "binary": (LogisticRegression(C=0.5), Xb, yb),
         "multinomial": (LogisticRegression(C=2.0), Xi, yi),
         "l1_named": (
-            LogisticRegression(penalty="l1", C=0.1),
+            LogisticRegression(l1_ratio=1.0, C=0.1),
             pd.DataFrame(Xb, columns=names),
             np.where(yb == 1, "benign", "malignant"),
         ),

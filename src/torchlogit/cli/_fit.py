@@ -50,7 +50,13 @@ def _add_arguments(parser) -> None:
     est.add_argument("--l1-ratio", type=float, default=None, help="elastic-net mixing in [0, 1]")
     est.add_argument("--solver", default="auto", help="auto, newton, lbfgs, newton-cg, cd, ...")
     est.add_argument("--max-iter", type=int, default=100, help="iteration limit")
-    est.add_argument("--tol", type=float, default=1e-4, help="stop when max|gradient| <= tol")
+    est.add_argument(
+        "--tol",
+        type=float,
+        default=None,
+        help="stop when max|gradient| <= tol (default: the solver's, 1e-8 for the Newton "
+        "solvers, 1e-4 for the others)",
+    )
     est.add_argument("--class-weight", choices=["balanced"], default=None)
     est.add_argument("--no-intercept", action="store_true", help="fit without an intercept")
     est.add_argument(
@@ -95,13 +101,21 @@ def _add_arguments(parser) -> None:
     )
 
 
+def penalty_params(penalty: str, C: float, l1_ratio: float | None) -> dict:
+    """``--penalty`` in scikit-learn 1.8+'s words (``penalty`` is deprecated there): ``l2`` is
+    ``l1_ratio=0``, ``l1`` is ``l1_ratio=1``, ``elasticnet`` keeps ``--l1-ratio``, ``none`` is
+    ``C=inf``."""
+    if penalty == "none":
+        return {"C": float("inf"), "l1_ratio": 0.0}
+    ratio = {"l2": 0.0, "l1": 1.0}.get(penalty, l1_ratio)
+    return {"C": C, "l1_ratio": ratio}
+
+
 def estimator_from_args(args):
     from .. import LogisticRegression
 
     return LogisticRegression(
-        penalty=None if args.penalty == "none" else args.penalty,
-        C=args.C,
-        l1_ratio=args.l1_ratio,
+        **penalty_params(args.penalty, args.C, args.l1_ratio),
         fit_intercept=not args.no_intercept,
         class_weight=args.class_weight,
         solver=args.solver,
@@ -257,7 +271,7 @@ def _not_converged(clf) -> str:
     import numpy as np
 
     h = clf.history_
-    gnorm = f" (max|grad| {h['gradient_norm'][-1]:.2e} > --tol {clf.tol:g})" if h.get(
+    gnorm = f" (max|grad| {h['gradient_norm'][-1]:.2e} > --tol {clf.tol_:g})" if h.get(
         "gradient_norm") else ""  # fmt: skip
     return (
         f"the solver did not converge in {int(np.max(clf.n_iter_))} iterations{gnorm}; "
@@ -280,7 +294,7 @@ def _print_summary(clf, args, ctx, *, n_rows, n_features, elapsed, accuracy) -> 
         f"fitted {n_rows} rows x {n_features} features{where}, "
         f"classes {clf.classes_.tolist()}{scaled}\n"
         f"solver {clf.solver_}: {int(np.max(clf.n_iter_))} iterations, {state} "
-        f"({gnorm}, tol {clf.tol:g})\n"
+        f"({gnorm}, tol {clf.tol_:g})\n"
         f"objective {h['objective'][-1]:.10g} (averaged)   time {elapsed:.3f} s   "
         f"training accuracy {accuracy:.4f}"
     )

@@ -184,7 +184,7 @@ def check_fit_arguments(args) -> None:
         bad(f"--l1-ratio must be in [0, 1]; got {args.l1_ratio:g}")
     if not args.C > 0:
         bad(f"--C must be a positive number; got {args.C:g}")
-    if not args.tol >= 0:
+    if args.tol is not None and not args.tol >= 0:
         bad(f"--tol must be >= 0; got {args.tol:g}")
     if args.max_iter < 0:
         bad(f"--max-iter must be >= 0; got {args.max_iter}")

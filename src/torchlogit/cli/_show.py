@@ -23,12 +23,21 @@ def _add_arguments(parser) -> None:
     add_device_argument(parser)
 
 
+def _tol(model) -> str:
+    tol = getattr(model, "tol_", None)
+    tol = model.tol if tol is None else tol
+    return "the solver's default" if tol is None else f"{tol:g}"
+
+
 def _penalty(model) -> str:
-    if model.penalty is None:
+    from ..fitting import effective_penalty
+
+    kind, l1_ratio = effective_penalty(model.penalty, model.C, model.l1_ratio)
+    if kind is None:
         return "none"
-    text = f"{model.penalty}, C {model.C:g}"
-    if model.penalty == "elasticnet":
-        text += f", l1-ratio {model.l1_ratio:g}"
+    text = f"{kind}, C {model.C:g}"
+    if kind == "elasticnet":
+        text += f", l1-ratio {l1_ratio:g}"
     return text
 
 
@@ -58,7 +67,7 @@ def describe(model, user: dict, path) -> list[str]:
     h = getattr(model, "history_", None) or {}
     gn = h.get("gradient_norm") or []
     state = "converged" if getattr(model, "converged_", True) else "did NOT converge"
-    grad = f", max|grad| {gn[-1]:.2e} (tol {model.tol:g})" if gn else ""
+    grad = f", max|grad| {gn[-1]:.2e} (tol {_tol(model)})" if gn else ""
     n_iter = int(np.max(getattr(model, "n_iter_", [0])))
     lines.append(f"fit            {getattr(model, 'solver_', '?')}: {n_iter} iterations, "
                  f"{state}{grad}")  # fmt: skip

@@ -177,17 +177,21 @@ class LogisticRegressionCV(LogisticRegression):
         selection="min",
         refit=True,
         penalty="l2",
+        dual=False,
         penalty_factor=None,
         lower_bounds=None,
         upper_bounds=None,
         fit_intercept=True,
+        intercept_scaling=1,
         class_weight=None,
+        random_state=None,
         solver="auto",
-        tol=1e-4,
+        tol=None,
         max_iter=100,
         device=None,
         dtype=None,
         verbose=0,
+        n_jobs=None,
         solver_options=None,
         distributed="auto",
     ):
@@ -198,23 +202,30 @@ class LogisticRegressionCV(LogisticRegression):
         self.selection = selection
         self.refit = refit
         self.penalty = penalty
+        self.dual = dual
         self.penalty_factor = penalty_factor
         self.lower_bounds = lower_bounds
         self.upper_bounds = upper_bounds
         self.fit_intercept = fit_intercept
+        self.intercept_scaling = intercept_scaling
         self.class_weight = class_weight
+        self.random_state = random_state
         self.solver = solver
         self.tol = tol
         self.max_iter = max_iter
         self.device = device
         self.dtype = dtype
         self.verbose = verbose
+        self.n_jobs = n_jobs
         self.solver_options = solver_options
         self.distributed = distributed
 
     # ------------------------------------------------------------------ checks
     def _check_params(self, *, distributed: bool = False):
         self._validate_params()
+        # The path sets C and l1_ratio per point; the kind is this estimator's penalty.
+        self._penalty_kind = (self.penalty, None)
+        fitting.check_alias(self.solver, self.penalty, dual=self.dual)
         fitting.check_solver(self.solver, options=self.solver_options)
         fitting.validate_bounds(self.lower_bounds, self.upper_bounds, None)
         if not isinstance(self.Cs, Integral):

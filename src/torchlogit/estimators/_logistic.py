@@ -8,21 +8,22 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 from sklearn.base import BaseEstimator, ClassifierMixin
-from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted
+from sklearn.utils._param_validation import Hidden, Interval, StrOptions
 
 from .. import distributed as _distributed
 from .. import fitting
-from ..data import prepare, prepare_batch, resolve_device, validate_offset, validate_X
+from ..data import prepare, prepare_batch, resolve_device
 from ..fitting import SeparableDataWarning
-from ..objective import make_loss
 from ._files import ModelFilesMixin
 from ._inference import InferenceMixin
+from ._predict import CoefficientsMixin
 
 __all__ = ["LogisticRegression", "SeparableDataWarning"]
 
 
-class LogisticRegression(InferenceMixin, ModelFilesMixin, ClassifierMixin, BaseEstimator):
+class LogisticRegression(
+    InferenceMixin, CoefficientsMixin, ModelFilesMixin, ClassifierMixin, BaseEstimator
+):
     """Logistic regression with scikit-learn's objective, solved on PyTorch (CPU or CUDA).
 
     The fitted coefficients minimise, for sample weights ``s_i`` (1 when not given, times the
@@ -33,8 +34,8 @@ class LogisticRegression(InferenceMixin, ModelFilesMixin, ClassifierMixin, BaseE
 
         C \\sum_i s_i \\, \\mathrm{logloss}(y_i, z_i) + r(W),
 
-    with ``r = ½‖W‖²`` (``penalty="l2"``), ``‖W‖₁`` (``"l1"``),
-    ``l1_ratio ‖W‖₁ + (1 - l1_ratio)/2 ‖W‖²`` (``"elasticnet"``) or ``0`` (``None``). The
+    with ``r(W) = l1_ratio ‖W‖₁ + (1 - l1_ratio)/2 ‖W‖²`` (``l1_ratio=0``: L2, the default;
+    ``1``: L1) and ``r = 0`` when ``C = np.inf``, as in scikit-learn >= 1.8. The
     intercept ``b`` is never penalised. Two classes use one logit and the sigmoid (``coef_``
     has shape ``(1, d)``, class ``classes_[1]`` is the positive one); ``K > 2`` classes use the
     full softmax over all ``K`` logits (``coef_`` is ``(K, d)``). This is exactly the objective
@@ -44,14 +45,30 @@ class LogisticRegression(InferenceMixin, ModelFilesMixin, ClassifierMixin, BaseE
     the largest absolute gradient entry of that averaged objective, which means the same thing
     on every device and dtype. ``history_`` records it per iteration.
 
+    Every parameter of scikit-learn 1.9's ``LogisticRegression`` is accepted with its meaning,
+    with scikit-learn's warnings and errors (``penalty`` deprecated, ``dual``, solver names).
+
     Parameters
     ----------
-    penalty : {"l2", "l1", "elasticnet"} or None, default="l2"
+    penalty : {"l2", "l1", "elasticnet"} or None, default="deprecated"
+        Deprecated in scikit-learn 1.8 (a ``FutureWarning``, as there): use ``l1_ratio``
+        and ``C``. Given, it chooses the penalty with scikit-learn 1.9's rules
+        (:func:`torchlogit.fitting.resolve_penalty`; ``None`` ignores ``C``, with a warning).
     C : float, default=1.0
-        Inverse regularisation strength (ignored when ``penalty=None``); ``np.inf`` means
-        no penalty, as in scikit-learn >= 1.8.
-    l1_ratio : float in [0, 1] or None
-        Elastic-net mixing; only with ``penalty="elasticnet"``.
+        Inverse regularisation strength; ``np.inf`` means no penalty.
+    l1_ratio : float in [0, 1], default=0.0
+        Elastic-net mixing ``rho`` of ``r(W)``: 0 is L2, 1 is L1, in between elastic-net.
+    dual : bool, default=False
+        Only ``False`` (torchlogit solves the primal); ``True`` is refused with
+        scikit-learn's error, except with ``solver="liblinear"`` and L2, where scikit-learn
+        accepts it: the primal then gives the same optimum.
+    intercept_scaling : float > 0, default=1
+        Accepted for compatibility; it changes nothing: torchlogit's intercept is never
+        penalised (liblinear's ``intercept_scaling`` exists to weaken its penalty).
+    random_state : int, RandomState or None, default=None
+        Seeds the solvers that sample (``"sgd"`` / ``"adam"``; ``solver_options`` wins).
+    n_jobs : int or None, default=None
+        CPU threads torch uses during ``fit`` (``-1``: all cores); ignored on CUDA.
     penalty_factor : array-like of shape (d,) or None, default=None
         Per-feature weights ``f_j >= 0`` on the penalty (glmnet's ``penalty.factor``):
         ``r(W) = sum_j f_j (l1_ratio |W_j| + (1 - l1_ratio)/2 W_j^2)``; ``f_j = 0`` leaves
@@ -65,10 +82,16 @@ class LogisticRegression(InferenceMixin, ModelFilesMixin, ClassifierMixin, BaseE
         Multiplies each sample's weight by its class's weight (scikit-learn's convention).
     solver : {"auto", "newton", "lbfgs", ...}, default="auto"
         Any registered solver (:data:`torchlogit.solvers.SOLVERS`); ``"auto"`` picks by shape
-        and penalty (:func:`torchlogit.solvers.choose_solver`).
-    tol : float, default=1e-4
+        and penalty (:func:`torchlogit.solvers.choose_solver`). scikit-learn's names are
+        aliases (:data:`torchlogit.solvers.SKLEARN_SOLVERS`): ``"newton-cholesky"`` runs
+        ``"newton"``; ``"liblinear"``, ``"sag"`` and ``"saga"`` run the exact solver for the
+        penalty; each refuses what scikit-learn refuses under that name. ``solver_`` says
+        what ran.
+    tol : float or None, default=None
         Stop when ``max_j |grad_j| <= tol`` on the averaged objective; with an L1 part, the
-        minimum-norm subgradient replaces the gradient (the KKT violation).
+        minimum-norm subgradient replaces the gradient (the KKT violation). ``None``: the
+        solver's ``default_tol`` (1e-8 for ``"newton"``, ``"newton-cg"``, ``"cd"``: within
+        1e-6 relative of the exact coefficients; 1e-4 for the others); ``tol_`` says which.
     max_iter : int, default=100
     warm_start : bool, default=False
         Start from the previous ``coef_`` / ``intercept_`` when shapes and classes agree.
@@ -105,7 +128,9 @@ class LogisticRegression(InferenceMixin, ModelFilesMixin, ClassifierMixin, BaseE
         Per iteration: ``objective`` (averaged), ``gradient_norm`` (max abs), ``step_size``,
         ``time`` (seconds since the solver started).
     solver_ : str
-        The solver that ran (what ``"auto"`` chose).
+        The solver that ran (what ``"auto"`` or a scikit-learn name chose).
+    tol_ : float
+        The ``tol`` the solver ran with.
     distributed_info_ : dict
         After a data-parallel fit: ``world_size``, ``rows_per_rank``, the reductions the
         solver made and ``max_rank_difference``.
@@ -114,21 +139,30 @@ class LogisticRegression(InferenceMixin, ModelFilesMixin, ClassifierMixin, BaseE
         ``seconds``, ``rows_per_second``, ``from_cache``.
 
     Outputs follow the input: NumPy in, NumPy out; a torch tensor in, a tensor out on the
-    tensor's device.
+    tensor's device. ``coef_`` / ``intercept_`` may be written (predictions, warm starts and
+    model files follow them); ``sparsify()`` / ``densify()`` as in scikit-learn.
     """
 
     _parameter_constraints: dict = {
-        "penalty": [StrOptions({"l2", "l1", "elasticnet"}), None],
+        "penalty": [
+            StrOptions({"l2", "l1", "elasticnet"}),
+            None,
+            Hidden(StrOptions({"deprecated"})),
+        ],
         # C = inf means no penalty, as in scikit-learn >= 1.8 (its strengths 1/(C S) are 0).
         "C": [Interval(Real, 0, None, closed="right")],
         "l1_ratio": [Interval(Real, 0, 1, closed="both"), None],
         "penalty_factor": ["array-like", None],
         "lower_bounds": ["array-like", Real, None],
         "upper_bounds": ["array-like", Real, None],
+        "dual": ["boolean"],
         "fit_intercept": ["boolean"],
+        "intercept_scaling": [Interval(Real, 0, None, closed="neither")],
+        "random_state": ["random_state"],
+        "n_jobs": [Integral, None],
         "class_weight": [dict, StrOptions({"balanced"}), None],
         "solver": [str],
-        "tol": [Interval(Real, 0, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left"), None],
         "max_iter": [Interval(Integral, 0, None, closed="left")],
         "warm_start": ["boolean"],
         "device": [str, torch.device, None],
@@ -141,22 +175,26 @@ class LogisticRegression(InferenceMixin, ModelFilesMixin, ClassifierMixin, BaseE
 
     def __init__(
         self,
-        penalty="l2",
+        penalty="deprecated",
         *,
         C=1.0,
-        l1_ratio=None,
+        l1_ratio=0.0,
+        dual=False,
         penalty_factor=None,
         lower_bounds=None,
         upper_bounds=None,
         fit_intercept=True,
+        intercept_scaling=1,
         class_weight=None,
+        random_state=None,
         solver="auto",
-        tol=1e-4,
+        tol=None,
         max_iter=100,
         warm_start=False,
         device=None,
         dtype=None,
         verbose=0,
+        n_jobs=None,
         checkpoint_dir=None,
         solver_options=None,
         distributed="auto",
@@ -164,11 +202,14 @@ class LogisticRegression(InferenceMixin, ModelFilesMixin, ClassifierMixin, BaseE
         self.penalty = penalty
         self.C = C
         self.l1_ratio = l1_ratio
+        self.dual = dual
         self.penalty_factor = penalty_factor
         self.lower_bounds = lower_bounds
         self.upper_bounds = upper_bounds
         self.fit_intercept = fit_intercept
+        self.intercept_scaling = intercept_scaling
         self.class_weight = class_weight
+        self.random_state = random_state
         self.solver = solver
         self.tol = tol
         self.max_iter = max_iter
@@ -176,6 +217,7 @@ class LogisticRegression(InferenceMixin, ModelFilesMixin, ClassifierMixin, BaseE
         self.device = device
         self.dtype = dtype
         self.verbose = verbose
+        self.n_jobs = n_jobs
         self.checkpoint_dir = checkpoint_dir
         self.solver_options = solver_options
         self.distributed = distributed
@@ -184,23 +226,20 @@ class LogisticRegression(InferenceMixin, ModelFilesMixin, ClassifierMixin, BaseE
     def _check_params(self, *, distributed: bool = False):
         """Everything that can be checked before any data are read."""
         self._validate_params()
+        kind, l1_ratio = fitting.resolve_penalty(self.penalty, self.C, self.l1_ratio, stacklevel=4)
+        fitting.check_alias(self.solver, kind, dual=self.dual)
         fitting.check_solver(self.solver, options=self.solver_options, distributed=distributed)
-        if self.penalty == "elasticnet" and self.l1_ratio is None:
-            raise ValueError("l1_ratio must be given (a float in [0, 1]) with penalty='elasticnet'")
-        if self.penalty != "elasticnet" and self.l1_ratio is not None:
-            raise ValueError(
-                f"l1_ratio={self.l1_ratio!r} is only used with penalty='elasticnet', "
-                f"got penalty={self.penalty!r}"
-            )
         fitting.validate_bounds(self.lower_bounds, self.upper_bounds, None)
+        self._penalty_kind = (kind, l1_ratio)
 
     def _spec(self, n_features: int, *, checkpoint_dir=None) -> fitting.FitSpec:
         """The problem this estimator's parameters define, for data with ``n_features``."""
         lower, upper = fitting.validate_bounds(self.lower_bounds, self.upper_bounds, n_features)
+        kind, l1_ratio = self._penalty_kind
         return fitting.FitSpec(
-            penalty=self.penalty,
+            penalty=kind,
             C=self.C,
-            l1_ratio=self.l1_ratio,
+            l1_ratio=l1_ratio,
             penalty_factor=fitting.validate_penalty_factor(self.penalty_factor, n_features),
             lower_bounds=lower,
             upper_bounds=upper,
@@ -212,14 +251,16 @@ class LogisticRegression(InferenceMixin, ModelFilesMixin, ClassifierMixin, BaseE
             solver_options=dict(self.solver_options or {}),
             verbose=self.verbose,
             checkpoint_dir=checkpoint_dir,
+            random_state=self.random_state,
+            n_jobs=self.n_jobs,
         )
 
     def _apply(self, result: fitting.FitResult) -> None:
         """Set the fitted attributes from the engine's result (the one place they are set)."""
         for name, value in result.attributes().items():
             setattr(self, name, value)
-        self._coef = result.coef
         self._loss = result.loss
+        self._set_block(result.coef)
 
     # ------------------------------------------------------------------ fit
     def fit(self, X, y=None, sample_weight=None, offset=None):
@@ -251,7 +292,7 @@ class LogisticRegression(InferenceMixin, ModelFilesMixin, ClassifierMixin, BaseE
         )
         warm = None
         if self.warm_start and hasattr(self, "_coef"):
-            warm = (self._coef, self.classes_)
+            warm = (self._refresh(), self.classes_)
         spec = self._spec(training.n_features, checkpoint_dir=checkpoint_dir)
         self._apply(fitting.fit(spec, training, warm_start=warm))
         return self
@@ -291,6 +332,8 @@ class LogisticRegression(InferenceMixin, ModelFilesMixin, ClassifierMixin, BaseE
             dtype=self.dtype if first else self._coef.dtype,
             device=resolve_device(self.device, X) if first else self._coef.device,
         )
+        if not first:
+            self._refresh()  # the user may have written coef_ / intercept_
         state = {} if first else getattr(self, "_partial", {})
         if state.get("coef") is not getattr(self, "_coef", None):  # fit() ran since: afresh
             state = {}
@@ -310,84 +353,6 @@ class LogisticRegression(InferenceMixin, ModelFilesMixin, ClassifierMixin, BaseE
             "coef": self._coef,
         }
         return self
-
-    # ------------------------------------------------------------------ the coefficient block
-    @property
-    def coef_tensor_(self) -> torch.Tensor:
-        """The fitted ``(m, p)`` coefficient tensor on the model's device and dtype: ``coef_``
-        with the intercept as the last column when ``fit_intercept`` (what the predictions,
-        the model files and :meth:`to_torch` use)."""
-        check_is_fitted(self, "_coef")
-        return self._coef
-
-    def set_coefficients(self, coef: torch.Tensor, *, history=None):
-        """Make this estimator predict with ``coef`` (``(m, p)``, as :attr:`coef_tensor_`);
-        ``classes_`` and ``n_features_in_`` must be set. Used when a model file is loaded."""
-        self._coef = coef
-        self._loss = make_loss(len(self.classes_))
-        for name, value in fitting.coefficient_attributes(coef, self.n_features_in_).items():
-            setattr(self, name, value)
-        if history is not None:
-            self.history_ = history
-        return self
-
-    # ------------------------------------------------------------------ predict
-    def _raw(self, X, offset=None):
-        check_is_fitted(self, "_coef")
-        device = self._coef.device
-        Xt, was_tensor = validate_X(self, X, reset=False, dtype=self._coef.dtype, device=device)
-        d = self.n_features_in_
-        raw = Xt @ self._coef[:, :d].T
-        if self._coef.shape[1] > d:
-            raw = raw + self._coef[:, d]
-        if offset is not None:
-            m = self._coef.shape[0]
-            raw = raw + validate_offset(offset, raw.shape[0], m, dtype=raw.dtype, device=device)
-        return raw, (X.device if was_tensor else None)
-
-    @staticmethod
-    def _out(t: torch.Tensor, device):
-        return t.to(device) if device is not None else t.cpu().numpy()
-
-    def decision_function(self, X, offset=None):
-        """Logits ``X W^T + b (+ offset)``: ``(n,)`` for two classes (positive class
-        ``classes_[1]``), else ``(n, K)``."""
-        raw, dev = self._raw(X, offset)
-        return self._out(raw[:, 0] if raw.shape[1] == 1 else raw, dev)
-
-    def predict_proba(self, X, offset=None):
-        """Class probabilities ``(n, K)``, from the logits (rows sum to 1)."""
-        raw, dev = self._raw(X, offset)
-        return self._out(self._loss.predict_proba(raw), dev)
-
-    def predict_log_proba(self, X, offset=None):
-        """Log-probabilities ``(n, K)`` via log-sigmoid / log-softmax (finite for any logit)."""
-        raw, dev = self._raw(X, offset)
-        if raw.shape[1] == 1:
-            z = raw[:, 0]
-            out = torch.stack(
-                [torch.nn.functional.logsigmoid(-z), torch.nn.functional.logsigmoid(z)], dim=1
-            )
-        else:
-            out = torch.log_softmax(raw, dim=1)
-        return self._out(out, dev)
-
-    def predict(self, X, offset=None):
-        """The most probable class for each row."""
-        raw, dev = self._raw(X, offset)
-        idx = (raw[:, 0] > 0).long() if raw.shape[1] == 1 else raw.argmax(dim=1)
-        labels = self.classes_[idx.cpu().numpy()]
-        if dev is not None and labels.dtype.kind in "iufb":
-            return torch.as_tensor(labels, device=dev)
-        return labels
-
-    def score(self, X, y, sample_weight=None, offset=None):
-        """Mean accuracy (weighted when ``sample_weight`` is given)."""
-        from sklearn.metrics import accuracy_score
-
-        pred = self.predict(X, offset=offset)
-        to_np = lambda a: a.detach().cpu().numpy() if isinstance(a, torch.Tensor) else a  # noqa: E731
-        return accuracy_score(to_np(y), to_np(pred), sample_weight=to_np(sample_weight))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

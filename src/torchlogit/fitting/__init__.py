@@ -6,6 +6,7 @@ Inference (:func:`inference_moments`, :func:`covariance`, the tables and tests) 
 same prepared data at the fitted coefficients.
 """
 
+from ..solvers import check_alias
 from ._covariance import COV_TYPES, covariance
 from ._engine import (
     NonFiniteModelError,
@@ -15,6 +16,7 @@ from ._engine import (
     check_solver,
     fit,
     min_margin,
+    resolve_tol,
 )
 from ._inference import InferenceMoments, encode_groups, inference_moments
 from ._inference_tables import (
@@ -27,6 +29,7 @@ from ._inference_tables import (
 )
 from ._online import fit_online
 from ._path import CVPaths, cross_validate, fit_path, fold_training, min_C, null_model
+from ._penalty_api import PENALTY_DEPRECATED, effective_penalty, resolve_penalty
 from ._result import FitResult, centre_multinomial, coefficient_attributes
 from ._spec import FitSpec, validate_bounds, validate_penalty_factor
 
@@ -43,6 +46,7 @@ __all__ = [
     "null_loglik",
     "summary_text",
     "wald_test",
+    "PENALTY_DEPRECATED",
     "FitResult",
     "FitSpec",
     "NonFiniteModelError",
@@ -50,9 +54,11 @@ __all__ = [
     "build_objective",
     "build_penalty",
     "centre_multinomial",
+    "check_alias",
     "check_solver",
     "coefficient_attributes",
     "cross_validate",
+    "effective_penalty",
     "fit",
     "fit_online",
     "fit_path",
@@ -60,6 +66,8 @@ __all__ = [
     "min_C",
     "min_margin",
     "null_model",
+    "resolve_penalty",
+    "resolve_tol",
     "validate_bounds",
     "validate_penalty_factor",
 ]

@@ -26,6 +26,7 @@ from ..objective import LinearObjective, LookaheadObjective, make_loss, make_pen
 from ._checkpoint import problem_key
 from ._result import FitResult, centre_multinomial
 from ._spec import check_penalty_scale
+from ._threads import seed_of, threads
 
 
 class SeparableDataWarning(ConvergenceWarning):
@@ -85,6 +86,7 @@ def check_solver(solver: str, *, options=None, distributed: bool = False) -> Non
     """Before any data are read: ``solver`` exists, accepts ``options`` and, for a
     ``distributed`` fit, runs data-parallel (``capabilities.distributed``). ``"auto"``
     always can."""
+    solver = _solvers.resolve_alias(solver)
     if solver == "auto":
         return
     cls = _solvers.get_solver(solver)
@@ -98,6 +100,11 @@ def check_solver(solver: str, *, options=None, distributed: bool = False) -> Non
             f"('auto', {', '.join(map(repr, _able('distributed')))}) inside a process group, "
             "or pass distributed=False for a local fit"
         )
+
+
+def resolve_tol(tol: float | None, solver: str) -> float:
+    """``tol``, or the solver's declared ``default_tol`` when ``tol`` is None."""
+    return float(_solvers.get_solver(solver).default_tol if tol is None else tol)
 
 
 def _able(capability: str) -> list[str]:
@@ -140,9 +147,11 @@ def build_objective(spec, training, penalty) -> LinearObjective:
 
 
 def choose(spec, training, objective, penalty) -> str:
-    """The solver's name: the spec's, or ``"auto"``'s choice for this problem."""
-    if spec.solver != "auto":
-        return spec.solver
+    """The solver's name: the spec's (a scikit-learn name resolved through
+    :data:`~torchlogit.solvers.SKLEARN_SOLVERS`), or ``"auto"``'s choice for this problem."""
+    name = _solvers.resolve_alias(spec.solver, n_classes=len(training.classes))
+    if name != "auto":
+        return name
     m, p = objective.coef_shape
     name = _solvers.choose_solver(
         n_samples=training.n_samples,
@@ -233,6 +242,8 @@ def fit(spec, training, *, warm_start=None) -> FitResult:
     bytes0, calls0 = reducer.n_bytes, reducer.n_reductions
     sizes0 = dict(reducer.payload_counts)
     kwargs = dict(spec.solver_options or {})
+    if spec.random_state is not None and "random_state" in _solvers.solver_option_names(solver_cls):
+        kwargs.setdefault("random_state", seed_of(spec.random_state))
     resume = None
     if spec.checkpoint_dir is not None:
         kwargs["checkpoint"], resume = _open_checkpoint(spec, training, objective, name, caps)
@@ -243,9 +254,11 @@ def fit(spec, training, *, warm_start=None) -> FitResult:
         if caps.lookahead:  # the line search's pass also computes (g, H): one pass per step
             solved = LookaheadObjective(objective)
     verbose = spec.verbose if reducer.rank == 0 else 0
-    solver = solver_cls(tol=spec.tol, max_iter=spec.max_iter, verbose=verbose, **kwargs)
+    tol = resolve_tol(spec.tol, name)
+    solver = solver_cls(tol=tol, max_iter=spec.max_iter, verbose=verbose, **kwargs)
     try:
-        result = solver.solve(solved, coef0, **({} if resume is None else {"resume": resume}))
+        with threads(spec.n_jobs, training.device):
+            result = solver.solve(solved, coef0, **({} if resume is None else {"resume": resume}))
     except torch.linalg.LinAlgError as exc:  # eigh / Cholesky on an overflowed matrix
         raise ValueError(
             f"solver {name!r} failed in its linear algebra ({str(exc).splitlines()[0]}): the "
@@ -265,7 +278,7 @@ def fit(spec, training, *, warm_start=None) -> FitResult:
             "payload_counts": {k: v for k, v in sizes.items() if v > 0},
         }
     coef = result.coef.detach().clone()
-    coef = centre_multinomial(coef, penalty.unpenalized_mask(coef))
+    coef = centre_multinomial(coef, centred_entries(penalty, coef))
     coef, diff = reducer.same_tensor(coef, "the fitted coefficients")
     if info is not None:
         info["max_rank_difference"] = diff
@@ -279,14 +292,34 @@ def fit(spec, training, *, warm_start=None) -> FitResult:
         n_rows=training.n_samples if training.streamed else None,
         passes=list(getattr(training.data, "passes", [])),
     )
-    warn_if_not_converged(out, spec.tol)
+    out.tol = tol
+    warn_if_not_converged(out, tol, requested=spec.solver)
     warn_if_separable(spec, objective, training, coef)
     return out
 
 
-def warn_if_not_converged(result: FitResult, tol: float) -> None:
+def centred_entries(penalty, coef: torch.Tensor) -> torch.Tensor:
+    """Where the multinomial coefficients are centred over the classes (every solver alike).
+
+    The softmax is invariant to a shift ``c_j`` common to the ``K`` rows of column ``j``.
+    Unpenalised columns (the intercept, ``f_j = 0``) are centred by convention. Under a
+    smooth penalty (L2 or none, no box) every column is: ``sum_k (W_kj - c_j)^2`` is smallest
+    at ``c_j = mean_k W_kj``, so the exact optimum is centred and centring an approximate one
+    only lowers the objective. With an L1 part or a box the optimum need not be centred.
+    """
+    if penalty.is_smooth:
+        return torch.ones_like(coef, dtype=torch.bool)
+    return penalty.unpenalized_mask(coef)
+
+
+def warn_if_not_converged(result: FitResult, tol: float, requested: str | None = None) -> None:
+    """A ``ConvergenceWarning``; under a scikit-learn solver name (``requested``) it begins
+    with scikit-learn's own sentence for that solver."""
     if result.converged:
         return
+    alias = _solvers.SKLEARN_SOLVERS.get(requested)
+    # scikit-learn's own sentence last: code that filters on it keeps working
+    tail = f" ({alias.not_converged.format(n_iter=result.n_iter)})" if alias else ""
     g = result.history["gradient_norm"]
     gnorm = g[-1] if g else None
     # The stochastic solvers record no gradient norm (NaN): say only why they stopped.
@@ -299,7 +332,7 @@ def warn_if_not_converged(result: FitResult, tol: float) -> None:
         f"solver {result.solver!r} did not converge after {result.n_iter} iterations "
         f"({result.message}{detail}). "
         "Increase max_iter, scale the data (e.g. sklearn.preprocessing.StandardScaler),"
-        " or add a penalty / lower C.",
+        " or add a penalty / lower C." + tail,
         ConvergenceWarning,
         stacklevel=4,
     )

@@ -94,7 +94,7 @@ def null_model(spec, training) -> FitResult:
         penalty="l1",
         l1_ratio=None,
         C=1e-12,
-        tol=min(spec.tol, 1e-10),
+        tol=1e-10,
         max_iter=max(spec.max_iter, 1000),
         verbose=0,
     )

@@ -64,6 +64,7 @@ class FitResult:
     n_rows: int | None = None
     passes: list = field(default_factory=list)
     solver_state: dict = field(default_factory=dict)
+    tol: float | None = None  # the tol the solver ran with (the spec's or its default_tol)
 
     @classmethod
     def from_solver(cls, result, *, coef, training, loss, solver: str, **extra) -> FitResult:
@@ -96,6 +97,8 @@ class FitResult:
             solver_=self.solver,
             converged_=self.converged,
         )
+        if self.tol is not None:
+            out["tol_"] = self.tol
         if self.distributed_info is not None:
             out["distributed_info_"] = self.distributed_info
         if self.n_rows is not None:

@@ -42,11 +42,16 @@ class FitSpec:
     fit_intercept: bool = True
     class_weight: object = None
     solver: str = "auto"
-    tol: float = 1e-4
+    # None: the solver's declared default_tol (1e-8 for the Newton-type solvers, else 1e-4)
+    tol: float | None = None
     max_iter: int = 100
     solver_options: dict = field(default_factory=dict)
     verbose: int = 0
     checkpoint_dir: str | os.PathLike | None = None
+    # seeds the solvers that sample (``random_state`` option); int, RandomState or None
+    random_state: object = None
+    # CPU threads while solving (None: unchanged; -1: all cores); ignored on CUDA
+    n_jobs: int | None = None
 
     @property
     def penalized(self) -> bool:

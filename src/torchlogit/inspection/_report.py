@@ -87,7 +87,9 @@ def _draw(model, X, y, proba, classes, feature_names, tmp) -> list[str]:
     out = []
     history = getattr(model, "history_", None) or {}
     if history.get("objective"):
-        _plots.plot_history(history, tmp / "objective.png", tol=getattr(model, "tol", None))
+        _plots.plot_history(
+            history, tmp / "objective.png", tol=getattr(model, "tol_", getattr(model, "tol", None))
+        )
         out.append(figure("objective.png", "The solver's objective (scikit-learn's divided by "
                           "C·Σ weights) and its largest gradient entry per iteration; it stops "
                           "when the gradient is below tol."))  # fmt: skip

@@ -1,6 +1,7 @@
 """Solver layer: each solver registers itself; ``"auto"`` is :func:`choose_solver`."""
 
 from . import _fista, _lbfgs, _newton, _newton_cg, _prox_newton, _stochastic  # noqa: F401 (register)
+from ._aliases import SKLEARN_SOLVERS, SolverAlias, check_alias, resolve_alias
 from ._base import (
     SOLVERS,
     History,
@@ -12,6 +13,7 @@ from ._base import (
     choose_solver,
     get_solver,
     register_solver,
+    solver_option_names,
 )
 from ._checkpoint import Checkpoint
 from ._fista import FISTASolver
@@ -22,6 +24,7 @@ from ._prox_newton import ProxNewtonCDSolver
 from ._stochastic import AdamSolver, SGDSolver
 
 __all__ = [
+    "SKLEARN_SOLVERS",
     "SOLVERS",
     "AdamSolver",
     "Checkpoint",
@@ -33,11 +36,15 @@ __all__ = [
     "ProxNewtonCDSolver",
     "ResumeState",
     "SGDSolver",
+    "SolverAlias",
     "SolverCapabilities",
     "SolverResult",
+    "check_alias",
     "check_solver_objective",
     "check_solver_options",
     "choose_solver",
     "get_solver",
     "register_solver",
+    "resolve_alias",
+    "solver_option_names",
 ]

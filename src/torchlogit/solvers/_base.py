@@ -12,7 +12,10 @@ The loop is written once, in :meth:`SolverBase.solve` (a template, as scikit-lea
 
     it = _start(objective, coef, state, resumed)   # first point (coef0 projected on the box)
     loop: record (it.value, it.measure, it.step) in the history, log it
-          stop if it.measure <= tol ("converged") or n_iter >= max_iter
+          stop if it.measure <= tol ("converged") or n_iter >= max_iter, or when the
+          objective has not changed beyond its rounding error (2 eps |f| in the working
+          dtype) nor max|grad| reached a new low for STALL_ITERATIONS iterations (stalled:
+          not converged, said so)
           failure = _step(objective, it)         # a message ends the run (not converged)
           n_iter += 1; checkpoint.save(..., _state(it)); callback may stop the run
     SolverResult(coef=it.coef, ..., n_passes=n_passes_of(objective))
@@ -211,6 +214,11 @@ def passes_of(objective) -> int:
     return int(-(-float(n) // 1))
 
 
+# Iterations in a row without a change of the objective beyond its rounding error that make
+# SolverBase.solve stop (the working precision is reached before tol).
+STALL_ITERATIONS = 10
+
+
 class SolverBase:
     """Configuration shared by the solvers (keyword-only, stored as given) and the loop.
 
@@ -224,6 +232,9 @@ class SolverBase:
     # the penalty protocol's methods the solver calls (the objective calls the smooth part)
     penalty_requires: tuple[str, ...] = ()
     capabilities = SolverCapabilities()
+    # the tol used when the user gives none (tol=None): scikit-learn's 1e-4 for first-order
+    # and stochastic solvers; the second-order ones declare a tighter one (see NewtonSolver)
+    default_tol: float = 1e-4
     # passes over X reported in SolverResult.n_passes
     n_passes_of = staticmethod(passes_of)
 
@@ -301,6 +312,8 @@ class SolverBase:
             coef = penalty.project(coef)
         it = self._start(objective, coef, state, resumed)
         converged, message = False, f"reached max_iter={self.max_iter}"
+        eps = torch.finfo(it.coef.dtype).eps
+        previous, best, flat = None, float("inf"), 0
         while True:
             history.record(it.value, it.measure, it.step)
             self._log(n_iter, it.value, it.measure, it.step)
@@ -308,6 +321,20 @@ class SolverBase:
                 converged, message = True, "converged"
                 break
             if n_iter >= self.max_iter:
+                break
+            # Stalled: for STALL_ITERATIONS iterations in a row, the objective has not moved by
+            # more than its own rounding error (2 eps |f| in the working dtype) and the
+            # optimality measure has not reached a new low: no progress is representable.
+            value, measure = float(it.value), float(it.measure)
+            level = previous is not None and abs(previous - value) <= 2 * eps * abs(value)
+            flat = flat + 1 if level and not measure < best else 0
+            previous, best = value, min(best, measure)
+            if flat >= STALL_ITERATIONS:
+                message = self._no_decrease(
+                    it.coef.dtype,
+                    f"no decrease of the objective representable in {it.coef.dtype} for "
+                    f"{STALL_ITERATIONS} iterations (max|grad| = {float(it.measure):.3g})",
+                )
                 break
             failure = self._step(objective, it)
             if failure is not None:

@@ -119,6 +119,9 @@ class NewtonSolver(SolverBase):
     """
 
     name = "newton"
+    # Quadratic (superlinear) convergence: 1e-8 costs 1-3 iterations more than 1e-4 and lands
+    # within 1e-6 relative of the exact coefficients on scikit-learn's datasets (issue #12)
+    default_tol = 1e-8
     requires = ("value_gradient_hessian", "value")
     penalty_requires = ("unpenalized_mask",)
     capabilities = SolverCapabilities(hessian=True, lookahead=True)

@@ -84,6 +84,9 @@ class NewtonCGSolver(SolverBase):
     """
 
     name = "newton-cg"
+    # Quadratic (superlinear) convergence: 1e-8 costs 1-3 iterations more than 1e-4 and lands
+    # within 1e-6 relative of the exact coefficients on scikit-learn's datasets (issue #12)
+    default_tol = 1e-8
     requires = ("value_gradient", "hessian_product")
     # resume=False: a checkpoint's state is not enough to continue (the forcing tolerance's
     # first gradient norm is not kept); solve(..., resume=...) warns and starts afresh.

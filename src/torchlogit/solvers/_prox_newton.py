@@ -164,6 +164,9 @@ class ProxNewtonCDSolver(SolverBase):
     """
 
     name = "cd"
+    # Quadratic (superlinear) convergence: 1e-8 costs 1-3 iterations more than 1e-4 and lands
+    # within 1e-6 relative of the exact coefficients on scikit-learn's datasets (issue #12)
+    default_tol = 1e-8
     requires = ("value_gradient", "value", "data", "loss", "batch_raw", "reduce")
     # a separable L1 part and a box: what the coordinate-wise inner solver can take
     penalty_requires = (
