@@ -193,7 +193,9 @@ def test_partial_fit_refuses_a_non_finite_model():
     y = (X[:, 0] > 0).astype(int)
     opts = {"eta0": 1e300, "learning_rate": "constant"}
     est = LogisticRegression(solver="sgd", solver_options=opts)
-    with pytest.raises(ValueError, match="'sgd' ended with non-finite coefficients"):
+    # The solver's divergence check (#13 item 8) stops it first, with the same non-finite
+    # finding; the engine's own check is the last line (test_engine_refuses_a_non_finite_model).
+    with pytest.raises(ValueError, match="'sgd' diverged in epoch 1: a non-finite objective"):
         est.partial_fit(X, y, classes=[0, 1])
     assert not hasattr(est, "coef_")
 

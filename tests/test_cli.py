@@ -87,9 +87,11 @@ def test_fit_predict_evaluate_report(tmp_path, fmt, capsys):
     assert main(["report", str(model), str(data), "--out", str(report)]) == 0
     page = (report / "index.html").read_text()
     pngs = sorted(p.name for p in report.glob("*.png"))
+    # in-sample (DATA is the training file) and L2: the standard-error forest plot too
     assert pngs == sorted(
-        ["objective.png", "roc.png", "precision_recall.png", "calibration.png", "coefficients.png"]
-    )
+        ["objective.png", "roc.png", "precision_recall.png", "calibration.png", "coefficients.png",
+         "forest.png"]
+    )  # fmt: skip
     for name in pngs:
         assert f'src="{name}"' in page
         assert (report / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -223,8 +223,6 @@ class LogisticRegressionCV(LogisticRegression):
     # ------------------------------------------------------------------ checks
     def _check_params(self, *, distributed: bool = False):
         self._validate_params()
-        # The path sets C and l1_ratio per point; the kind is this estimator's penalty.
-        self._penalty_kind = (self.penalty, None)
         fitting.check_alias(self.solver, self.penalty, dual=self.dual)
         fitting.check_solver(self.solver, options=self.solver_options)
         fitting.validate_bounds(self.lower_bounds, self.upper_bounds, None)

@@ -230,12 +230,13 @@ class LogisticRegression(
         fitting.check_alias(self.solver, kind, dual=self.dual)
         fitting.check_solver(self.solver, options=self.solver_options, distributed=distributed)
         fitting.validate_bounds(self.lower_bounds, self.upper_bounds, None)
-        self._penalty_kind = (kind, l1_ratio)
 
     def _spec(self, n_features: int, *, checkpoint_dir=None) -> fitting.FitSpec:
         """The problem this estimator's parameters define, for data with ``n_features``."""
         lower, upper = fitting.validate_bounds(self.lower_bounds, self.upper_bounds, n_features)
-        kind, l1_ratio = self._penalty_kind
+        # The kind these parameters choose (their warnings and errors came in _check_params;
+        # a loaded model asks for its spec without a fit).
+        kind, l1_ratio = fitting.effective_penalty(self.penalty, self.C, self.l1_ratio)
         return fitting.FitSpec(
             penalty=kind,
             C=self.C,
