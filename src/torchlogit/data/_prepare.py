@@ -268,7 +268,10 @@ def _reduced_sums(reducer, counts: np.ndarray) -> np.ndarray:
 def _check_scale(Xt) -> None:
     """:func:`check_feature_scale` on the largest ``|x|`` of ``Xt`` (dense or sparse)."""
     values = Xt.values if isinstance(Xt, SparseDesign) else Xt
-    max_abs = float(values.abs().max()) if values.numel() else 0.0
+    max_abs = 0.0
+    if values.numel():  # one read, no |X| temporary (it cost a write and a read of X)
+        lo, hi = torch.aminmax(values)
+        max_abs = max(-float(lo), float(hi))
     check_feature_scale(max_abs, Xt.shape[0], values.dtype)
 
 
