@@ -13,6 +13,7 @@ from ._design import (
     weighted_square_sums,
 )
 from ._folds import FoldedData, HashFolds, IndexFolds, fold_data, fold_weight_sums
+from ._integrity import canonical_json, document_checksum
 from ._labels import class_weight_per_sample, encode_labels, per_class_weights
 from ._labels_text import TARGET_TYPES, cast_labels, label_kind
 from ._memory import InMemoryData
@@ -33,6 +34,8 @@ from ._validation import (
 )
 
 __all__ = [
+    "canonical_json",
+    "document_checksum",
     "DATA_SUFFIXES",
     "FILE_FORMATS",
     "TARGET_TYPES",

@@ -11,7 +11,10 @@ do not read the files again.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+
+import torch
 
 _BLOCK = 1 << 20
 _DIGESTS: dict[tuple, str] = {}
@@ -60,3 +63,21 @@ def files_digest(paths) -> str | None:
 def bytes_digest(data: bytes) -> str:
     """sha256 of ``data`` (the cache entries' checksum)."""
     return hashlib.sha256(data).hexdigest()
+
+
+def canonical_json(doc, *, allow_nan: bool = False) -> str:
+    """The one JSON spelling of ``doc`` that a checksum covers (sorted keys, no spaces);
+    ``allow_nan``: NaN / infinity allowed (a checkpoint's history), else a ValueError."""
+    return json.dumps(doc, sort_keys=True, separators=(",", ":"), allow_nan=allow_nan)
+
+
+def document_checksum(doc: dict, tensors: dict, *, allow_nan: bool = False) -> str:
+    """sha256 over ``doc`` (:func:`canonical_json`) and each tensor, sorted by name: its
+    name, dtype, shape and bytes (read in place for a contiguous CPU tensor). The integrity
+    check of model files and of checkpoints."""
+    h = hashlib.sha256(canonical_json(doc, allow_nan=allow_nan).encode("utf-8"))
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        h.update(f"\0{name}\0{t.dtype}\0{list(t.shape)}\0".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy())
+    return h.hexdigest()

@@ -21,7 +21,6 @@ which is the format's little-endian on every platform PyTorch ships for.)
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -30,6 +29,8 @@ from pathlib import Path
 
 import torch
 
+from ..data import canonical_json as data_canonical_json
+from ..data import document_checksum
 from ._atomic import atomic_path
 from ._errors import ModelFileError
 
@@ -55,23 +56,13 @@ _DTYPES = {
 
 
 def canonical_json(doc) -> str:
-    """The one JSON spelling of ``doc`` that the checksum covers (sorted keys, no spaces)."""
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), allow_nan=False)
-
-
-def _tensor_bytes(t: torch.Tensor):
-    """The tensor's bytes as a buffer (no copy for a contiguous CPU tensor)."""
-    return t.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy()
+    """A model file's JSON document as the checksum covers it (finite numbers only)."""
+    return data_canonical_json(doc)
 
 
 def checksum(doc: dict, tensors: dict[str, torch.Tensor]) -> str:
     """SHA-256 over the canonical JSON of ``doc`` and each tensor (by name, sorted)."""
-    h = hashlib.sha256(canonical_json(doc).encode("utf-8"))
-    for name in sorted(tensors):
-        t = tensors[name]
-        h.update(f"\0{name}\0{str(t.dtype)}\0{list(t.shape)}\0".encode())
-        h.update(_tensor_bytes(t))
-    return h.hexdigest()
+    return document_checksum(doc, tensors)
 
 
 def write_container(path, doc: dict, tensors: dict[str, torch.Tensor]) -> None:

@@ -20,7 +20,6 @@ finite checkpoint stays).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
@@ -28,6 +27,8 @@ from pathlib import Path
 
 import torch
 
+from ..data import canonical_json as data_canonical_json
+from ..data import document_checksum
 from ._types import ResumeState
 
 CHECKPOINT_FILE = "checkpoint.safetensors"
@@ -38,18 +39,13 @@ class CheckpointError(ValueError):
 
 
 def canonical_json(doc) -> str:
-    """The one JSON spelling of ``doc`` that the checksum covers (sorted keys, no spaces)."""
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), allow_nan=True)
+    """A checkpoint's JSON document as the checksum covers it (its history may hold NaN)."""
+    return data_canonical_json(doc, allow_nan=True)
 
 
 def checksum(doc: dict, tensors: dict[str, torch.Tensor]) -> str:
-    """sha256 over ``doc`` (canonical JSON) and each tensor's name, dtype, shape and bytes."""
-    h = hashlib.sha256(canonical_json(doc).encode("utf-8"))
-    for name in sorted(tensors):
-        t = tensors[name].detach().cpu().contiguous()
-        h.update(f"\0{name}\0{t.dtype}\0{list(t.shape)}\0".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
+    """The model files' integrity check (:func:`torchlogit.data.document_checksum`)."""
+    return document_checksum(doc, tensors, allow_nan=True)
 
 
 def _all_finite(t: torch.Tensor) -> bool:
