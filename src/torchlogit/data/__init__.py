@@ -4,6 +4,7 @@ from ._array_source import ArraySource
 from ._csv import CSVSource
 from ._design import (
     Batch,
+    add_gram_block,
     iter_row_blocks,
     linear_predict,
     row_square_norms,
@@ -34,6 +35,7 @@ from ._validation import (
 )
 
 __all__ = [
+    "add_gram_block",
     "canonical_json",
     "document_checksum",
     "DATA_SUFFIXES",

@@ -65,6 +65,26 @@ def weighted_cross_gram(X: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     return X.T @ (X * c.unsqueeze(1))
 
 
+def add_gram_block(H, X, c, k: int, l: int, p: int, d: int, fit_intercept: bool, *, psd=True):
+    """``H[block (k, l)] += A^T diag(c) A`` with ``A = [X, 1]`` (``[X]`` without intercept),
+    blocks of size ``p = d + fit_intercept`` (intercept last), and its mirror ``(l, k)``.
+
+    ``psd``: ``c >= 0`` (:func:`weighted_gram`, symmetric by construction), else
+    :func:`weighted_cross_gram`. The block layout of the Hessian and of the information and
+    meat matrices of inference.
+    """
+    gram = weighted_gram(X, c) if psd else weighted_cross_gram(X, c)
+    rk, rl = k * p, l * p
+    H[rk : rk + d, rl : rl + d] += gram
+    if fit_intercept:
+        xc = c @ X
+        H[rk : rk + d, rl + d] += xc
+        H[rk + d, rl : rl + d] += xc
+        H[rk + d, rl + d] += c.sum()
+    if k != l:
+        H[rl : rl + p, rk : rk + p] = H[rk : rk + p, rl : rl + p].T
+
+
 def weighted_square_sums(X, C: torch.Tensor) -> torch.Tensor:
     """``(X * X).T @ C``: ``(n, d) x (n, m) -> (d, m)``; the diagonals of ``X.T diag(c) X``.
 

@@ -40,10 +40,10 @@ import torch
 from ..data import (
     Batch,
     SparseDesign,
+    add_gram_block,
     iter_row_blocks,
     linear_predict,
     transpose_matmul,
-    weighted_cross_gram,
 )
 from ..objective import make_loss
 from ._engine import SeparableDataWarning, build_penalty
@@ -110,17 +110,10 @@ def _block_order(p: int, d: int, fit_intercept: bool) -> np.ndarray:
 
 
 def _add_blocks(out, X, blocks, p: int, d: int, fit_intercept: bool) -> None:
-    """``out[k, l] += A^T diag(c) A`` for each ``((k, l), c)`` (``A = [X, 1]``), mirrored."""
+    """``out[k, l] += A^T diag(c) A`` for each ``((k, l), c)`` (``A = [X, 1]``), mirrored;
+    ``c`` of any sign (a score product), so the cross Gram."""
     for (k, l), c in blocks:
-        rk, rl = k * p, l * p
-        out[rk : rk + d, rl : rl + d] += weighted_cross_gram(X, c)
-        if fit_intercept:
-            xc = c @ X
-            out[rk : rk + d, rl + d] += xc
-            out[rk + d, rl : rl + d] += xc
-            out[rk + d, rl + d] += c.sum()
-        if k != l:
-            out[rl : rl + p, rk : rk + p] = out[rk : rk + p, rl : rl + p].T
+        add_gram_block(out, X, c, k, l, p, d, fit_intercept, psd=False)
 
 
 BLOCK_ROWS = 65_536  # rows per product: bounded temporaries, float64 copies of float32 rows

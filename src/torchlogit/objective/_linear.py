@@ -31,10 +31,9 @@ import torch
 
 from ..data import (
     Batch,
+    add_gram_block,
     linear_predict,
     transpose_matmul,
-    weighted_cross_gram,
-    weighted_gram,
     weighted_square_sums,
 )
 from ._points import Line, Point
@@ -200,21 +199,7 @@ class LinearObjective(RowSampledHessian):
         d = self.n_features
         sw = batch.sample_weight
         for (k, l), h in self.loss.hessian_blocks(raw):
-            self._add_block(H, batch, sw * h, k, l, p, d, psd=(k == l))
-
-    def _add_block(self, H, batch, c, k, l, p, d, psd=True):
-        """Add ``X_a^T diag(c) X_a`` to block ``(k, l)`` (and its mirror) of ``H``."""
-        X = batch.X
-        gram = weighted_gram(X, c) if psd else weighted_cross_gram(X, c)
-        rk, rl = k * p, l * p
-        H[rk : rk + d, rl : rl + d] += gram
-        if self.fit_intercept:
-            xc = c @ X
-            H[rk : rk + d, rl + d] += xc
-            H[rk + d, rl : rl + d] += xc
-            H[rk + d, rl + d] += c.sum()
-        if k != l:
-            H[rl : rl + p, rk : rk + p] = H[rk : rk + p, rl : rl + p].T
+            add_gram_block(H, batch.X, sw * h, k, l, p, d, self.fit_intercept, psd=(k == l))
 
     def hessian_product(self, coef: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
         """``H(coef) @ v`` for ``v`` shaped like ``coef`` (one pass, no ``(m p)^2`` matrix)."""
