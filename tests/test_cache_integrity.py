@@ -22,16 +22,6 @@ from torchlogit import LogisticRegression
 from torchlogit.data import CSVSource
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def _close(got, want):
     # a chunk served from the cache is C-ordered where the decoded one is column-major: the
     # sums agree to the last bits, not bit for bit (as before this change)

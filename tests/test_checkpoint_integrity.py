@@ -179,14 +179,6 @@ def test_engine_refuses_a_non_finite_model(nan_solver):
     assert not hasattr(est, "coef_")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def test_partial_fit_refuses_a_non_finite_model():
     rng = np.random.default_rng(0)
     X = rng.standard_normal((300, 3)) * 100

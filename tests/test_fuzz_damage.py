@@ -15,22 +15,12 @@ import struct
 import warnings
 
 import numpy as np
-import pytest
-import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from torchlogit import LogisticRegression
 from torchlogit.data import CSVSource
 
 SEED = 20261130
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 def _data(n=150):
