@@ -212,3 +212,25 @@ def test_a_failed_checkpoint_write_names_the_file_and_leaves_no_temporary(tmp_pa
         ck.save(2, torch.ones(1, 3), History(), {})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.safetensors"]
     assert ck.load().n_iter == 1
+
+
+def test_a_damaged_checkpoint_never_wins_the_distributed_resume(tmp_path):
+    """``distributed`` resumes every rank from the most advanced rank's file: a file whose
+    metadata claims a later iteration but whose checksum fails must count as no checkpoint
+    (it would otherwise be copied over every rank's good one)."""
+    from torchlogit.solvers import stored_iteration
+
+    good_dir, good = _interrupted(tmp_path / "good")
+    n_good = stored_iteration(good)
+    assert n_good == 3
+    bad_dir, bad = _interrupted(tmp_path / "bad")
+
+    def claim_later(doc):
+        doc["n_iter"] = 10_000
+
+    _rewrite(bad, edit_doc=claim_later, rechecksum=False)
+    assert stored_iteration(bad) == -1
+    assert stored_iteration(tmp_path / "missing" / "checkpoint.safetensors") == -1
+    # ... while a correctly checksummed later checkpoint does count
+    _rewrite(bad, edit_doc=claim_later, rechecksum=True)
+    assert stored_iteration(bad) == 10_000

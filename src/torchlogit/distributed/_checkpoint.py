@@ -6,15 +6,17 @@ memory), so rank 0 saves to ``checkpoint_dir`` and rank ``r > 0`` to
 ``checkpoint_dir/rank-r`` (no two processes ever write one file, whether or not the folder is
 shared between machines). A worker killed between its own save and the others' leaves the
 ranks one iteration apart; before the solver starts, :func:`synchronise` copies the most
-advanced rank's file to every rank, so all resume from the same iteration.
+advanced rank's file to every rank, so all resume from the same iteration. Only a file whose
+checksum verifies counts: a damaged one (whatever iteration its metadata claims) never wins
+and is never copied over another rank's good checkpoint.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
+from ..solvers import stored_iteration
 from ._comm import Communicator
 
 CHECKPOINT_FILE = "checkpoint.safetensors"  # the solvers' file name
@@ -24,21 +26,10 @@ def rank_directory(directory, rank: int) -> Path:
     return Path(directory) if rank == 0 else Path(directory) / f"rank-{rank}"
 
 
-def _stored_iteration(path: Path) -> int:
-    """The iteration a checkpoint file holds (-1: none, or not readable)."""
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(path), framework="pt") as fh:
-            return int(json.loads(fh.metadata()["torchlogit"])["n_iter"])
-    except Exception:  # missing, truncated, foreign: the solver starts afresh
-        return -1
-
-
 def synchronise(comm: Communicator, directory: Path) -> list[int]:
     """Give every rank the most advanced rank's checkpoint; returns each rank's iteration."""
     path = directory / CHECKPOINT_FILE
-    its = comm.all_gather_object(_stored_iteration(path))
+    its = comm.all_gather_object(stored_iteration(path))
     best = max(range(len(its)), key=lambda r: (its[r], -r))
     if its[best] < 0 or all(i == its[best] for i in its):
         return its

@@ -15,7 +15,7 @@ from ._base import (
     register_solver,
     solver_option_names,
 )
-from ._checkpoint import Checkpoint
+from ._checkpoint import Checkpoint, stored_iteration
 from ._fista import FISTASolver
 from ._lbfgs import LBFGSSolver
 from ._newton import NewtonSolver
@@ -28,6 +28,7 @@ __all__ = [
     "SOLVERS",
     "AdamSolver",
     "Checkpoint",
+    "stored_iteration",
     "FISTASolver",
     "History",
     "LBFGSSolver",

@@ -120,41 +120,10 @@ class Checkpoint:
         self.n_saved += 1
 
     def _damaged(self, what: str) -> CheckpointError:
-        return CheckpointError(
-            f"checkpoint {str(self.path)!r} {what}; delete it (or choose another "
-            "checkpoint_dir) to start the fit afresh"
-        )
+        return _damaged(self.path, what)
 
     def _read(self) -> tuple[dict, dict] | None:
-        """``(doc, tensors)`` of the file, checksum verified; None when there is no file."""
-        from safetensors import safe_open
-
-        if not os.path.lexists(self.path):
-            return None
-        if not self.path.is_file():
-            raise self._damaged("is not a regular file")
-        if self.path.stat().st_size == 0:
-            raise self._damaged("is empty (0 bytes)")
-        try:
-            with safe_open(str(self.path), framework="pt") as fh:
-                raw = (fh.metadata() or {}).get("torchlogit")
-                tensors = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118
-        except Exception as exc:  # noqa: BLE001 - safetensors raises several types
-            raise self._damaged(f"cannot be read (truncated or corrupt?): {exc}") from None
-        if raw is None:
-            raise self._damaged("has no torchlogit metadata")
-        try:
-            doc = json.loads(raw)
-        except ValueError as exc:
-            raise self._damaged(f"has corrupt metadata ({exc})") from None
-        if not isinstance(doc, dict):
-            raise self._damaged("has corrupt metadata (not a JSON object)")
-        stored = doc.pop("sha256", None)
-        if stored is None:
-            raise self._damaged("has no checksum (written by an older version?)")
-        if stored != checksum(doc, tensors):
-            raise self._damaged("does not match its checksum (modified or damaged on disk)")
-        return doc, tensors
+        return read_verified(self.path)
 
     def load(self) -> ResumeState | None:
         """The saved state, or None when there is none or it belongs to another problem.
@@ -186,3 +155,62 @@ class Checkpoint:
         """The ``meta`` of the checkpoint on disk (None when there is none)."""
         got = self._read()
         return None if got is None else got[0].get("meta")
+
+
+def _damaged(path: Path, what: str) -> CheckpointError:
+    return CheckpointError(
+        f"checkpoint {str(path)!r} {what}; delete it (or choose another "
+        "checkpoint_dir) to start the fit afresh"
+    )
+
+
+def read_verified(path) -> tuple[dict, dict] | None:
+    """``(doc, tensors)`` of the checkpoint file at ``path``, checksum verified.
+
+    None when there is no file; :class:`CheckpointError` naming the file when it cannot be
+    trusted (see the module docstring).
+    """
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not os.path.lexists(path):
+        return None
+    if not path.is_file():
+        raise _damaged(path, "is not a regular file")
+    if path.stat().st_size == 0:
+        raise _damaged(path, "is empty (0 bytes)")
+    try:
+        with safe_open(str(path), framework="pt") as fh:
+            raw = (fh.metadata() or {}).get("torchlogit")
+            tensors = {k: fh.get_tensor(k) for k in fh.keys()}  # noqa: SIM118
+    except Exception as exc:  # noqa: BLE001 - safetensors raises several types
+        raise _damaged(path, f"cannot be read (truncated or corrupt?): {exc}") from None
+    if raw is None:
+        raise _damaged(path, "has no torchlogit metadata")
+    try:
+        doc = json.loads(raw)
+    except ValueError as exc:
+        raise _damaged(path, f"has corrupt metadata ({exc})") from None
+    if not isinstance(doc, dict):
+        raise _damaged(path, "has corrupt metadata (not a JSON object)")
+    stored = doc.pop("sha256", None)
+    if stored is None:
+        raise _damaged(path, "has no checksum (written by an older version?)")
+    if stored != checksum(doc, tensors):
+        raise _damaged(path, "does not match its checksum (modified or damaged on disk)")
+    return doc, tensors
+
+
+def stored_iteration(path) -> int:
+    """The iteration count of the checkpoint at ``path`` once its checksum is verified;
+    ``-1`` when there is none or it cannot be trusted (a damaged file never wins a resume)."""
+    try:
+        got = read_verified(path)
+    except CheckpointError:
+        return -1
+    if got is None:
+        return -1
+    try:
+        return int(got[0]["n_iter"])
+    except (KeyError, TypeError, ValueError):
+        return -1
