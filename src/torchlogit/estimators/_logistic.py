@@ -16,6 +16,7 @@ from ..data import prepare, prepare_batch, resolve_device
 from ..fitting import SeparableDataWarning
 from ._files import ModelFilesMixin
 from ._inference import InferenceMixin
+from ._namespace import follow_input_namespace, input_device, numpy_of
 from ._predict import CoefficientsMixin
 
 __all__ = ["LogisticRegression", "SeparableDataWarning"]
@@ -139,8 +140,11 @@ class LogisticRegression(
         ``seconds``, ``rows_per_second``, ``from_cache``.
 
     Outputs follow the input: NumPy in, NumPy out; a torch tensor in, a tensor out on the
-    tensor's device. ``coef_`` / ``intercept_`` may be written (predictions, warm starts and
-    model files follow them); ``sparsify()`` / ``densify()`` as in scikit-learn.
+    tensor's device. Under ``sklearn.config_context(array_api_dispatch=True)`` the fitted
+    attributes do too, as scikit-learn's: ``coef_``, ``intercept_`` (and ``n_iter_``) in
+    ``X``'s namespace and device, ``classes_`` in ``y``'s. ``coef_`` / ``intercept_`` may be
+    written (predictions, warm starts and model files follow them); ``sparsify()`` /
+    ``densify()`` as in scikit-learn.
     """
 
     _parameter_constraints: dict = {
@@ -293,9 +297,10 @@ class LogisticRegression(
         )
         warm = None
         if self.warm_start and hasattr(self, "_coef"):
-            warm = (self._refresh(), self.classes_)
+            warm = (self._refresh(), numpy_of(self.classes_))
         spec = self._spec(training.n_features, checkpoint_dir=checkpoint_dir)
         self._apply(fitting.fit(spec, training, warm_start=warm))
+        follow_input_namespace(self, input_device(X), input_device(y))
         return self
 
     def partial_fit(self, X, y, classes=None, sample_weight=None, offset=None):
@@ -316,11 +321,12 @@ class LogisticRegression(
             if len(classes) < 2:
                 raise ValueError(f"partial_fit needs at least 2 classes, got {classes!r}")
         else:
-            if classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+            seen = numpy_of(self.classes_)
+            if classes is not None and not np.array_equal(np.unique(classes), seen):
                 raise ValueError(
-                    f"classes={classes!r} differs from the classes seen before: {self.classes_!r}"
+                    f"classes={classes!r} differs from the classes seen before: {seen!r}"
                 )
-            classes = self.classes_
+            classes = seen
         training = prepare_batch(
             X,
             y,
@@ -353,6 +359,7 @@ class LogisticRegression(
             "n_calls": n_calls,
             "coef": self._coef,
         }
+        follow_input_namespace(self, input_device(X), input_device(y))
         return self
 
     def __sklearn_tags__(self):
