@@ -67,7 +67,9 @@ class LogisticRegression(
         Accepted for compatibility; it changes nothing: torchlogit's intercept is never
         penalised (liblinear's ``intercept_scaling`` exists to weaken its penalty).
     random_state : int, RandomState or None, default=None
-        Seeds the solvers that sample (``"sgd"`` / ``"adam"``; ``solver_options`` wins).
+        Seeds every sampling: ``"sgd"`` / ``"adam"``'s batches and ``"newton"``'s row sample
+        of the Hessian (``solver_options`` wins). ``None``: the fixed default samples. The
+        optimum does not depend on it.
     n_jobs : int or None, default=None
         CPU threads torch uses during ``fit`` (``-1``: all cores); ignored on CUDA.
     penalty_factor : array-like of shape (d,) or None, default=None
