@@ -18,6 +18,7 @@ import torch
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression as SkLR
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.estimator_checks import check_array_api_input
 
 from torchlogit import LogisticRegression
 
@@ -111,3 +112,24 @@ def test_dispatch_with_string_labels_keeps_numpy_classes():
             _same_container(getattr(ours, name), getattr(theirs, name))
         np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
         assert isinstance(ours.predict(X), np.ndarray)
+
+
+@pytest.mark.parametrize(
+    "namespace, device, dtype",
+    [
+        ("numpy", None, None),
+        ("torch", "cpu", "float64"),
+        ("torch", "cpu", "float32"),
+        pytest.param("torch", "cuda", "float64", marks=DEVICES[1].marks),
+        pytest.param("torch", "cuda", "float32", marks=DEVICES[1].marks),
+    ],
+)
+@pytest.mark.parametrize("solver", ["auto", "lbfgs", "newton-cholesky"])
+def test_sklearn_array_api_input_check(namespace, device, dtype, solver):
+    """scikit-learn's ``check_array_api_input`` (what ``tags.array_api_support = True``
+    promises): the same attribute and output types, shapes, dtypes and devices as NumPy."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_array_api_input(
+            "LogisticRegression", LogisticRegression(solver=solver), namespace, device, dtype
+        )

@@ -367,4 +367,7 @@ class LogisticRegression(
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        # Every solver runs on torch: array-API dispatch with torch inputs keeps them there
+        # (scikit-learn's own class declares it for solver="lbfgs" only).
+        tags.array_api_support = True
         return tags
