@@ -16,6 +16,7 @@ from ..data import prepare, prepare_batch, resolve_device
 from ..fitting import SeparableDataWarning
 from ._files import ModelFilesMixin
 from ._inference import InferenceMixin
+from ._namespace import follow_input_namespace, input_device, numpy_of
 from ._predict import CoefficientsMixin
 
 __all__ = ["LogisticRegression", "SeparableDataWarning"]
@@ -66,7 +67,9 @@ class LogisticRegression(
         Accepted for compatibility; it changes nothing: torchlogit's intercept is never
         penalised (liblinear's ``intercept_scaling`` exists to weaken its penalty).
     random_state : int, RandomState or None, default=None
-        Seeds the solvers that sample (``"sgd"`` / ``"adam"``; ``solver_options`` wins).
+        Seeds every sampling: ``"sgd"`` / ``"adam"``'s batches and ``"newton"``'s row sample
+        of the Hessian (``solver_options`` wins). ``None``: the fixed default samples. The
+        optimum does not depend on it.
     n_jobs : int or None, default=None
         CPU threads torch uses during ``fit`` (``-1``: all cores); ignored on CUDA.
     penalty_factor : array-like of shape (d,) or None, default=None
@@ -139,8 +142,11 @@ class LogisticRegression(
         ``seconds``, ``rows_per_second``, ``from_cache``.
 
     Outputs follow the input: NumPy in, NumPy out; a torch tensor in, a tensor out on the
-    tensor's device. ``coef_`` / ``intercept_`` may be written (predictions, warm starts and
-    model files follow them); ``sparsify()`` / ``densify()`` as in scikit-learn.
+    tensor's device. Under ``sklearn.config_context(array_api_dispatch=True)`` the fitted
+    attributes do too, as scikit-learn's: ``coef_``, ``intercept_`` (and ``n_iter_``) in
+    ``X``'s namespace and device, ``classes_`` in ``y``'s. ``coef_`` / ``intercept_`` may be
+    written (predictions, warm starts and model files follow them); ``sparsify()`` /
+    ``densify()`` as in scikit-learn.
     """
 
     _parameter_constraints: dict = {
@@ -293,9 +299,10 @@ class LogisticRegression(
         )
         warm = None
         if self.warm_start and hasattr(self, "_coef"):
-            warm = (self._refresh(), self.classes_)
+            warm = (self._refresh(), numpy_of(self.classes_))
         spec = self._spec(training.n_features, checkpoint_dir=checkpoint_dir)
         self._apply(fitting.fit(spec, training, warm_start=warm))
+        follow_input_namespace(self, input_device(X), input_device(y))
         return self
 
     def partial_fit(self, X, y, classes=None, sample_weight=None, offset=None):
@@ -316,11 +323,12 @@ class LogisticRegression(
             if len(classes) < 2:
                 raise ValueError(f"partial_fit needs at least 2 classes, got {classes!r}")
         else:
-            if classes is not None and not np.array_equal(np.unique(classes), self.classes_):
+            seen = numpy_of(self.classes_)
+            if classes is not None and not np.array_equal(np.unique(classes), seen):
                 raise ValueError(
-                    f"classes={classes!r} differs from the classes seen before: {self.classes_!r}"
+                    f"classes={classes!r} differs from the classes seen before: {seen!r}"
                 )
-            classes = self.classes_
+            classes = seen
         training = prepare_batch(
             X,
             y,
@@ -353,9 +361,13 @@ class LogisticRegression(
             "n_calls": n_calls,
             "coef": self._coef,
         }
+        follow_input_namespace(self, input_device(X), input_device(y))
         return self
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
+        # Every solver runs on torch: array-API dispatch with torch inputs keeps them there
+        # (scikit-learn's own class declares it for solver="lbfgs" only).
+        tags.array_api_support = True
         return tags

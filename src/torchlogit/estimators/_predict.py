@@ -2,7 +2,8 @@
 
 The fitted block ``_coef`` (``(m, p)``: ``W`` with the intercept ``b`` as its last column when
 one is fitted) lives on the model's device and dtype; ``coef_`` (``(m, d)``) and ``intercept_``
-(``(m,)``) are its NumPy view for the user. As in scikit-learn, the user may write them
+(``(m,)``) are its NumPy view for the user (tensors on the input's device under scikit-learn's
+array-API dispatch, :mod:`._namespace`). As in scikit-learn, the user may write them
 (reassign or edit in place, or ``sparsify()``): every prediction, :attr:`coef_tensor_`, a warm
 start and the model files then use the written values, the device copy being rebuilt when they
 differ from the values it was made from. The logits are ``z = X W^T + b (+ offset)``; two
@@ -19,19 +20,9 @@ from sklearn.utils.validation import check_is_fitted
 from .. import fitting
 from ..data import validate_offset, validate_X
 from ..objective import make_loss
+from ._namespace import numpy_of
 
 __all__ = ["CoefficientsMixin"]
-
-
-def _numpy(value) -> np.ndarray:
-    """A dense NumPy copy of a coefficient attribute (NumPy, SciPy sparse or a tensor)."""
-    if sp.issparse(value):
-        return value.toarray()
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu().numpy().copy()
-    if hasattr(value, "__array_namespace__") and not isinstance(value, np.ndarray):
-        return np.asarray(value.to_device("cpu") if hasattr(value, "to_device") else value)
-    return np.array(value, copy=True)
 
 
 class CoefficientsMixin:
@@ -51,7 +42,7 @@ class CoefficientsMixin:
     def _refresh(self) -> torch.Tensor:
         """The device block, rebuilt from ``coef_`` / ``intercept_`` when the user changed them."""
         check_is_fitted(self, "_coef")
-        coef, intercept = _numpy(self.coef_), _numpy(self.intercept_)
+        coef, intercept = numpy_of(self.coef_), numpy_of(self.intercept_)
         seen_coef, seen_intercept = self._seen
         if np.array_equal(coef, seen_coef) and np.array_equal(intercept, seen_intercept):
             return self._coef
@@ -85,7 +76,7 @@ class CoefficientsMixin:
         """Store ``coef_`` as a SciPy CSR matrix (predictions unchanged); returns ``self``."""
         check_is_fitted(self, "coef_")
         if not sp.issparse(self.coef_):
-            self.coef_ = sp.csr_matrix(_numpy(self.coef_))
+            self.coef_ = sp.csr_matrix(numpy_of(self.coef_))
         return self
 
     def densify(self):
@@ -140,7 +131,7 @@ class CoefficientsMixin:
         """The most probable class for each row."""
         raw, dev = self._raw(X, offset)
         idx = (raw[:, 0] > 0).long() if raw.shape[1] == 1 else raw.argmax(dim=1)
-        labels = self.classes_[idx.cpu().numpy()]
+        labels = numpy_of(self.classes_)[idx.cpu().numpy()]
         if dev is not None and labels.dtype.kind in "iufb":
             return torch.as_tensor(labels, device=dev)
         return labels

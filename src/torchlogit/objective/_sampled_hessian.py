@@ -6,10 +6,17 @@ with the loss's curvature ``h`` at the point's raw predictions (``X W^T + b + of
 by the :class:`~torchlogit.objective.Point`), so no product ``X W^T`` is needed. A uniform
 row sample (drawn once, seeded, kept) scaled by ``n_b / |sample_b|`` gives an unbiased
 estimate at a fraction of the cost; :meth:`row_sample` is the objective restricted to it.
+
+Seeds: batch ``b`` keeps row ``i`` when ``u_i < fraction`` for ``u`` uniform from a torch
+generator seeded with ``b`` (``seed=None``: what every fit did before ``random_state`` reached
+Newton) or with :func:`sample_seed` ``(seed, b)``: one independent stream per batch, a
+different sample for a different ``seed``. The gradient is exact either way, so the minimiser
+does not depend on the sample.
 """
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from ..data import Batch
@@ -20,7 +27,9 @@ class RowSampledHessian:
     """``hessian(point, row_fraction=)`` and ``row_sample(fraction)`` for the linear objective
     (uses its ``data``, ``loss``, ``penalty``, ``coef_shape``, ``_add_data_hessian``)."""
 
-    def hessian(self, point: Point, *, row_fraction: float = 1.0) -> torch.Tensor:
+    def hessian(
+        self, point: Point, *, row_fraction: float = 1.0, seed: int | None = None
+    ) -> torch.Tensor:
         """The Hessian at ``point`` (``(m p, m p)``) from its raw predictions: no ``X W^T``.
 
         ``row_fraction < 1`` builds the data term from a fixed uniform sample of about that
@@ -31,7 +40,7 @@ class RowSampledHessian:
         redundant features, and the factorisation would need damping.) The penalty's
         diagonal is exact. With the exact gradient, a Newton iteration on this Hessian still
         converges to the exact minimiser (linearly, at a rate set by the sample's relative
-        error).
+        error). ``seed`` chooses the sample (see the module docstring).
         """
         self.n_evaluations += 1
         m, p = self.coef_shape
@@ -40,7 +49,7 @@ class RowSampledHessian:
         H = torch.zeros(n_par, n_par, dtype=coef.dtype, device=coef.device)
         for i, (batch, raw) in enumerate(zip(self.data.batches(), point.raw, strict=True)):
             if row_fraction < 1.0 and _is_dense(batch.X):
-                self._add_sampled_hessian(H, i, batch, raw, row_fraction)
+                self._add_sampled_hessian(H, i, batch, raw, row_fraction, seed)
                 continue
             if m > 1 and _is_dense(batch.X) and batch.n_samples * m * p <= _ONE_PRODUCT_MAX:
                 # all rows through the one-product Laplacian form (see _add_sampled_hessian)
@@ -54,18 +63,18 @@ class RowSampledHessian:
         H.diagonal().add_(self.penalty.smooth_hessian_diagonal(coef).reshape(-1))
         return H
 
-    def _hessian_sample(self, index: int, batch: Batch, fraction: float):
-        """``(rows, X_a[rows], n_b / |rows|)``, drawn once and kept.
+    def _hessian_sample(self, index: int, batch: Batch, fraction: float, seed=None):
+        """``(rows, X_a[rows], n_b / |rows|)``, drawn once (per ``seed``) and kept.
 
         ``X_a = [X, 1]`` with an intercept: the Gram then holds the intercept's row too.
         """
         n = batch.n_samples
-        key = (index, float(fraction))
+        key = (index, float(fraction), seed)
         cached = self._hessian_samples.get(key)
         if cached is None:
-            for old in [k for k in self._hessian_samples if k[1] != key[1]]:
-                del self._hessian_samples[old]  # keep one sample size's copy at a time
-            gen = torch.Generator(device="cpu").manual_seed(index)
+            for old in [k for k in self._hessian_samples if k[1:] != key[1:]]:
+                del self._hessian_samples[old]  # keep one sample's copy at a time
+            gen = torch.Generator(device="cpu").manual_seed(sample_seed(seed, index))
             keep = torch.rand(n, generator=gen) < fraction
             if not bool(keep.any()):
                 keep[0] = True
@@ -76,8 +85,9 @@ class RowSampledHessian:
             cached = self._hessian_samples[key] = (rows, Xs, n / rows.shape[0])
         return cached
 
-    def row_sample(self, fraction: float):
-        """The same objective on the kept row sample of :meth:`hessian` (its own ``S``).
+    def row_sample(self, fraction: float, seed: int | None = None):
+        """The same objective on the kept row sample of :meth:`hessian` for ``seed`` (its
+        own ``S``).
 
         Its minimiser is a cheap, statistically close start for the full problem; its exact
         Hessian is the sampled Hessian of this objective (up to the weight normalisation).
@@ -85,7 +95,7 @@ class RowSampledHessian:
         """
         batches = []
         for i, batch in enumerate(self.data.batches()):
-            rows, _, _ = self._hessian_sample(i, batch, fraction)
+            rows, _, _ = self._hessian_sample(i, batch, fraction, seed)
             offset = None if batch.offset is None else batch.offset[rows]
             batches.append(Batch(batch.X[rows], batch.y[rows], batch.sample_weight[rows], offset))
         return type(self)(
@@ -97,7 +107,9 @@ class RowSampledHessian:
             reduce=self.reduce,
         )
 
-    def _add_sampled_hessian(self, H, index: int, batch: Batch, raw, fraction: float) -> None:
+    def _add_sampled_hessian(
+        self, H, index: int, batch: Batch, raw, fraction: float, seed=None
+    ) -> None:
         """Add the rescaled data Hessian of the kept row sample of ``batch`` to ``H``."""
         if fraction >= 1.0:
             rows = torch.arange(batch.n_samples, device=batch.X.device)
@@ -106,7 +118,7 @@ class RowSampledHessian:
                 Xa = torch.cat([Xa, torch.ones_like(Xa[:, :1])], dim=1)
             scale = 1.0
         else:
-            rows, Xa, scale = self._hessian_sample(index, batch, fraction)
+            rows, Xa, scale = self._hessian_sample(index, batch, fraction, seed)
         self.n_passes += rows.shape[0] / max(self._n_rows(), 1)
         m = raw.shape[1]
         p = Xa.shape[1]
@@ -132,6 +144,16 @@ class RowSampledHessian:
             rk = slice(k * p, (k + 1) * p)
             H[rk, :] -= A[rk, :]
             H[rk, rk] += A[rk, :].reshape(p, m, p).sum(dim=1)
+
+
+def sample_seed(seed: int | None, index: int) -> int:
+    """The generator seed of batch ``index``'s row sample: ``index`` when ``seed`` is None,
+    else a 63-bit seed from NumPy's ``SeedSequence((seed, index))`` (independent streams for
+    distinct pairs, whatever their size or sign)."""
+    if seed is None:
+        return index
+    entropy = (int(seed) % 2**64, index)
+    return int(np.random.SeedSequence(entropy).generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
 # Multinomial exact Hessians take the one-product form while (n m p) stays below this.

@@ -22,6 +22,14 @@ problem: Newton for small smooth problems, proximal Newton (``"cd"``) with an L1
 the stochastic ``sag`` / ``saga`` and the dual coordinate descent of liblinear are replaced by
 a solver that converges to the same minimiser. ``dual=True`` is accepted only where scikit-learn
 accepts it (liblinear with L2), and solved in the primal (same optimum).
+
+``tol``: under ``lbfgs``, ``newton-cg`` and ``newton-cholesky`` scikit-learn's ``tol`` bounds
+the largest gradient entry of the averaged objective, as torchlogit's does. Under ``sag`` /
+``saga`` it bounds the relative change of the coefficients over an epoch
+(``max|w_t - w_{t-1}| / max|w_t|``), and under ``liblinear`` its own dual / primal criteria:
+measures of those algorithms' progress, not of the optimality of a point
+(:attr:`SolverAlias.gradient_tol` is False): the exact solver that runs for them should then
+stop at ``min(tol, its default_tol)``, never looser than its own definition of solved.
 """
 
 from __future__ import annotations
@@ -37,13 +45,16 @@ class SolverAlias:
     ``penalties``: the penalty kinds scikit-learn accepts under this name (``None``: no penalty);
     ``dual``: whether ``dual=True`` is accepted; ``multiclass``: whether K > 2 classes are;
     ``not_converged``: how scikit-learn's ``ConvergenceWarning`` begins for this solver
-    (``{n_iter}``: the iterations run), kept so that code filtering on it keeps working."""
+    (``{n_iter}``: the iterations run), kept so that code filtering on it keeps working;
+    ``gradient_tol``: whether scikit-learn's ``tol`` under this name bounds the gradient
+    (``max_j |grad_j|`` of the averaged objective), as torchlogit's ``tol`` does."""
 
     target: str
     penalties: frozenset = frozenset({"l2", None})
     dual: bool = False
     multiclass: bool = True
     not_converged: str = ""
+    gradient_tol: bool = True
 
 
 SKLEARN_SOLVERS: dict[str, SolverAlias] = {
@@ -56,12 +67,15 @@ SKLEARN_SOLVERS: dict[str, SolverAlias] = {
         "newton", not_converged="Newton solver did not converge after {n_iter} iterations"
     ),
     "sag": SolverAlias(
-        "auto", not_converged="The max_iter was reached which means the coef_ did not converge"
+        "auto",
+        not_converged="The max_iter was reached which means the coef_ did not converge",
+        gradient_tol=False,
     ),
     "saga": SolverAlias(
         "auto",
         penalties=frozenset({"l2", "l1", "elasticnet", None}),
         not_converged="The max_iter was reached which means the coef_ did not converge",
+        gradient_tol=False,
     ),
     "liblinear": SolverAlias(
         "auto",
@@ -69,6 +83,7 @@ SKLEARN_SOLVERS: dict[str, SolverAlias] = {
         dual=True,
         multiclass=False,
         not_converged="Liblinear failed to converge, increase the number of iterations.",
+        gradient_tol=False,
     ),
 }
 

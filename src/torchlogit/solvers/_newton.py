@@ -22,6 +22,7 @@ to ``H`` leaves the step on the other directions unchanged and gives it no compo
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import torch
@@ -106,6 +107,12 @@ class NewtonSolver(SolverBase):
         with the sample's last Hessian. Fewer passes over X (B1: 9 instead of 12), but not
         faster on the 2-core benchmark machine, where the sample stage's many small
         operations cost as much as the passes they save: off by default.
+    random_state : int or None, default None
+        Seeds the row sample of the Hessian (and of the sample stage): each batch's sample is
+        drawn from its own stream of this seed. ``None``: batch ``b``'s stream is seeded with
+        ``b``, the same sample on every run. The estimator's ``random_state`` arrives here. A
+        different seed gives a different sample and path, and the same minimiser (the
+        gradient is exact).
     reuse_hessian : "auto" or bool
         Keep the Hessian for the next step after a full step that shrank ``max|grad|`` by
         :data:`REUSE_RATE` or more (a chord step: still a contraction, at the cost of
@@ -127,9 +134,18 @@ class NewtonSolver(SolverBase):
     capabilities = SolverCapabilities(hessian=True, lookahead=True)
 
     def __init__(
-        self, *, hessian_rows="auto", reuse_hessian="auto", sample_stage: bool = False, **kwargs
+        self,
+        *,
+        hessian_rows="auto",
+        reuse_hessian="auto",
+        sample_stage: bool = False,
+        random_state: int | None = None,
+        **kwargs,
     ):
         super().__init__(**kwargs)
+        if random_state is not None and not isinstance(random_state, numbers.Integral):
+            raise ValueError(f"random_state must be an int or None, got {random_state!r}")
+        self.random_state = None if random_state is None else int(random_state)
         self.hessian_rows = hessian_rows
         self.reuse_hessian = reuse_hessian
         self.sample_stage = bool(sample_stage)
@@ -168,7 +184,7 @@ class NewtonSolver(SolverBase):
             return coef0, None
         if any(is_sparse_design(b.X) for b in objective.data.batches()):
             return coef0, None
-        sub = objective.row_sample(fraction)
+        sub = objective.row_sample(fraction, seed=self.random_state)
         stage = NewtonSolver(
             tol=max(self.tol, SAMPLE_STAGE_TOL),
             max_iter=self.max_iter,
@@ -184,8 +200,11 @@ class NewtonSolver(SolverBase):
         obj = line_objective(objective, with_hessian=True)
         fraction = self._initial_fraction(objective, coef)
         self._data_rows = int(getattr(getattr(objective, "data", None), "n_samples", 0) or 0)
+        # The seed of the row sample, for objectives that sample (the native interface)
+        sampling = {} if self.random_state is None else {"seed": self.random_state}
         if obj is not objective:  # plain methods: the Hessian comes with every point, for free
             self._data_rows = 0
+            sampling = {}
         H = None
         if not resumed:
             coef, H = self._sample_stage(objective, coef.clone(), fraction)
@@ -200,6 +219,7 @@ class NewtonSolver(SolverBase):
             fraction=fraction,
             H=H,
             keep_hessian=H is not None,
+            sampling=sampling,
         )
 
     def _step(self, objective, it) -> str | None:
@@ -208,7 +228,7 @@ class NewtonSolver(SolverBase):
         while True:  # retried with a fresh / larger Hessian when a step fails
             fresh = it.H is None or not it.keep_hessian
             if fresh:
-                H = obj.hessian(pt, row_fraction=it.fraction)
+                H = obj.hessian(pt, row_fraction=it.fraction, **it.sampling)
                 if it.null_space is not None:
                     H = H + it.null_space * (float(H.diagonal().mean()) or 1.0)
                 it.H = self._last_hessian = H
@@ -260,6 +280,7 @@ class _NewtonIterate:
     fraction: float  # share of rows the Hessian is built from
     H: torch.Tensor | None
     keep_hessian: bool
+    sampling: dict  # {"seed": random_state} for hessian(), or {}
 
     @property
     def coef(self) -> torch.Tensor:
