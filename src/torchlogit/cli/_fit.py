@@ -271,7 +271,7 @@ def _run(args, ctx) -> int:
         **({"world_size": ctx.world_size} if ctx.active else {}),
     }
     if args.cv is not None:
-        metadata["cv_folds"] = folds_description(args)
+        metadata["cv_folds"] = folds_description(args, distributed=ctx.active)
     if scaling is not None:
         metadata["standardize"] = {
             "features": [str(f) for f in features],
@@ -317,7 +317,7 @@ def _print_summary(clf, args, ctx, *, n_rows, n_features, elapsed, accuracy) -> 
         f"training accuracy {accuracy:.4f}"
     )
     if args.cv is not None:
-        print_cv(clf, args)
+        print_cv(clf, args, distributed=ctx.active)
     if not args.quiet:
         top = None if args.verbose else 10
         print("\ncoefficients (on the original columns; largest first):")

@@ -5,11 +5,11 @@ The flags map one to one onto :class:`torchlogit.LogisticRegressionCV` (``cv=K``
 ``l1_ratios``, ``selection``, ``scoring``; the other model flags as for ``fit``), which does
 the folds, the paths, the choice and the refit on all rows. Files read into memory are split
 as ``cv=K`` splits arrays in Python (scikit-learn's stratified K folds, rows in file order);
-streamed files (``--chunk-rows``) by a hash of the row position (row ``i`` held out in fold
-``hash(i) mod K``, :class:`torchlogit.data.HashFolds`). The table printed is
-:func:`torchlogit.inspection.format_cv_table`: for each grid point the mean held-out score
-± its standard error over the folds and the folds' mean number of non-zero coefficients, the
-min and 1se choices marked.
+streamed files (``--chunk-rows``) and every fit under ``torchrun`` by a hash of the row
+position (row ``i`` held out in fold ``hash(i) mod K``, :class:`torchlogit.data.HashFolds`).
+The table printed is :func:`torchlogit.inspection.format_cv_table`: for each grid point the
+mean held-out score ± its standard error over the folds and the folds' mean number of
+non-zero coefficients, the min and 1se choices marked.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ def add_cv_arguments(parser) -> None:
         default=None,
         metavar="K",
         help="choose --C by K-fold cross-validation and refit on all rows there (in memory: "
-        "stratified folds in file order; with --chunk-rows: folds by a hash of the row "
-        "position)",
+        "stratified folds in file order; with --chunk-rows or torchrun: folds by a hash of "
+        "the row position)",
     )
     cv.add_argument(
         "--Cs",
@@ -152,21 +152,24 @@ def cv_estimator_from_args(args, common: dict):
     )
 
 
-def folds_description(args) -> str:
+def folds_description(args, *, distributed: bool = False) -> str:
+    """How the estimator splits: stratified folds for rows in memory on one process, a hash
+    of the row position for a stream or under torchrun (the same on every rank)."""
     k = parse_folds(args.cv)
-    if args.chunk_rows is not None:
+    if args.chunk_rows is not None or distributed:
         return f"{k} folds by a hash of the row position"
     return f"{k} stratified folds (rows in file order)"
 
 
-def print_cv(clf, args) -> None:
+def print_cv(clf, args, *, distributed: bool = False) -> None:
     """The CV table (unless ``-q``) and the chosen point."""
     import numpy as np
 
     from ..inspection import format_cv_table
 
     if not args.quiet:
-        print(f"\ncross-validation: {folds_description(args)}, scoring {clf.scoring}, "
+        folds = folds_description(args, distributed=distributed)
+        print(f"\ncross-validation: {folds}, scoring {clf.scoring}, "
               f"{len(clf.Cs_)} values of C")  # fmt: skip
         print(format_cv_table(clf))
     ratio = f", l1-ratio {clf.l1_ratio_:g}" if clf.penalty == "elasticnet" else ""
