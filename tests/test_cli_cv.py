@@ -3,8 +3,13 @@
 ``LogisticRegressionCV`` on a fixed small case; the 1se rule recomputed here from its
 definition; bad flags as one-line errors."""
 
+import os
 import re
+import shutil
+import socket
+import subprocess
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +22,7 @@ from torchlogit.cli import main  # noqa: E402
 from torchlogit.data import HashFolds  # noqa: E402
 
 FEATURES = ["a", "b", "c", "d"]
+SRC = Path(__file__).resolve().parents[1] / "src"
 
 
 def _frame(n=240, seed=0, n_classes=2):
@@ -234,3 +240,31 @@ def test_bad_cv_flags_are_one_line_errors(data, tmp_path, flags, message, capsys
     assert err.startswith("torchlogit fit: error: ") and err.count("\n") == 1, err
     assert message in err and "Traceback" not in err
     assert not out.exists()
+
+
+@pytest.mark.distributed
+@pytest.mark.skipif(shutil.which("torchrun") is None, reason="torchrun not on PATH")
+def test_torchrun_cv_equals_one_streamed_process(tmp_path, capsys):
+    """Under torchrun the folds are hashed row positions, as one process streaming the files."""
+    df = _frame(n=300, seed=5)
+    parts = tmp_path / "parts"
+    parts.mkdir()
+    for i, (a, b) in enumerate([(0, 120), (120, 300)]):
+        df.iloc[a:b].to_parquet(parts / f"p{i}.parquet", index=False)
+    flags = ["--target", "y", "--cv", "3", "--Cs", "5", "-q"]
+    env = dict(os.environ, PYTHONPATH=str(SRC), GLOO_SOCKET_IFNAME="lo", OMP_NUM_THREADS="1")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    cmd = ["torchrun", "--nproc-per-node=2", "--rdzv-backend=c10d",
+           f"--rdzv-endpoint=127.0.0.1:{port}", "-m", "torchlogit", "fit",
+           str(parts / "*.parquet"), "--out", str(tmp_path / "tr.safetensors"), *flags]  # fmt: skip
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=200)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    one = tmp_path / "one.safetensors"
+    _fit(str(parts / "*.parquet"), one, *flags[2:], "--chunk-rows", "70")
+    got, ref = torchlogit.load(tmp_path / "tr.safetensors"), torchlogit.load(one)
+    assert got.C_ == ref.C_
+    np.testing.assert_allclose(got.scores_, ref.scores_, rtol=0, atol=1e-10)
+    meta = torchlogit.io.read_metadata(tmp_path / "tr.safetensors")["user"]
+    assert meta["cv_folds"] == "3 folds by a hash of the row position"
