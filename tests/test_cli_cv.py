@@ -207,6 +207,8 @@ def test_show_names_the_choice(data, tmp_path, capsys):
     assert f"penalty        l2, C {got.C_:g}" in out
     assert f"C_ {got.C_:.6g} by --selection 1se" in out
     assert "3 stratified folds (rows in file order), 6 values of C" in out
+    refit = len(got.history_["objective"]) - 1  # the refit's iterations, not the folds'
+    assert f"{refit} iterations on all rows (fold paths: at most {got.n_iter_.max()}" in out
 
 
 @pytest.mark.parametrize(

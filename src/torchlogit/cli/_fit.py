@@ -298,9 +298,8 @@ def _not_converged(clf) -> str:
 
 
 def _print_summary(clf, args, ctx, *, n_rows, n_features, elapsed, accuracy) -> None:
-    import numpy as np
 
-    from ..inspection import format_coefficients
+    from ..inspection import format_coefficients, iterations_text
     from ._fit_cv import print_cv
 
     h = clf.history_
@@ -311,7 +310,7 @@ def _print_summary(clf, args, ctx, *, n_rows, n_features, elapsed, accuracy) -> 
     print(
         f"fitted {n_rows} rows x {n_features} features{where}, "
         f"classes {clf.classes_.tolist()}{scaled}\n"
-        f"solver {clf.solver_}: {int(np.max(clf.n_iter_))} iterations, {state} "
+        f"solver {clf.solver_}: {iterations_text(clf)}, {state} "
         f"({gnorm}, tol {clf.tol_:g})\n"
         f"objective {h['objective'][-1]:.10g} (averaged)   time {elapsed:.3f} s   "
         f"training accuracy {accuracy:.4f}"

@@ -71,7 +71,7 @@ def _cross_validation(model, user: dict) -> list[str]:
 
 def describe(model, user: dict, path) -> list[str]:
     """The lines of ``show`` above the coefficient table."""
-    import numpy as np
+    from ..inspection import iterations_text
 
     classes = [str(c) for c in model.classes_]
     lines = [
@@ -97,8 +97,7 @@ def describe(model, user: dict, path) -> list[str]:
     gn = h.get("gradient_norm") or []
     state = "converged" if getattr(model, "converged_", True) else "did NOT converge"
     grad = f", max|grad| {gn[-1]:.2e} (tol {_tol(model)})" if gn else ""
-    n_iter = int(np.max(getattr(model, "n_iter_", [0])))
-    lines.append(f"fit            {getattr(model, 'solver_', '?')}: {n_iter} iterations, "
+    lines.append(f"fit            {getattr(model, 'solver_', '?')}: {iterations_text(model)}, "
                  f"{state}{grad}")  # fmt: skip
     return lines
 

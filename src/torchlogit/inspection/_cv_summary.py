@@ -58,6 +58,17 @@ def cv_summary(model) -> dict:
     }
 
 
+def iterations_text(model) -> str:
+    """``"N iterations"``; for a CV model the refit's (``history_`` holds its iterates:
+    ``n_iter_`` there is the fold paths', per grid point)."""
+    n = int(np.max(np.asarray(getattr(model, "n_iter_", [0]))))
+    history = getattr(model, "history_", None) or {}
+    if not is_cv_model(model) or not history.get("objective"):
+        return f"{n} iterations"
+    refit = len(history["objective"]) - 1
+    return f"{refit} iterations on all rows (fold paths: at most {n} per point)"
+
+
 def scoring_name(model) -> str:
     scoring = getattr(model, "scoring", None)
     return scoring if isinstance(scoring, str) else "score"

@@ -13,7 +13,7 @@ from .._version import __version__
 from . import _plots
 from ._coefficients import coefficient_table
 from ._cv_section import CV_CURVE_FILE, CV_PATHS_FILE, cv_section
-from ._cv_summary import is_cv_model
+from ._cv_summary import is_cv_model, iterations_text
 from ._inference_section import FOREST_FILE, standard_errors
 from ._metrics import classification_metrics
 from ._report_html import CSS, card, confusion_table, esc, figure, placeholder, table
@@ -229,7 +229,8 @@ def _fit_rows(model, training) -> list:
     if is_cv_model(model):
         rows.append(("C (cross-validated)", f"{model.C_:.4g}, selection {model.selection}"))
     rows.append(("solver", getattr(model, "solver_", "?")))
-    rows.append(("iterations", int(np.asarray(getattr(model, "n_iter_", [0])).max())))
+    n_iter = int(np.asarray(getattr(model, "n_iter_", [0])).max())
+    rows.append(("iterations", iterations_text(model) if is_cv_model(model) else n_iter))
     rows.append(("converged", "yes" if getattr(model, "converged_", True) else "NO"))
     history = getattr(model, "history_", None) or {}
     if history.get("gradient_norm"):
