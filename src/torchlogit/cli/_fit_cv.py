@@ -170,7 +170,7 @@ def print_cv(clf, args, *, distributed: bool = False) -> None:
     if not args.quiet:
         folds = folds_description(args, distributed=distributed)
         print(f"\ncross-validation: {folds}, scoring {clf.scoring}, "
-              f"{len(clf.Cs_)} values of C")  # fmt: skip
+              f"{len(clf.Cs_)} value{'s' * (len(clf.Cs_) > 1)} of C")  # fmt: skip
         print(format_cv_table(clf))
     ratio = f", l1-ratio {clf.l1_ratio_:g}" if clf.penalty == "elasticnet" else ""
     nz = int(np.count_nonzero(clf.coef_))

@@ -61,8 +61,9 @@ def _cross_validation(model, user: dict) -> list[str]:
     scoring = model.scoring if isinstance(model.scoring, str) else "a custom scorer"
     other = "1se" if model.selection == "min" else "min"
     k_other = s[other][1]
+    grid = f"{len(Cs)} value{'s' * (len(Cs) > 1)} of C"
     return [
-        f"cross-valid.   {folds}, {len(Cs)} values of C from {np.min(Cs):.4g} to "
+        f"cross-valid.   {folds}, {grid} from {np.min(Cs):.4g} to "
         f"{np.max(Cs):.4g}{ratios}, scoring {scoring}",
         f"chosen         C_ {model.C_:.6g} by --selection {model.selection} (the {other} "
         f"choice: C {Cs[k_other]:.6g}); refitted on all rows",

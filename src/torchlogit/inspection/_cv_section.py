@@ -27,8 +27,9 @@ def cv_section(model, feature_names, tmp) -> tuple[str, list[str]]:
     ratio = s["l1_ratios"][r]
     at = f"C = {s['Cs'][k]:.4g}" + ("" if ratio is None else f", l1_ratio = {ratio:g}")
     header, rows = cv_rows(model)
+    grid = f"{len(s['Cs'])} value{'s' * (len(s['Cs']) > 1)} of C"
     intro = (
-        f"{s['n_folds']} folds, {len(s['Cs'])} values of C, held-out {scoring} (larger is "
+        f"{s['n_folds']} folds, {grid}, held-out {scoring} (larger is "
         f"better); SE = std over folds (ddof 1) / √{s['n_folds']}. min: the best mean; 1se: the "
         f"smallest C within one SE of it at its l1_ratio. Chosen ({selection}): {at}; the model "
         "above is refitted on all rows there. Non-zeros: the folds' mean count of non-zero "
