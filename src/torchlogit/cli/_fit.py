@@ -298,7 +298,6 @@ def _not_converged(clf) -> str:
 
 
 def _print_summary(clf, args, ctx, *, n_rows, n_features, elapsed, accuracy) -> None:
-
     from ..inspection import format_coefficients, iterations_text
     from ._fit_cv import print_cv
 
