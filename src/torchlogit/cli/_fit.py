@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 
 from ._common import add_device_argument, add_output_arguments
+from ._fit_cv import add_cv_arguments
 from ._main import register_command
 
 
@@ -46,7 +47,9 @@ def _add_arguments(parser) -> None:
     est.add_argument(
         "--penalty", default="l2", choices=["l2", "l1", "elasticnet", "none"], help="the penalty"
     )
-    est.add_argument("--C", type=float, default=1.0, help="inverse regularisation strength")
+    est.add_argument(
+        "--C", type=float, default=None, help="inverse regularisation strength (default: 1.0)"
+    )
     est.add_argument("--l1-ratio", type=float, default=None, help="elastic-net mixing in [0, 1]")
     est.add_argument("--solver", default="auto", help="auto, newton, lbfgs, newton-cg, cd, ...")
     est.add_argument("--max-iter", type=int, default=100, help="iteration limit")
@@ -72,6 +75,7 @@ def _add_arguments(parser) -> None:
         help="float64 unless the data are float32 (default)",
     )
     add_device_argument(est, default="the CPU")
+    add_cv_arguments(parser)
     add_output_arguments(parser, force_help="replace the model file if it exists")
     parser.add_argument(
         "--fail-on-no-convergence",
@@ -112,10 +116,11 @@ def penalty_params(penalty: str, C: float, l1_ratio: float | None) -> dict:
 
 
 def estimator_from_args(args):
+    """``LogisticRegression`` from the model flags, or ``LogisticRegressionCV`` with ``--cv``."""
     from .. import LogisticRegression
+    from ._fit_cv import cv_estimator_from_args
 
-    return LogisticRegression(
-        **penalty_params(args.penalty, args.C, args.l1_ratio),
+    common = dict(
         fit_intercept=not args.no_intercept,
         class_weight=args.class_weight,
         solver=args.solver,
@@ -124,6 +129,13 @@ def estimator_from_args(args):
         device=args.device,
         dtype=args.dtype,
         verbose=0 if args.quiet else 1 + args.verbose,
+    )
+    if getattr(args, "cv", None) is not None:
+        return cv_estimator_from_args(args, common)
+    C = 1.0 if args.C is None else args.C
+    return LogisticRegression(
+        **penalty_params(args.penalty, C, args.l1_ratio),
+        **common,
         checkpoint_dir=getattr(args, "checkpoint_dir", None),
     )
 
@@ -186,6 +198,7 @@ def _run(args, ctx) -> int:
 
     from ..distributed import Communicator, expand_paths, shard_files
     from ..io import DataFileError
+    from ._fit_cv import folds_description, paths_to_original_scale
     from ._fit_data import read_files, standardize, to_original_scale
     from ._interrupt import checkpoint_iteration, log_above_progress_bars
 
@@ -227,6 +240,8 @@ def _run(args, ctx) -> int:
             clf.fit(Xfit, y, sample_weight=w)
             if scaling is not None:
                 to_original_scale(clf, *scaling)
+                if args.cv is not None:
+                    paths_to_original_scale(clf, *scaling)
     elapsed = time.perf_counter() - t0
     clf.set_params(verbose=0)  # a saved model should not print when refitted
     if args.chunk_rows is not None:
@@ -255,6 +270,8 @@ def _run(args, ctx) -> int:
         **({"target_type": args.target_type} if args.target_type != "auto" else {}),
         **({"world_size": ctx.world_size} if ctx.active else {}),
     }
+    if args.cv is not None:
+        metadata["cv_folds"] = folds_description(args, distributed=ctx.active)
     if scaling is not None:
         metadata["standardize"] = {
             "features": [str(f) for f in features],
@@ -281,9 +298,8 @@ def _not_converged(clf) -> str:
 
 
 def _print_summary(clf, args, ctx, *, n_rows, n_features, elapsed, accuracy) -> None:
-    import numpy as np
-
-    from ..inspection import format_coefficients
+    from ..inspection import format_coefficients, iterations_text
+    from ._fit_cv import print_cv
 
     h = clf.history_
     state = "converged" if getattr(clf, "converged_", True) else "NOT converged"
@@ -293,11 +309,13 @@ def _print_summary(clf, args, ctx, *, n_rows, n_features, elapsed, accuracy) -> 
     print(
         f"fitted {n_rows} rows x {n_features} features{where}, "
         f"classes {clf.classes_.tolist()}{scaled}\n"
-        f"solver {clf.solver_}: {int(np.max(clf.n_iter_))} iterations, {state} "
+        f"solver {clf.solver_}: {iterations_text(clf)}, {state} "
         f"({gnorm}, tol {clf.tol_:g})\n"
         f"objective {h['objective'][-1]:.10g} (averaged)   time {elapsed:.3f} s   "
         f"training accuracy {accuracy:.4f}"
     )
+    if args.cv is not None:
+        print_cv(clf, args, distributed=ctx.active)
     if not args.quiet:
         top = None if args.verbose else 10
         print("\ncoefficients (on the original columns; largest first):")

@@ -176,13 +176,16 @@ def check_fit_arguments(args) -> None:
     def bad(msg):
         raise ValueError(to_cli(msg))
 
-    if args.penalty == "elasticnet" and args.l1_ratio is None:
+    from ._fit_cv import check_cv_arguments
+
+    check_cv_arguments(args)
+    if args.cv is None and args.penalty == "elasticnet" and args.l1_ratio is None:
         bad("--penalty elasticnet needs --l1-ratio (a number in [0, 1])")
     if args.penalty != "elasticnet" and args.l1_ratio is not None:
         bad(f"--l1-ratio is only used with --penalty elasticnet (got --penalty {args.penalty})")
     if args.l1_ratio is not None and not 0 <= args.l1_ratio <= 1:
         bad(f"--l1-ratio must be in [0, 1]; got {args.l1_ratio:g}")
-    if not args.C > 0:
+    if args.C is not None and not args.C > 0:
         bad(f"--C must be a positive number; got {args.C:g}")
     if args.tol is not None and not args.tol >= 0:
         bad(f"--tol must be >= 0; got {args.tol:g}")

@@ -31,19 +31,48 @@ def _tol(model) -> str:
 
 def _penalty(model) -> str:
     from ..fitting import effective_penalty
+    from ..inspection import is_cv_model
 
-    kind, l1_ratio = effective_penalty(model.penalty, model.C, model.l1_ratio)
+    if is_cv_model(model):  # C_ (and l1_ratio_) chosen by cross-validation
+        ratio = model.l1_ratio_ if model.penalty == "elasticnet" else None
+        C, (kind, l1_ratio) = model.C_, effective_penalty(model.penalty, model.C_, ratio)
+    else:
+        C, (kind, l1_ratio) = model.C, effective_penalty(model.penalty, model.C, model.l1_ratio)
     if kind is None:
         return "none"
-    text = f"{kind}, C {model.C:g}"
+    text = f"{kind}, C {C:g}"
     if kind == "elasticnet":
         text += f", l1-ratio {l1_ratio:g}"
     return text
 
 
+def _cross_validation(model, user: dict) -> list[str]:
+    """For a cross-validated model: the folds, the grid, the score and the choice."""
+    import numpy as np
+
+    from ..inspection import cv_summary, is_cv_model
+
+    if not is_cv_model(model):
+        return []
+    s = cv_summary(model)
+    folds = user.get("cv_folds") or f"{s['n_folds']} folds"
+    Cs = s["Cs"]
+    ratios = "" if len(s["l1_ratios"]) < 2 else f" x {len(s['l1_ratios'])} l1 ratios"
+    scoring = model.scoring if isinstance(model.scoring, str) else "a custom scorer"
+    other = "1se" if model.selection == "min" else "min"
+    k_other = s[other][1]
+    grid = f"{len(Cs)} value{'s' * (len(Cs) > 1)} of C"
+    return [
+        f"cross-valid.   {folds}, {grid} from {np.min(Cs):.4g} to "
+        f"{np.max(Cs):.4g}{ratios}, scoring {scoring}",
+        f"chosen         C_ {model.C_:.6g} by --selection {model.selection} (the {other} "
+        f"choice: C {Cs[k_other]:.6g}); refitted on all rows",
+    ]
+
+
 def describe(model, user: dict, path) -> list[str]:
     """The lines of ``show`` above the coefficient table."""
-    import numpy as np
+    from ..inspection import iterations_text
 
     classes = [str(c) for c in model.classes_]
     lines = [
@@ -59,6 +88,7 @@ def describe(model, user: dict, path) -> list[str]:
         target = f", target {user['target']!r}" if user.get("target") else ""
         weight = f", weights from {user['weight']!r}" if user.get("weight") else ""
         lines.append(f"trained on     {user['training_data']}{rows}{target}{weight}")
+    lines += _cross_validation(model, user)
     if user.get("standardize"):
         lines.append(
             "standardized   yes: fitted on centred, unit-variance columns; the coefficients "
@@ -68,8 +98,7 @@ def describe(model, user: dict, path) -> list[str]:
     gn = h.get("gradient_norm") or []
     state = "converged" if getattr(model, "converged_", True) else "did NOT converge"
     grad = f", max|grad| {gn[-1]:.2e} (tol {_tol(model)})" if gn else ""
-    n_iter = int(np.max(getattr(model, "n_iter_", [0])))
-    lines.append(f"fit            {getattr(model, 'solver_', '?')}: {n_iter} iterations, "
+    lines.append(f"fit            {getattr(model, 'solver_', '?')}: {iterations_text(model)}, "
                  f"{state}{grad}")  # fmt: skip
     return lines
 

@@ -4,6 +4,8 @@ matplotlib is imported only when a plot is drawn.
 """
 
 from ._coefficients import coefficient_table, format_coefficients
+from ._cv_plots import plot_cv_curve, plot_cv_paths
+from ._cv_summary import cv_rows, cv_summary, format_cv_table, is_cv_model, iterations_text
 from ._metrics import check_labels, classification_metrics, format_metrics
 from ._plots import (
     plot_calibration,
@@ -20,10 +22,17 @@ __all__ = [
     "check_labels",
     "classification_metrics",
     "coefficient_table",
+    "cv_rows",
+    "cv_summary",
+    "format_cv_table",
     "format_coefficients",
     "format_metrics",
+    "is_cv_model",
+    "iterations_text",
     "plot_calibration",
     "plot_coefficients",
+    "plot_cv_curve",
+    "plot_cv_paths",
     "plot_decision_boundary",
     "plot_history",
     "plot_precision_recall",

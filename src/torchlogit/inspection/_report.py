@@ -12,6 +12,8 @@ import numpy as np
 from .._version import __version__
 from . import _plots
 from ._coefficients import coefficient_table
+from ._cv_section import CV_CURVE_FILE, CV_PATHS_FILE, cv_section
+from ._cv_summary import is_cv_model, iterations_text
 from ._inference_section import FOREST_FILE, standard_errors
 from ._metrics import classification_metrics
 from ._report_html import CSS, card, confusion_table, esc, figure, placeholder, table
@@ -26,6 +28,8 @@ REPORT_FILES = (
     "coefficients.png",
     "decision_boundary.png",
     FOREST_FILE,
+    CV_CURVE_FILE,
+    CV_PATHS_FILE,
 )
 _TOP_COEFFICIENTS = 30
 
@@ -49,7 +53,8 @@ def write_report(model, X, y, out_dir, *, title=None, data_name=None, feature_na
     rows, target, standardisation).
 
     Plots: objective and gradient per iteration, ROC and precision-recall curves,
-    calibration, the largest coefficients, and the decision boundary for two features; a
+    calibration, the largest coefficients, the decision boundary for two features, and for a
+    cross-validated model its CV table, CV curve and coefficient paths; a
     plot that cannot be drawn (one class present) is a sentence saying why. Warnings raised
     while drawing are shown on the page, not leaked. Files are built in a temporary folder and
     moved into ``out_dir`` only when all are written. Returns the path of ``index.html``.
@@ -73,13 +78,25 @@ def write_report(model, X, y, out_dir, *, title=None, data_name=None, feature_na
         figures = _draw(model, X, y, metrics["proba"], classes, feature_names, tmp)
         notes = sorted({" ".join(str(w.message).split()) for w in caught})
         rows = (train[0], train[1]) if train is not None else (X, y) if in_sample else None
-        se_section, forest = standard_errors(model, rows, tmp)
+        se_section, forest = _standard_errors(model, rows, tmp)
         figures.append(forest)
-        page = _page(model, metrics, train_metrics, y, figures, notes, feature_names,
-                     title=title, data_name=data_name, in_sample=in_sample, target=target,
-                     training=training or {}, se_section=se_section)  # fmt: skip
+        cv_html, cv_figures = cv_section(model, feature_names, tmp)
+        page = _page(model, metrics, train_metrics, y, cv_figures + figures, notes,
+                     feature_names, title=title, data_name=data_name, in_sample=in_sample,
+                     target=target, training=training or {}, se_section=se_section,
+                     cv_html=cv_html)  # fmt: skip
         (tmp / "index.html").write_text(page, encoding="utf-8")
     return Path(out_dir) / "index.html"
+
+
+def _standard_errors(model, rows, tmp) -> tuple[str, str]:
+    """The standard-error section, except for a model whose C was chosen by
+    cross-validation: the choice used the same rows, which the usual errors ignore."""
+    if not is_cv_model(model):
+        return standard_errors(model, rows, tmp)
+    why = ("not shown for a model whose C was chosen by cross-validation: the choice used "
+           "these rows, and the usual standard errors do not account for it")  # fmt: skip
+    return f"<p>{esc(why)}</p>", placeholder("Forest plot", why)
 
 
 def _draw(model, X, y, proba, classes, feature_names, tmp) -> list[str]:
@@ -209,8 +226,11 @@ def _fit_rows(model, training) -> list:
             rows.append(("training rows", training["n_samples"]))
     if training.get("standardize"):
         rows.append(("standardized", "yes (coefficients shown on the original columns)"))
+    if is_cv_model(model):
+        rows.append(("C (cross-validated)", f"{model.C_:.4g}, selection {model.selection}"))
     rows.append(("solver", getattr(model, "solver_", "?")))
-    rows.append(("iterations", int(np.asarray(getattr(model, "n_iter_", [0])).max())))
+    n_iter = int(np.asarray(getattr(model, "n_iter_", [0])).max())
+    rows.append(("iterations", iterations_text(model) if is_cv_model(model) else n_iter))
     rows.append(("converged", "yes" if getattr(model, "converged_", True) else "NO"))
     history = getattr(model, "history_", None) or {}
     if history.get("gradient_norm"):
@@ -252,7 +272,7 @@ def _evaluated(metrics, data_name, in_sample, target, training) -> str:
 
 
 def _page(model, metrics, train_metrics, y, figures, notes, feature_names, *, title,
-          data_name, in_sample, target, training, se_section="") -> str:  # fmt: skip
+          data_name, in_sample, target, training, se_section="", cv_html="") -> str:  # fmt: skip
     title = title or f"torchlogit report: {type(model).__name__}"
     held = {True: "in-sample", False: "held-out"}.get(in_sample, "evaluated")
     sub = f"torchlogit {__version__} · {time.strftime('%Y-%m-%d %H:%M:%S')}"
@@ -278,6 +298,7 @@ def _page(model, metrics, train_metrics, y, figures, notes, feature_names, *, ti
         "</div>",
         "<h2>Coefficients</h2>",
         _coefficients(model, feature_names),
+        *(["<h2>Cross-validation</h2>", cv_html] if cv_html else []),
         "<h2>Standard errors</h2>",
         se_section,
         "<h2>Plots</h2>",

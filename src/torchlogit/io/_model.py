@@ -9,12 +9,16 @@ The JSON document (``format_version`` :data:`FORMAT_VERSION`) holds
   (:data:`NOT_RESTORED`, see :func:`load`);
 - ``fitted``: whether the tensors and ``attributes`` below are present;
 - ``attributes``: the fitted attributes (``classes_`` with its dtype, ``feature_names_in_``,
-  ``n_features_in_``, ``n_iter_``, ``solver_``, ...) except those rebuilt from tensors;
+  ``n_features_in_``, ``n_iter_``, ``solver_``, ...) except those rebuilt from tensors and
+  the floating-point arrays, which are tensors (below);
 - ``device`` and ``dtype`` of the fitted coefficients, ``library_version``, and ``user``:
   free JSON metadata from the caller (the command line stores the target column there).
 
 The tensors are ``coef`` (the ``(m, p)`` coefficient matrix, intercept in the last column, in
-its fitted dtype) and ``history/<key>`` for each list in ``history_`` (float64).
+its fitted dtype), ``history/<key>`` for each list in ``history_`` (float64) and
+``attributes/<name>`` for each fitted attribute that is a floating-point array, bit for bit in
+its dtype and shape (``LogisticRegressionCV``'s ``Cs_``, ``scores_``, ``coefs_paths_``:
+``n_folds * n_l1_ratios * n_Cs * m * p`` numbers, which would not fit a JSON header).
 """
 
 from __future__ import annotations
@@ -71,10 +75,19 @@ def _encode_params(model) -> dict:
     return params
 
 
-def _encode_attributes(model) -> dict:
-    attrs = {}
+#: The tensor name prefix of a floating-point array attribute.
+ATTRIBUTE_TENSOR = "attributes/"
+_FLOAT_ARRAYS = ("float16", "float32", "float64")
+
+
+def _encode_attributes(model) -> tuple[dict, dict]:
+    """``(JSON attributes, tensors)``: floating-point arrays as tensors, the rest as JSON."""
+    attrs, tensors = {}, {}
     for name, value in vars(model).items():
         if not name.endswith("_") or name.startswith("_") or name in _FROM_TENSORS:
+            continue
+        if isinstance(value, np.ndarray) and value.dtype.name in _FLOAT_ARRAYS:
+            tensors[ATTRIBUTE_TENSOR + name] = torch.from_numpy(np.ascontiguousarray(value))
             continue
         try:
             attrs[name] = encode(value)
@@ -84,7 +97,7 @@ def _encode_attributes(model) -> dict:
                 UserWarning,
                 stacklevel=3,
             )
-    return attrs
+    return attrs, tensors
 
 
 def _history_tensor(key, values) -> torch.Tensor:
@@ -129,8 +142,9 @@ def save(model, path, *, metadata: dict | None = None) -> None:
         coef = model.coef_tensor_
         doc["device"] = str(coef.device)
         doc["dtype"] = str(coef.dtype).removeprefix("torch.")
-        doc["attributes"] = _encode_attributes(model)
+        doc["attributes"], arrays = _encode_attributes(model)
         tensors["coef"] = coef
+        tensors.update(arrays)
         for key, values in getattr(model, "history_", {}).items():
             tensors[f"history/{key}"] = _history_tensor(key, values)
 
@@ -226,6 +240,25 @@ def _check_coef(path, coef: torch.Tensor) -> None:
         )
 
 
+def _attribute_name(name) -> bool:
+    return isinstance(name, str) and name.endswith("_") and not name.startswith("_")
+
+
+def _array_attributes(tensors: dict, attrs: dict) -> dict:
+    """The ``attributes/<name>`` tensors as numpy arrays (float16 / 32 / 64, any shape)."""
+    out = {}
+    for key, t in tensors.items():
+        if not key.startswith(ATTRIBUTE_TENSOR):
+            continue
+        name = key.removeprefix(ATTRIBUTE_TENSOR)
+        if not _attribute_name(name) or name in _FROM_TENSORS or name in attrs:
+            raise ValueError(f"tensor {key!r} does not name a fitted attribute of its own")
+        if str(t.dtype).removeprefix("torch.") not in _FLOAT_ARRAYS:
+            raise ValueError(f"tensor {key!r} is not a floating-point array")
+        out[name] = t.cpu().numpy()
+    return out
+
+
 def _rebuild(path, cls, doc, tensors, target: torch.device):
     params = decode(doc.get("params", {}), where="params")
     if not isinstance(params, dict):
@@ -250,10 +283,9 @@ def _rebuild(path, cls, doc, tensors, target: torch.device):
     model = cls(**params)
     model._validate_params()  # scikit-learn's declared constraints: types and ranges
     attrs = decode(doc.get("attributes", {}), where="attributes")
-    if not isinstance(attrs, dict) or not all(
-        isinstance(k, str) and k.endswith("_") and not k.startswith("_") for k in attrs
-    ):
+    if not isinstance(attrs, dict) or not all(_attribute_name(k) for k in attrs):
         raise ValueError("attributes must be an object of fitted-attribute names")
+    attrs.update(_array_attributes(tensors, attrs))
     coef = tensors.get("coef")
     classes = attrs.get("classes_")
     n_features = attrs.get("n_features_in_")

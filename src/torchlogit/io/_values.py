@@ -9,7 +9,8 @@ these tagged objects, each with exactly one key:
 - ``{"__tuple__": [...]}``
 - ``{"__ndarray__": {"dtype": "<i8", "shape": [...], "values": [...]}}``  one of the dtypes
   of :data:`ARRAY_DTYPES` (bool, int8-64, uint8-64, float16-64, unicode of at most
-  :data:`MAX_STR_WIDTH` characters, and object arrays of str / int / float / bool)
+  :data:`MAX_STR_WIDTH` characters, and object arrays of str / int / float / bool / None,
+  e.g. ``LogisticRegressionCV.l1_ratios_ = [None]``)
 - ``{"__torch_dtype__": "float32"}``, ``{"__numpy_type__": "float64"}``,
   ``{"__torch_device__": "cuda:0"}``
 
@@ -78,9 +79,11 @@ def _encode_array(a: np.ndarray):
         raise NotEncodable(f"strings wider than {MAX_STR_WIDTH} characters are not stored")
     values = [encode(v) for v in a.reshape(-1).tolist()]
     if a.dtype.kind == "O" and not all(
-        isinstance(v, (str, int, float, bool)) for v in a.reshape(-1).tolist()
+        v is None or isinstance(v, (str, int, float, bool)) for v in a.reshape(-1).tolist()
     ):
-        raise NotEncodable("object arrays are stored only when they hold str / int / float / bool")
+        raise NotEncodable(
+            "object arrays are stored only when they hold str / int / float / bool / None"
+        )
     return {"__ndarray__": {"dtype": a.dtype.str, "shape": list(a.shape), "values": values}}
 
 
@@ -128,7 +131,7 @@ _ITEM_CHECKS = {
     "u": _is_int,
     "f": lambda v: isinstance(v, (int, float)) and not isinstance(v, bool),
     "U": lambda v: isinstance(v, str),
-    "O": lambda v: isinstance(v, (str, int, float, bool)),
+    "O": lambda v: v is None or isinstance(v, (str, int, float, bool)),
 }
 
 
@@ -221,11 +224,15 @@ class _Decoder:
 
 
 def _array_item(v, where: str):
-    """An array item: a JSON scalar, or a tagged non-finite float."""
+    """An array item: a JSON scalar, or a tagged non-finite float (``null`` only in object
+    arrays, checked by the caller)."""
     if isinstance(v, dict) and set(v) == {"__float__"}:
         return _decode_leaf("__float__", v["__float__"], where)
-    if v is None or isinstance(v, (list, dict)):
-        raise ValueError(f"{where}: array items must be numbers, booleans or strings")
+    if isinstance(v, (list, dict)):
+        raise ValueError(
+            f"{where}: array items must be numbers, booleans or strings (or null in an object "
+            "array)"
+        )
     return v
 
 
