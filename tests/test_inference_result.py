@@ -94,3 +94,22 @@ def test_parquet_source_is_read_once_for_both_tables(tmp_path, monkeypatch):
     for table, cov_type in ((nonrobust, "nonrobust"), (hc0, "HC0")):
         assert_table_matches(table, _sm(Xdf, y, cov_type=cov_type))
     assert list(hc0.index) == ["intercept", "a", "b", "c", "d"]
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_hc1_standard_errors_are_hc0_times_sqrt_n_over_n_minus_q(n_classes):
+    """With frequency weights ``N`` is the weight sum (the repeated rows), not the rows."""
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((300, 3))
+    W = rng.standard_normal((n_classes, 3))
+    y = np.argmax(X @ W.T + rng.gumbel(size=(300, n_classes)), axis=1)
+    w = rng.integers(1, 4, 300)
+    result = _fit(X, y, sample_weight=w).inference(X, y, w)
+    rep = np.repeat(np.arange(300), w)
+    hc0 = _sm(X[rep], y[rep], cov_type="HC0", multinomial=n_classes > 2)
+    N, q = w.sum(), (n_classes - 1) * 4
+    want = np.asarray(hc0.bse).ravel(order="F") * np.sqrt(N / (N - q))
+    np.testing.assert_allclose(result.std_errors("HC1"), want, rtol=RTOL)
+    np.testing.assert_allclose(
+        result.std_errors("HC1") / result.std_errors("HC0"), np.sqrt(N / (N - q)), rtol=1e-13
+    )
