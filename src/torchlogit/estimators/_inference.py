@@ -3,7 +3,10 @@
 The estimator keeps no data: each method takes the training data again (arrays, sparse, a
 streaming source; on every rank of a distributed fit its own rows), prepares them through
 the one preparation path and reads them once at the fitted coefficients
-(:func:`torchlogit.fitting.inference_moments`). The maths is in :mod:`torchlogit.fitting`.
+(:func:`torchlogit.fitting.inference_moments`). :meth:`InferenceMixin.inference` keeps that
+pass's sums in an :class:`~torchlogit.fitting.InferenceResult` (as statsmodels' results
+object) so that several covariances, tables and tests cost one pass; the other methods read
+the data for their one ``cov_type``. The maths is in :mod:`torchlogit.fitting`.
 """
 
 from __future__ import annotations
