@@ -28,15 +28,7 @@ penalty ``½ Σ_j f_j ||W_j||² / C`` the information is the penalised Hessian
 ``I + diag(f / C)`` of the ``K``-class coefficients, and the contrasts' covariance is
 ``A V A^T`` (``A``: the contrast map). L1 / elastic-net fits are refused (post-selection).
 
-(Quasi-)separation: each parameter's information is at most its bound
-``B_j = ¼ sum_i s_i a_ij²`` (``h_i <= ¼``). When a direction separates the classes (every
-row on its side of it, ties allowed), the unpenalised optimum lies at infinity along it: the
-fit's coefficients there grow with its ``tol``, the rows off the tie are fitted with
-probability 0 or 1 and their ``h_i`` vanish, so ``I_jj / B_j`` of the terms that vary on them
-falls by orders of magnitude (``e^{-margin}``); a finite optimum keeps it near the average
-``4 h_i`` over the rows where the term varies. A ratio below :data:`SEPARATION_RATIO` is
-reported (:class:`SeparableDataWarning`) naming those terms; every row on its side is
-perfect separation, reported as such.
+(Quasi-)separation is reported naming the terms concerned (:mod:`._inference_separation`).
 """
 
 from __future__ import annotations
@@ -54,10 +46,10 @@ from ..data import (
     iter_row_blocks,
     linear_predict,
     transpose_matmul,
-    weighted_square_sums,
 )
 from ..objective import make_loss
 from ._engine import SeparableDataWarning, build_penalty
+from ._inference_separation import DECIDED, decided_square_sums, warn_if_quasi_separated
 
 
 @dataclass
@@ -128,10 +120,6 @@ def _add_blocks(out, X, blocks, p: int, d: int, fit_intercept: bool) -> None:
 
 
 BLOCK_ROWS = 65_536  # rows per product: bounded temporaries, float64 copies of float32 rows
-#: ``I_jj / B_j`` below this names term ``j`` as separating (module docstring). A finite
-#: optimum keeps it above ~1e-2 on statsmodels' datasets and on a slope of 8 per standard
-#: deviation; quasi-separated terms fall below 1e-7 at the default ``tol`` (1e-8).
-SEPARATION_RATIO = 1e-5
 
 
 def _in_float64(block: Batch) -> Batch:
@@ -163,10 +151,11 @@ class _Sums:
         self.head[0] += torch.dot(sw, lo)
         self.head[1] += sw.sum()
         self.head[2:] += torch.zeros_like(self.head[2:]).index_add_(0, y, sw.double())
-        self.sq += weighted_square_sums(X, sw.unsqueeze(1))[:, 0]
-        _add_blocks(
-            self.info, X, [(kl, sw * h) for kl, h in self.loss.hessian_blocks(raw)], p, d, fi
-        )
+        blocks = list(self.loss.hessian_blocks(raw))
+        _add_blocks(self.info, X, [(kl, sw * h) for kl, h in blocks], p, d, fi)
+        for (k, l), h in blocks:
+            if k == l:
+                self.sq[k] += decided_square_sums(X, sw, 4 * h < DECIDED, fi)
         if self.meat is not None:
             pairs = [((k, l), sw * r[:, k] * r[:, l]) for k in range(m) for l in range(k, m)]
             _add_blocks(self.meat, X, pairs, p, d, fi)
@@ -227,7 +216,7 @@ def inference_moments(
     G = 0 if groups is None else int(groups[0])
     dev = coef.device
     K = len(training.classes)
-    layout = [2 + K, n_par * n_par, n_par * n_par, G * n_par, d]
+    layout = [2 + K, n_par * n_par, n_par * n_par, G * n_par, n_par]
     acc = torch.zeros(sum(layout), dtype=torch.float64, device=dev)
     head, info_f, meat_f, clus_f, sq_f = torch.split(acc, layout)
     sums = _Sums(
@@ -235,7 +224,7 @@ def inference_moments(
         info_f.view(n_par, n_par),
         meat_f.view(n_par, n_par) if meat else None,
         clus_f.view(G, m, p),
-        sq_f,
+        sq_f.view(m, p),
         loss,
         p,
         d,
@@ -275,7 +264,7 @@ def inference_moments(
     want_meat = meat
     head, info, meat, clus, sq = np.split(acc, np.cumsum(layout)[:-1])
     info, meat = info.reshape(n_par, n_par), meat.reshape(n_par, n_par)
-    bound = np.tile(np.r_[sq, head[1]][:p], m) / 4  # B_j, [w, intercept] per class block
+    bound = sq / 4  # ¼ sum over the decided rows, [w, intercept] per class block
     if penalized:  # the penalised Hessian of C sum s_i l_i + r(W), divided by C
         pen = training.weight_sum * spec_penalty_diagonal(spec, training, coef)
         info = info + np.diag(pen.reshape(-1))
@@ -283,7 +272,7 @@ def inference_moments(
     names = [f"x{j}" for j in range(d)] if names is None else [str(n) for n in names]
     order = np.concatenate([k * p + _block_order(p, d, fi) for k in range(m)])
     if not (penalized or perfect):
-        _warn_if_quasi_separated(np.diag(info)[order], bound[order], names, fi, training.classes)
+        warn_if_quasi_separated(np.diag(info)[order], bound[order], names, fi, training.classes)
     coef_np = coef.double().cpu().numpy().reshape(-1)[order]
     info, meat = info[np.ix_(order, order)], meat[np.ix_(order, order)]
     cm = None if clus_mat is None else clus_mat[:, order].T @ clus_mat[:, order]
@@ -318,33 +307,6 @@ def inference_moments(
         has_offset=has_offset,
         penalized=penalized,
         transform=transform,
-    )
-
-
-def _warn_if_quasi_separated(info_diag, bound, names, fit_intercept: bool, classes) -> None:
-    """Warn naming the terms whose information is below :data:`SEPARATION_RATIO` of its
-    bound ``B_j`` (``info_diag``, ``bound``: table order, every class block for ``m > 1``)."""
-    ratio = np.divide(info_diag, bound, out=np.ones_like(bound), where=bound > 0)
-    flagged = np.flatnonzero((bound > 0) & (ratio < SEPARATION_RATIO))
-    if flagged.size == 0:
-        return
-    terms = (["intercept"] if fit_intercept else []) + list(names)
-    p = len(terms)
-    per_class = len(bound) > p
-    labels = []
-    for j in flagged:
-        term = terms[j % p]
-        label = f"{term} (class {classes.tolist()[j // p]!r})" if per_class else term
-        labels.append(f"{label}: {ratio[j]:.1e}")
-    warnings.warn(
-        "Perfect separation or prediction detected, parameters may not be identified: the "
-        "classes are (quasi-)separated along " + ", ".join(labels) + " (information as a "
-        "share of its bound ¼ Σ s_i x_ij²). The fitted probabilities are 0 or 1 on the rows "
-        "where these terms vary, their estimates grow without bound as tol shrinks, and "
-        "their standard errors, z and p-values mean nothing. Drop these terms (or the rows "
-        "they predict perfectly), or fit with penalty='l2'.",
-        SeparableDataWarning,
-        stacklevel=5,
     )
 
 
