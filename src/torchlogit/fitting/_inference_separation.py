@@ -76,9 +76,9 @@ def warn_if_quasi_separated(info_diag, bound, names, fit_intercept: bool, classe
         "classes are (quasi-)separated along " + ", ".join(labels) + " (information as a "
         "share of ¼ Σ s_i x_ij² over the rows fitted with probability ~0 or 1). The fitted "
         "probabilities are 0 or 1 on the rows where these terms vary, their estimates grow "
-        "without bound as tol shrinks, and "
-        "their standard errors, z and p-values mean nothing. Drop these terms (or the rows "
-        "they predict perfectly), or fit with penalty='l2'.",
+        "without bound as tol shrinks, and their standard errors, z and p-values mean "
+        "nothing. Drop these terms (or the rows they predict perfectly), or fit with "
+        "penalty='l2'.",
         SeparableDataWarning,
         stacklevel=5,
     )
