@@ -114,3 +114,22 @@ def test_penalised_fit_is_not_reported():
         warnings.simplefilter("always")
         clf.coef_table(X, y)
     assert not [w for w in caught if issubclass(w.category, SeparableDataWarning)]
+
+
+def test_sparse_and_streamed_data_name_the_same_term():
+    import scipy.sparse as sp
+
+    from torchlogit.data import ArraySource
+
+    X, y = _quasi_separated(seed=4)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = _fit(X, y)
+    _, dense = _separation_warnings(clf, X, y)
+    _, sparse = _separation_warnings(clf, sp.csr_matrix(X), y)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clf.inference(ArraySource(X, y, chunk_rows=37))
+    streamed = [str(w.message) for w in caught if issubclass(w.category, SeparableDataWarning)]
+    assert len(dense) == 1 and "along x1:" in dense[0]
+    assert sparse == dense and streamed == dense
