@@ -43,3 +43,20 @@ def test_summary_cluster_needs_groups_in_flags(spector, capsys):
     )
     assert main(["summary", str(model), str(path), "--cov-type", "cluster", "--groups", "x"]) == 1
     assert "no column 'x' (--groups)" in capsys.readouterr().err
+
+
+def test_summary_of_collinear_columns_names_them(tmp_path, capsys):
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"a": rng.standard_normal(200), "b": rng.standard_normal(200)})
+    df["c"] = df["a"] + 2 * df["b"]  # statsmodels: a bare "Singular matrix"
+    df["y"] = (df["a"] + rng.logistic(size=200) > 0).astype(int)
+    path, model = tmp_path / "col.csv", tmp_path / "col.safetensors"
+    df.to_csv(path, index=False)
+    argv = ["fit", str(path), "--target", "y", "--penalty", "none", "--out", str(model)]
+    assert main([*argv, "--quiet"]) == 0
+    capsys.readouterr()
+    assert main(["summary", str(model), str(path)]) == 1
+    err = capsys.readouterr().err
+    assert "these terms are collinear" in err and "{a, b, c}" in err and "Traceback" not in err

@@ -113,6 +113,10 @@ def _inference_worker(rank, world_size, store, out_dir):
                 g = groups[rows] if cov_type == "cluster" else None
                 t = clf.coef_table(X[rows], y[rows], w[rows], cov_type=cov_type, groups=g)
                 t.to_pickle(os.path.join(out_dir, f"{n_classes}-{cov_type}-{rank}.pkl"))
+            result = clf.inference(X[rows], y[rows], w[rows], groups=groups[rows])  # one pass
+            for cov_type in COV_TYPES:
+                t = result.coef_table(cov_type)
+                t.to_pickle(os.path.join(out_dir, f"{n_classes}-result-{cov_type}-{rank}.pkl"))
             source = ArraySource(X[rows], y[rows], weight=w[rows], chunk_rows=20)
             t = clf.coef_table(source, cov_type="cluster", groups=groups[rows])
             t.to_pickle(os.path.join(out_dir, f"{n_classes}-source-{rank}.pkl"))
@@ -135,6 +139,8 @@ def test_two_ranks_equal_one_process(tmp_path):
             want = clf.coef_table(X, y, w, cov_type=cov_type, groups=g)
             for rank in (0, 1):
                 got = pd.read_pickle(tmp_path / f"{n_classes}-{cov_type}-{rank}.pkl")
+                _assert_same(got, want, rtol=1e-8)
+                got = pd.read_pickle(tmp_path / f"{n_classes}-result-{cov_type}-{rank}.pkl")
                 _assert_same(got, want, rtol=1e-8)
         want = clf.coef_table(X, y, w, cov_type="cluster", groups=groups)
         for rank in (0, 1):

@@ -48,3 +48,17 @@ def test_multinomial_forest_has_a_row_per_class_and_term(tmp_path):
     clf = LogisticRegression(C=np.inf, tol=1e-10).fit(X, y)
     html = write_report(clf, X, y, tmp_path / "m", in_sample=True).read_text()
     assert "1 · a" in html and "2 · c" in html and (tmp_path / "m" / "forest.png").exists()
+
+
+def test_quasi_separated_terms_are_named_in_a_note(tmp_path):
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.standard_normal(400), "sep": rng.standard_normal(400)})
+    X.loc[:59, "sep"] = 0.0  # ties at sep = 0 hold both classes; sep > 0 => y = 1
+    y = (X["sep"] > 0).to_numpy().astype(int)
+    y[:60] = rng.integers(0, 2, 60)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        clf = LogisticRegression(C=np.inf, tol=1e-10).fit(X, y)
+    html = write_report(clf, X, y, tmp_path / "q", in_sample=True).read_text()
+    assert 'class="note">note: Perfect separation or prediction detected' in html
+    assert "separated along sep:" in html and "along a:" not in html

@@ -3,7 +3,10 @@
 The estimator keeps no data: each method takes the training data again (arrays, sparse, a
 streaming source; on every rank of a distributed fit its own rows), prepares them through
 the one preparation path and reads them once at the fitted coefficients
-(:func:`torchlogit.fitting.inference_moments`). The maths is in :mod:`torchlogit.fitting`.
+(:func:`torchlogit.fitting.inference_moments`). :meth:`InferenceMixin.inference` keeps that
+pass's sums in an :class:`~torchlogit.fitting.InferenceResult` (as statsmodels' results
+object) so that several covariances, tables and tests cost one pass; the other methods read
+the data for their one ``cov_type``. The maths is in :mod:`torchlogit.fitting`.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from ..data import StreamingSource, prepare
 
 
 class InferenceMixin:
-    """``coef_table``, ``covariance_matrix``, ``std_errors``, ``summary``, ``wald_test`` and
-    ``likelihood_ratio_test`` for an estimator with ``coef_tensor_`` and ``_spec``.
+    """``inference`` (one pass, every ``cov_type``), ``coef_table``, ``covariance_matrix``,
+    ``std_errors``, ``summary``, ``wald_test`` and ``likelihood_ratio_test`` for an estimator
+    with ``coef_tensor_`` and ``_spec``.
 
     Parameters shared by the methods: ``X``, ``y``, ``sample_weight`` (frequency weights: an
     integer weight equals repeated rows, standard errors included), ``offset`` as in ``fit``
@@ -31,9 +35,7 @@ class InferenceMixin:
     (statsmodels' ``MNLogit``), class-major.
     """
 
-    def _moments(
-        self, X, y, sample_weight, groups, offset, cov_type="HC0"
-    ) -> fitting.InferenceMoments:
+    def _moments(self, X, y, sample_weight, groups, offset, meat=True) -> fitting.InferenceMoments:
         check_is_fitted(self, "_coef")
         reducer = _distributed.reducer_for(self.distributed)
         validator = clone(self)
@@ -68,26 +70,44 @@ class InferenceMixin:
                 groups = X.read_column(groups)
             codes = fitting.encode_groups(groups, training.reducer)
         spec = self._spec(training.n_features)
-        robust = cov_type in ("HC0", "HC1")  # the only ones that need the HC0 meat
         return fitting.inference_moments(
-            spec, training, self._coef, groups=codes, names=names, meat=robust
+            spec, training, self._coef, groups=codes, names=names, meat=meat
+        )
+
+    def _result(self, X, y, sample_weight, groups, offset, cov_type) -> fitting.InferenceResult:
+        """One ``cov_type``'s result: the HC0 meat only when that covariance needs it."""
+        robust = cov_type in ("HC0", "HC1")
+        return fitting.InferenceResult(
+            self._moments(X, y, sample_weight, groups, offset, meat=robust)
+        )
+
+    def inference(
+        self, X, y=None, sample_weight=None, *, groups=None, offset=None
+    ) -> fitting.InferenceResult:
+        """Read the training data once and return an
+        :class:`~torchlogit.fitting.InferenceResult` (as statsmodels' ``Logit(...).fit()``):
+        ``coef_table``, ``covariance_matrix``, ``std_errors``, ``summary`` and ``wald_test``
+        for every ``cov_type`` (``"cluster"`` when ``groups`` is given) without another pass.
+
+        The one pass sums the information ``I``, the HC0 meat ``M`` and, with ``groups``, the
+        cluster meat ``M_c`` at the fitted coefficients; call it again after a refit.
+        """
+        return fitting.InferenceResult(
+            self._moments(X, y, sample_weight, groups, offset, meat=True)
         )
 
     def covariance_matrix(
         self, X, y=None, sample_weight=None, *, cov_type="nonrobust", groups=None, offset=None
     ) -> np.ndarray:
         """The ``(q, q)`` covariance of the parameters (intercept first), float64."""
-        moments = self._moments(X, y, sample_weight, groups, offset, cov_type)
-        return fitting.covariance(moments, cov_type)
+        result = self._result(X, y, sample_weight, groups, offset, cov_type)
+        return result.covariance_matrix(cov_type)
 
     def std_errors(
         self, X, y=None, sample_weight=None, *, cov_type="nonrobust", groups=None, offset=None
     ) -> np.ndarray:
         """The ``(q,)`` standard errors ``sqrt(diag(covariance_matrix))``."""
-        V = self.covariance_matrix(
-            X, y, sample_weight, cov_type=cov_type, groups=groups, offset=offset
-        )
-        return np.sqrt(np.diag(V))
+        return self._result(X, y, sample_weight, groups, offset, cov_type).std_errors(cov_type)
 
     def coef_table(
         self,
@@ -102,10 +122,10 @@ class InferenceMixin:
     ):
         """A pandas DataFrame: ``coef``, ``std_err``, ``z``, ``p_value``, ``ci_lower``,
         ``ci_upper`` (normal; level ``1 - alpha``); index ``"intercept"`` then the feature
-        names (``x0, x1, ...`` without names), a ``(class, term)`` MultiIndex for ``K > 2``."""
-        moments = self._moments(X, y, sample_weight, groups, offset, cov_type)
-        V = fitting.covariance(moments, cov_type)
-        return fitting.coefficient_table(moments, V, alpha)
+        names (``x0, x1, ...`` without names), a ``(class, term)`` MultiIndex for ``K > 2``.
+        Each call reads the data once; for several ``cov_type`` use :meth:`inference`."""
+        result = self._result(X, y, sample_weight, groups, offset, cov_type)
+        return result.coef_table(cov_type, alpha)
 
     def summary(
         self,
@@ -120,10 +140,7 @@ class InferenceMixin:
     ) -> str:
         """A statsmodels-like text summary: fit statistics (observations, log-likelihood,
         null log-likelihood, pseudo R², LLR p-value) and the coefficient table."""
-        moments = self._moments(X, y, sample_weight, groups, offset, cov_type)
-        V = fitting.covariance(moments, cov_type)
-        table = fitting.coefficient_table(moments, V, alpha)
-        return fitting.summary_text(moments, table, cov_type=cov_type)
+        return self._result(X, y, sample_weight, groups, offset, cov_type).summary(cov_type, alpha)
 
     def wald_test(
         self,
@@ -141,8 +158,8 @@ class InferenceMixin:
         default 0): ``(statistic, df, p_value)`` with the χ²(r) distribution."""
         if X is None:
             raise ValueError("wald_test needs the training data: wald_test(R, q, X, y)")
-        moments = self._moments(X, y, sample_weight, groups, offset, cov_type)
-        return fitting.wald_test(moments, fitting.covariance(moments, cov_type), R, q)
+        result = self._result(X, y, sample_weight, groups, offset, cov_type)
+        return result.wald_test(R, q, cov_type)
 
     def likelihood_ratio_test(
         self, other, X, y=None, sample_weight=None, *, other_X=None, offset=None
@@ -161,8 +178,8 @@ class InferenceMixin:
                     "the likelihood-ratio test needs unpenalised fits (penalty=None): a "
                     "penalised log-likelihood ratio has no χ² distribution"
                 )
-        mine = self._moments(X, y, sample_weight, None, offset, "nonrobust")
-        theirs = other._moments(other_X, y, sample_weight, None, offset, "nonrobust")
+        mine = self._moments(X, y, sample_weight, None, offset, meat=False)
+        theirs = other._moments(other_X, y, sample_weight, None, offset, meat=False)
         return fitting.likelihood_ratio_test(mine, theirs)
 
 

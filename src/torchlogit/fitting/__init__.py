@@ -21,6 +21,7 @@ from ._engine import (
 from ._inference import InferenceMoments, encode_groups, inference_moments
 from ._inference_tables import (
     ChiSquareTest,
+    InferenceResult,
     coefficient_table,
     likelihood_ratio_test,
     null_loglik,
@@ -38,6 +39,7 @@ __all__ = [
     "COV_TYPES",
     "ChiSquareTest",
     "InferenceMoments",
+    "InferenceResult",
     "coefficient_table",
     "covariance",
     "encode_groups",

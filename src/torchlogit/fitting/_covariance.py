@@ -23,7 +23,8 @@ def _inverse(information: np.ndarray, terms: list) -> np.ndarray:
         raise np.linalg.LinAlgError(
             "the information matrix is singular: no information on "
             + ", ".join(_name(terms[j]) for j in zero)
-            + " (a constant or all-zero column, or a class with no rows)"
+            + " (a constant or all-zero column, a class with no rows, or a term whose rows are "
+            "all fitted with probability 0 or 1: the classes are separated along it)"
         )
     R = information / np.outer(scale, scale)
     vals, vecs = np.linalg.eigh(R)

@@ -27,6 +27,8 @@ sub-block of the ``K``-class one (same probabilities, class 0's logit held fixed
 penalty ``½ Σ_j f_j ||W_j||² / C`` the information is the penalised Hessian
 ``I + diag(f / C)`` of the ``K``-class coefficients, and the contrasts' covariance is
 ``A V A^T`` (``A``: the contrast map). L1 / elastic-net fits are refused (post-selection).
+
+(Quasi-)separation is reported naming the terms concerned (:mod:`._inference_separation`).
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ from ..data import (
 )
 from ..objective import make_loss
 from ._engine import SeparableDataWarning, build_penalty
+from ._inference_separation import DECIDED, decided_square_sums, warn_if_quasi_separated
 
 
 @dataclass
@@ -132,8 +135,8 @@ def _in_float64(block: Batch) -> Batch:
 class _Sums:
     """The float64 accumulators of :func:`inference_moments` and one block's contribution."""
 
-    def __init__(self, head, info, meat, clus, loss, p: int, d: int, fit_intercept: bool):
-        self.head, self.info, self.meat, self.clus = head, info, meat, clus
+    def __init__(self, head, info, meat, clus, sq, loss, p: int, d: int, fit_intercept: bool):
+        self.head, self.info, self.meat, self.clus, self.sq = head, info, meat, clus, sq
         self.loss, self.p, self.d, self.fi = loss, p, d, fit_intercept
 
     def add(self, block: Batch, coef: torch.Tensor, codes) -> torch.Tensor:
@@ -148,9 +151,11 @@ class _Sums:
         self.head[0] += torch.dot(sw, lo)
         self.head[1] += sw.sum()
         self.head[2:] += torch.zeros_like(self.head[2:]).index_add_(0, y, sw.double())
-        _add_blocks(
-            self.info, X, [(kl, sw * h) for kl, h in self.loss.hessian_blocks(raw)], p, d, fi
-        )
+        blocks = list(self.loss.hessian_blocks(raw))
+        _add_blocks(self.info, X, [(kl, sw * h) for kl, h in blocks], p, d, fi)
+        for (k, l), h in blocks:
+            if k == l:
+                self.sq[k] += decided_square_sums(X, sw, 4 * h < DECIDED, fi)
         if self.meat is not None:
             pairs = [((k, l), sw * r[:, k] * r[:, l]) for k in range(m) for l in range(k, m)]
             _add_blocks(self.meat, X, pairs, p, d, fi)
@@ -211,14 +216,15 @@ def inference_moments(
     G = 0 if groups is None else int(groups[0])
     dev = coef.device
     K = len(training.classes)
-    layout = [2 + K, n_par * n_par, n_par * n_par, G * n_par]
+    layout = [2 + K, n_par * n_par, n_par * n_par, G * n_par, n_par]
     acc = torch.zeros(sum(layout), dtype=torch.float64, device=dev)
-    head, info_f, meat_f, clus_f = torch.split(acc, layout)
+    head, info_f, meat_f, clus_f, sq_f = torch.split(acc, layout)
     sums = _Sums(
         head,
         info_f.view(n_par, n_par),
         meat_f.view(n_par, n_par) if meat else None,
         clus_f.view(G, m, p),
+        sq_f.view(m, p),
         loss,
         p,
         d,
@@ -245,7 +251,8 @@ def inference_moments(
     if training.distributed:
         acc = training.reducer.all_reduce_sum(acc)
         worst = training.reducer.all_reduce_max(worst.reshape(1))[0]
-    if not penalized and -float("inf") < float(worst) < 0:
+    perfect = not penalized and -float("inf") < float(worst) < 0
+    if perfect:
         warnings.warn(
             "the data are perfectly separable (every row is on its side of the decision "
             "boundary): the unpenalised estimates lie at infinity and these standard errors "
@@ -255,17 +262,20 @@ def inference_moments(
         )
     acc = acc.double().cpu().numpy()
     want_meat = meat
-    head, info, meat, clus = np.split(acc, np.cumsum(layout)[:-1])
+    head, info, meat, clus, sq = np.split(acc, np.cumsum(layout)[:-1])
     info, meat = info.reshape(n_par, n_par), meat.reshape(n_par, n_par)
+    bound = sq / 4  # ¼ sum over the decided rows, [w, intercept] per class block
     if penalized:  # the penalised Hessian of C sum s_i l_i + r(W), divided by C
         pen = training.weight_sum * spec_penalty_diagonal(spec, training, coef)
         info = info + np.diag(pen.reshape(-1))
     clus_mat = clus.reshape(G, n_par) if groups is not None else None
+    names = [f"x{j}" for j in range(d)] if names is None else [str(n) for n in names]
     order = np.concatenate([k * p + _block_order(p, d, fi) for k in range(m)])
+    if not (penalized or perfect):
+        warn_if_quasi_separated(np.diag(info)[order], bound[order], names, fi, training.classes)
     coef_np = coef.double().cpu().numpy().reshape(-1)[order]
     info, meat = info[np.ix_(order, order)], meat[np.ix_(order, order)]
     cm = None if clus_mat is None else clus_mat[:, order].T @ clus_mat[:, order]
-    names = [f"x{j}" for j in range(d)] if names is None else [str(n) for n in names]
     terms = (["intercept"] if fi else []) + names
     transform = None
     if m == 1:

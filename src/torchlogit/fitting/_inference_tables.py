@@ -6,6 +6,9 @@
 - likelihood-ratio test of nested models: ``LR = 2 (ℓ_big - ℓ_small) ~ χ²(q_big - q_small)``;
 - the null log-likelihood (intercept only, no offset) in closed form from the class weight
   sums ``n_k``: ``ℓ_0 = sum_k n_k log(n_k / N)``; McFadden's pseudo R² ``1 - ℓ / ℓ_0``.
+
+:class:`InferenceResult` holds one pass's moments and answers all of these for any
+``cov_type`` (as a statsmodels results object): the data are not read again.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import stats
+
+from ._covariance import covariance
 
 
 @dataclass(frozen=True)
@@ -141,3 +146,65 @@ def summary_text(moments, table, *, cov_type: str, model: str = "") -> str:
 
 def _rows_note(moments) -> str:
     return f" ({moments.n_rows} rows)" if moments.n_rows != round(moments.n_obs) else ""
+
+
+class InferenceResult:
+    """The moments of one pass over the training data (:class:`InferenceMoments`) and every
+    table and test built from them, for any ``cov_type`` (one of :data:`COV_TYPES`; each
+    covariance computed once and kept), as a statsmodels ``LogitResults``: nothing here reads
+    the data again.
+
+    ``"HC0"`` / ``"HC1"`` need the moments computed with the HC0 meat, ``"cluster"`` with
+    groups; the others are always available.
+    """
+
+    def __init__(self, moments):
+        self.moments = moments
+        self._cov: dict[str, np.ndarray] = {}
+
+    @property
+    def params(self) -> np.ndarray:
+        """``(q,)`` the parameters in the table's order (intercept first)."""
+        return self.moments.params
+
+    @property
+    def loglik(self) -> float:
+        """``ℓ = sum_i s_i log p(y_i)`` at the fitted coefficients."""
+        return self.moments.loglik
+
+    @property
+    def n_obs(self) -> float:
+        """``N``: the weight sum (the number of observations under frequency weights)."""
+        return self.moments.n_obs
+
+    def covariance_matrix(self, cov_type: str = "nonrobust") -> np.ndarray:
+        """The ``(q, q)`` covariance of :attr:`params` (a copy)."""
+        if cov_type not in self._cov:
+            self._cov[cov_type] = covariance(self.moments, cov_type)
+        return self._cov[cov_type].copy()
+
+    def std_errors(self, cov_type: str = "nonrobust") -> np.ndarray:
+        """``(q,)``: ``sqrt(diag V)``."""
+        return np.sqrt(np.diag(self.covariance_matrix(cov_type)))
+
+    def coef_table(self, cov_type: str = "nonrobust", alpha: float = 0.05):
+        """:func:`coefficient_table` for ``cov_type``."""
+        return coefficient_table(self.moments, self.covariance_matrix(cov_type), alpha)
+
+    def summary(self, cov_type: str = "nonrobust", alpha: float = 0.05) -> str:
+        """:func:`summary_text` for ``cov_type``."""
+        table = self.coef_table(cov_type, alpha)
+        return summary_text(self.moments, table, cov_type=cov_type)
+
+    def wald_test(self, R, q=None, cov_type: str = "nonrobust") -> ChiSquareTest:
+        """:func:`wald_test` of ``R β = q`` with the ``cov_type`` covariance."""
+        return wald_test(self.moments, self.covariance_matrix(cov_type), R, q)
+
+    def __repr__(self) -> str:
+        m = self.moments
+        kinds = ["nonrobust"] + (["HC0", "HC1"] if m.meat is not None else [])
+        kinds += ["cluster"] if m.cluster_meat is not None else []
+        return (
+            f"InferenceResult({m.n_params} parameters, N={m.n_obs:g}, "
+            f"loglik={m.loglik:.6g}, cov_types={kinds})"
+        )
