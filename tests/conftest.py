@@ -11,6 +11,10 @@ from __future__ import annotations
 
 import os
 
+# scikit-learn's array-API checks (the estimator declares ``array_api_support``) run only when
+# SciPy's array-API mode is on, as in scikit-learn's own CI; it must be set before SciPy loads.
+os.environ.setdefault("SCIPY_ARRAY_API", "1")
+
 import torch
 from threadpoolctl import threadpool_limits
 

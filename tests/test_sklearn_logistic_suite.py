@@ -7,7 +7,8 @@ through torchlogit's aliases), and its tests are collected here. The reference i
 scikit-learn's own expectations (values, messages, warnings, shapes), independent of torchlogit.
 
 The only tests marked ``xfail`` (non-strict: a pass is fine) are those that check scikit-learn's
-private functions or behaviour that only liblinear has (see ``XFAIL`` below, one reason each),
+private functions or behaviour that only liblinear has, and one documented difference (``n_jobs``
+keeps a meaning; see ``XFAIL`` below, one reason each),
 and, strictly, known incompatibilities whose fix is pending outside the estimator (``PENDING``).
 The array-API variants run (``SCIPY_ARRAY_API=1``, see ``_array_api_enabled``) for the
 namespaces and devices present: NumPy, torch on the CPU and, where there is one, on CUDA.
@@ -55,25 +56,17 @@ XFAIL: dict[str, str] = {
     r"test_logistic_cv\[.*": _LIBLINEAR
     + "6-decimal equality to scikit-learn's LogisticRegressionCV(solver='liblinear'), 1.6e-5 "
     "from the exact optimum at liblinear's tol=1e-4 (torchlogit: 1e-7)",
+    r"test_logisticregression_warns_with_n_jobs": "a documented difference (issue #14 gives "
+    "n_jobs a meaning: CPU threads during fit), so torchlogit does not warn, as scikit-learn "
+    "1.8+ does, that n_jobs has no effect",
 }
 
 # Real incompatibilities whose fix lies outside the estimator (strict: once fixed, the XPASS
 # fails, so the entry is removed). Not internals, not liblinear: these must come to pass.
-_SAGA_TOL = (
-    "under sag/saga/liblinear scikit-learn's tol is no gradient bound (saga: relative "
-    "coefficient change), yet the engine stops the exact solver at max|grad| <= tol, far "
-    "looser here; fix: min(tol, the solver's default_tol) in fitting/_engine.py "
-    "(SolverAlias.gradient_tol)"
-)
 PENDING: dict[str, str] = {
     r"test_logistic_regression_array_api_compliance\[torch-.*-float32-.*": "tol=1e-12 is "
     "below float32's resolution: scikit-learn's lbfgs stops on scipy's ftol and calls that "
     "converged; torchlogit's solvers stop at the working precision and warn (fitting/_engine.py)",
-    r"test_elastic_net_vs_l1_l2\[(100|1000000\.0)\]": _SAGA_TOL,
-    r"test_scores_attribute_layout_elasticnet": _SAGA_TOL,
-    r"test_logisticregression_warns_with_n_jobs": "a decision, not a bug: torchlogit gives "
-    "n_jobs a meaning (CPU threads during fit), so it does not warn, as scikit-learn 1.8+ "
-    "does, that n_jobs has no effect and goes in 1.10",
 }
 
 

@@ -18,6 +18,7 @@ from sklearn.utils.validation import check_is_fitted
 from .. import distributed as _distributed
 from .. import fitting
 from ..data import StreamingSource, prepare
+from ._namespace import numpy_of
 
 
 class InferenceMixin:
@@ -59,7 +60,7 @@ class InferenceMixin:
         seen = getattr(validator, "feature_names_in_", None)
         if names is not None and (seen is None or list(seen) != list(names)):
             raise ValueError("X's feature names differ from those seen in fit")
-        if not np.array_equal(training.classes, self.classes_):
+        if not np.array_equal(training.classes, numpy_of(self.classes_)):
             raise ValueError(
                 f"the data hold the classes {training.classes!r}, but the model was fitted on "
                 f"{self.classes_!r}"

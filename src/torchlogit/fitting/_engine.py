@@ -102,9 +102,20 @@ def check_solver(solver: str, *, options=None, distributed: bool = False) -> Non
         )
 
 
-def resolve_tol(tol: float | None, solver: str) -> float:
-    """``tol``, or the solver's declared ``default_tol`` when ``tol`` is None."""
-    return float(_solvers.get_solver(solver).default_tol if tol is None else tol)
+def resolve_tol(tol: float | None, solver: str, requested: str | None = None) -> float:
+    """``tol``, or the solver's declared ``default_tol`` when ``tol`` is None.
+
+    ``requested``: the name the user asked for. Under a scikit-learn name whose ``tol`` is not
+    a gradient bound (``sag``, ``saga``, ``liblinear``: see ``solvers.SolverAlias``) the exact
+    solver that runs stops at ``min(tol, default_tol)``, never looser than its own "solved".
+    """
+    default = float(_solvers.get_solver(solver).default_tol)
+    if tol is None:
+        return default
+    alias = _solvers.SKLEARN_SOLVERS.get(requested)
+    if alias is not None and not alias.gradient_tol:
+        return min(float(tol), default)
+    return float(tol)
 
 
 def _able(capability: str) -> list[str]:
@@ -254,7 +265,7 @@ def fit(spec, training, *, warm_start=None) -> FitResult:
         if caps.lookahead:  # the line search's pass also computes (g, H): one pass per step
             solved = LookaheadObjective(objective)
     verbose = spec.verbose if reducer.rank == 0 else 0
-    tol = resolve_tol(spec.tol, name)
+    tol = resolve_tol(spec.tol, name, spec.solver)
     solver = solver_cls(tol=tol, max_iter=spec.max_iter, verbose=verbose, **kwargs)
     try:
         with threads(spec.n_jobs, training.device):

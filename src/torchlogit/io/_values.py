@@ -99,6 +99,8 @@ def encode(value):
         return _encode_float(float(value))
     if isinstance(value, np.ndarray):
         return _encode_array(value)
+    if isinstance(value, torch.Tensor):  # an attribute fitted under array-API dispatch
+        return _encode_array(value.detach().cpu().numpy())
     if isinstance(value, list):
         return [encode(v) for v in value]
     if isinstance(value, tuple):
