@@ -1,4 +1,7 @@
-"""``python -m benchmarks B1 B2 ... [--n-scale 0.1] [--solvers ...] [--markdown]``."""
+"""``python -m benchmarks B1 B2 ... [--n-scale 0.1] [--solvers ...] [--markdown]``.
+
+``python -m benchmarks roofline [--n-scale 1] [--markdown]``: the R1 probe (:mod:`.roofline`).
+"""
 
 from __future__ import annotations
 
@@ -21,7 +24,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m benchmarks",
         description="Time torchlogit and its peers to a relative suboptimality of 1e-6.",
     )
-    p.add_argument("problems", nargs="*", help=f"problem ids ({', '.join(PROBLEMS)})")
+    p.add_argument(
+        "problems", nargs="*", help=f"problem ids ({', '.join(PROBLEMS)}), or roofline (R1)"
+    )
     p.add_argument("--n-scale", type=float, default=1.0, help="fraction of the rows (quick runs)")
     p.add_argument(
         "--solvers",
@@ -48,10 +53,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = "PYTHONPATH=src python -m benchmarks " + " ".join(shlex.quote(a) for a in argv)
+    if argv[:1] == ["roofline"]:
+        from .roofline import main as roofline_main
+
+        return roofline_main(argv[1:], command=command, results=RESULTS)
     args = _parser().parse_args(argv)
-    command = "PYTHONPATH=src python -m benchmarks " + " ".join(
-        shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)
-    )
     unknown = [p for p in args.problems if p not in PROBLEMS]
     if unknown:
         print(f"unknown problems {unknown}; known: {list(PROBLEMS)}", file=sys.stderr)
