@@ -46,6 +46,12 @@ def _parser() -> argparse.ArgumentParser:
         + ", ".join(f"{k} {v[0]}:{v[1]:g}" for k, v in REFERENCE.items())
         + ")",
     )
+    p.add_argument(
+        "--dtype",
+        choices=["float32", "float64"],
+        default=None,
+        help="cast dense X to this dtype before every fit (default: the generator's, float64)",
+    )
     p.add_argument("--markdown", action="store_true", help=f"update {RESULTS}")
     p.add_argument("--results", type=Path, default=RESULTS, help="the Markdown file to update")
     p.add_argument("--scaling", action="store_true", help="time per iteration at n/4, n/2, n of B1")
@@ -81,6 +87,8 @@ def main(argv=None) -> int:
         problem = PROBLEMS[pid]
         print(f"[{pid}] generating {problem.description} (n-scale {args.n_scale:g})", flush=True)
         X, y = problem.generate(args.n_scale)
+        if args.dtype and not problem.sparse:
+            X = X.astype(args.dtype)
         solvers = args.solvers or ["torchlogit", *problem.peers]
         log_lines: list[str] = []
 
@@ -113,6 +121,7 @@ def main(argv=None) -> int:
                 log=log_lines,
             )
             key = pid if args.n_scale == 1.0 else f"{pid}-scale-{args.n_scale:g}"
+            key += f"-{args.dtype}" if args.dtype else ""
             update_results(args.results, key, section.replace(pid + " start", key + " start")
                            .replace(pid + " end", key + " end"))  # fmt: skip
             print(f"[{pid}] wrote {args.results}")
