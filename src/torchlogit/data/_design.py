@@ -53,29 +53,14 @@ def _wider(X, t: torch.Tensor) -> bool:
     return t.dtype != X.dtype
 
 
-def _wide_predict(X, B: torch.Tensor) -> torch.Tensor:
-    """``B @ X.T`` for a few rows ``B`` (``(k, d)``), in X's dtype: ``(k, n)``.
-
-    Dense: one streaming read of X for ``k = 2`` (torch's ``X @ B.T`` with two columns took
-    twice a read's time on the benchmark CPU).
-    """
-    if isinstance(X, SparseDesign):
-        return X.matmul(B.T).T
-    return B @ X.T
-
-
-def _panel_transpose(X, G: torch.Tensor) -> torch.Tensor:
-    if isinstance(X, SparseDesign):
-        return X.rmatmul(G).T
-    return G.T @ X
-
-
 def linear_predict(X: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
     """``X @ weights.T``: ``(n, d) x (m, d) -> (n, m)``, in ``weights``' dtype."""
-    if _wider(X, weights):
-        return mixed_predict(X, weights, _wide_predict)
     if isinstance(X, SparseDesign):
+        if _wider(X, weights):  # float32 arithmetic (no row panels of a CSR)
+            return X.matmul(weights.to(X.dtype).T).to(weights.dtype)
         return X.matmul(weights.T)
+    if _wider(X, weights):
+        return mixed_predict(X, weights)
     return X @ weights.T
 
 
@@ -84,8 +69,10 @@ def transpose_matmul(X: torch.Tensor, G: torch.Tensor) -> torch.Tensor:
     if _wider(X, G):
         if isinstance(X, SparseDesign):  # float32 accumulation (no row panels of a CSR)
             return X.rmatmul(G.to(X.dtype)).T.to(G.dtype)
-        return mixed_transpose_matmul(X, G, _panel_transpose)
-    return _panel_transpose(X, G)
+        return mixed_transpose_matmul(X, G)
+    if isinstance(X, SparseDesign):
+        return X.rmatmul(G).T
+    return G.T @ X
 
 
 def _sparse_gram(X: SparseDesign, c: torch.Tensor) -> torch.Tensor:

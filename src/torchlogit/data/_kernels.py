@@ -5,17 +5,16 @@ Hessian, objective value) stays in float64, so the stopping test, the line searc
 Newton solve keep float64's resolution. Each product below reads ``X`` in its own dtype and
 returns the operand's dtype. With ``u = 2^-24`` (float32's unit roundoff):
 
-- ``X W^T`` (:func:`mixed_predict`): ``W = W_hi + W_lo`` with ``W_hi = fl32(W)``,
-  ``W_lo = fl32(W - W_hi)``, so ``|W - W_hi - W_lo| <= u^2 |W|``: the coefficients are *not*
-  rounded to float32 (which would move the point the objective is evaluated at by ``u |W|``,
-  a systematic gradient error ``~ u ||H|| |W|`` the solver could not get below). Both halves
-  go through one product ``[W_hi; W_lo] X^T`` (one read of X); what remains is float32's
-  rounding of each row's ``d``-term sum, ``<= d u sum_j |x_ij w_j|``, independent from row to
-  row, which averages out of every sum over rows.
-- ``X^T G`` (:func:`mixed_transpose_matmul`): ``fl32(G)`` times ``X`` one panel of
-  :data:`PANEL_ROWS` rows at a time, the panels' results added in float64: the float32
-  accumulation error is bounded by a panel's length, not ``n``. (``G``'s own rounding is
-  per row and uncorrelated with ``X``: ``u |G|`` that averages out like the above.)
+- ``X W^T`` (:func:`mixed_predict`) and ``X^T G`` (:func:`mixed_transpose_matmul`): each
+  small panel of X converted to float64 (in L2) and multiplied there: exact products,
+  float64 sums. float32 arithmetic does not do. Near the optimum the directions lie largely
+  along redundant features, where ``x_i . d`` cancels to far below ``sum_j |x_ij d_j|``; the
+  gradient's sums over rows cancel likewise. Their float32 rounding (``~ u sum |terms|``,
+  even summed in float64 over panels of 16,384 rows) is then of the size of what the float64
+  line search and stopping test resolve: B1 at n = 200,000 stalled at ``max|grad| = 5e-6``
+  (tol 1e-6) with either product in float32, and took float64's 10 Newton iterations with
+  both converted. So these products cost, on one thread, what float64 ones do; what float32
+  data save is half the memory and half the bytes each pass reads from DRAM.
 - ``X^T diag(c) X`` (:func:`mixed_weighted_gram`): each panel converted to float64 (a panel
   stays in cache) and multiplied there. The products ``x_ij x_ik`` of float32 numbers are
   exact in float64, so the Gram is as accurate as one of float64 data: the curvature that only
@@ -32,7 +31,8 @@ from __future__ import annotations
 import torch
 
 __all__ = [
-    "PANEL_ROWS",
+    "GRAM_PANEL_ROWS",
+    "PREDICT_PANEL_ROWS",
     "mixed_predict",
     "mixed_square_sums",
     "mixed_transpose_matmul",
@@ -40,52 +40,43 @@ __all__ = [
     "mixed_weighted_sums",
 ]
 
+#: Rows per panel converted to float64 for ``X W^T`` and ``X^T G`` (100 columns: 800 kB,
+#: within L2: on one thread of the benchmark CPU as fast as the float64 product, 32 vs 31 ms
+#: for 500,000 rows; 8,192-row panels took 53 ms).
+PREDICT_PANEL_ROWS = 1024
+
 #: Rows per panel converted to float64 for a Gram (100 columns: 6.5 MB, within L2 + L3).
 GRAM_PANEL_ROWS = 8192
 
-#: Rows of X per panel of ``X^T G`` (float32, 100 columns: 6.5 MB). The float32 rounding
-#: of a panel's sums grows like ``u sqrt(PANEL_ROWS)`` (random) and is then averaged over
-#: the panels: with 1e6 rows, ~3e-9 absolute on a gradient whose rows' terms are of order
-#: one; smaller panels cost a parallel region each.
-PANEL_ROWS = 16384
 
-
-def _panels(n: int, rows: int = PANEL_ROWS):
+def _panels(n: int, rows: int):
     for start in range(0, n, rows):
         yield start, min(start + rows, n)
 
 
-def mixed_predict(X, weights: torch.Tensor, product) -> torch.Tensor:
-    """``X @ weights.T`` in ``weights``' dtype, X read once in its own: ``(n, d) x (m, d)``.
-
-    ``product(X, B)`` computes ``(B @ X.T)``, ``(k, n)``, for ``B`` in X's dtype (dense or
-    sparse).
-    """
-    m = weights.shape[0]
-    hi = weights.to(X.dtype)
-    lo = (weights - hi.to(weights.dtype)).to(X.dtype)
-    both = product(X, torch.cat([hi, lo], dim=0))  # (2m, n)
-    raw = both[:m].to(weights.dtype)
-    raw += both[m:]
-    return raw.T if m == 1 else raw.T.contiguous()
-
-
-def mixed_transpose_matmul(X, G: torch.Tensor, product) -> torch.Tensor:
-    """``(X.T @ G).T`` in ``G``'s dtype: ``(n, d) x (n, m) -> (m, d)``, float64 across panels.
-
-    ``product(X_panel, G_panel)`` computes ``(X_panel.T @ G_panel).T`` in X's dtype.
-    """
-    out = torch.zeros(G.shape[1], X.shape[1], dtype=G.dtype, device=G.device)
-    Gl = G.to(X.dtype)
-    for a, b in _panels(X.shape[0]):
-        out += product(X[a:b], Gl[a:b]).to(G.dtype)
+def mixed_predict(X: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """``X @ weights.T`` in ``weights``' dtype: ``(n, d) x (m, d) -> (n, m)``, dense ``X``
+    converted one small panel at a time (:data:`PREDICT_PANEL_ROWS`, stays in L2)."""
+    out = torch.empty(X.shape[0], weights.shape[0], dtype=weights.dtype, device=weights.device)
+    for a, b, Xp in _float64_panels(X, weights.dtype, PREDICT_PANEL_ROWS):
+        torch.mm(Xp, weights.T, out=out[a:b])
     return out
 
 
-def _float64_panels(X: torch.Tensor, dtype: torch.dtype):
-    """``(a, b, X[a:b] in dtype)`` for panels of :data:`GRAM_PANEL_ROWS` rows, converted into
-    one buffer reused from panel to panel (no allocation, no page faults; it stays in cache)."""
-    rows = min(GRAM_PANEL_ROWS, X.shape[0])
+def mixed_transpose_matmul(X: torch.Tensor, G: torch.Tensor) -> torch.Tensor:
+    """``(X.T @ G).T`` in ``G``'s dtype: ``(n, d) x (n, m) -> (m, d)``, dense ``X`` converted
+    one small panel at a time (:data:`PREDICT_PANEL_ROWS`)."""
+    out = torch.zeros(G.shape[1], X.shape[1], dtype=G.dtype, device=G.device)
+    for a, b, Xp in _float64_panels(X, G.dtype, PREDICT_PANEL_ROWS):
+        out.addmm_(G[a:b].T, Xp)
+    return out
+
+
+def _float64_panels(X: torch.Tensor, dtype: torch.dtype, rows: int | None = None):
+    """``(a, b, X[a:b] in dtype)`` for panels of ``rows`` (:data:`GRAM_PANEL_ROWS`) rows,
+    converted into one buffer reused from panel to panel (no allocation, no page faults; it
+    stays in cache)."""
+    rows = min(rows or GRAM_PANEL_ROWS, X.shape[0])
     buf = torch.empty(rows, X.shape[1], dtype=dtype, device=X.device)
     for a, b in _panels(X.shape[0], rows or 1):
         Xp = buf[: b - a]
