@@ -1,6 +1,7 @@
 """R1, the roofline probe: how close each product of the objective runs to a read of X.
 
-``python -m benchmarks roofline [--n-scale 1] [--repeats 5] [--markdown]``
+``python -m benchmarks roofline [--n-scale 1] [--repeats 5] [--markdown]``;
+``python -m benchmarks roofline --fits --n-scale 0.2``: B1's fit in the three precisions.
 
 For dense ``X`` of ``1,000,000 x 100`` (float64 and float32) and B4's CSR it times, on the
 current device, each design-matrix product the objective uses, through the library's public
@@ -212,6 +213,57 @@ def markdown_section(rows: list[dict], *, command: str, key: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def precision_fits(n_scale: float = 0.2, repeats: int = 3, *, log=print) -> list[dict]:
+    """B1's Newton fit (tol 1e-6) on float64 X, on float32 X with float64 coefficients (the
+    mixed precision products) and on float32 throughout, through the public objective and
+    solver (no estimator: the engine picks the coefficients' dtype). Best wall time of
+    ``repeats``, interleaved; relative suboptimality against a float64 fit at tol 1e-10."""
+    from torchlogit.objective import ElasticNetPenalty, LinearObjective, make_loss
+    from torchlogit.solvers import NewtonSolver
+
+    from .problems import make_b1
+
+    X, y = make_b1(max(1000, int(1_000_000 * n_scale)))
+    n, d = X.shape
+    yt = torch.from_numpy(y.astype(np.int64))
+
+    def objective(Xn):
+        Xt = torch.from_numpy(Xn)
+        data = tld.InMemoryData(Xt, yt, torch.ones(n, dtype=Xt.dtype), weight_sum=float(n))
+        return LinearObjective(make_loss(2), data, ElasticNetPenalty(0.0, 1.0 / n, d),
+                               fit_intercept=True, n_features=d)  # fmt: skip
+
+    X64, X32 = X.astype(np.float64), X.astype(np.float32)
+    cases = {
+        "float64": (X64, torch.float64),
+        "float32 X, float64 coef": (X32, torch.float64),
+        "float32": (X32, torch.float32),
+    }
+    exact = objective(X64)
+    zeros = torch.zeros(exact.coef_shape, dtype=torch.float64)
+    f_star = float(exact.value(NewtonSolver(tol=1e-10).solve(exact, zeros).coef))
+    rows = {k: dict(case=k, t=float("inf")) for k in cases}
+    for _ in range(repeats):
+        for name, (Xn, dtype) in cases.items():
+            obj = objective(Xn)
+            try:
+                t = time.perf_counter()
+                res = NewtonSolver(tol=1e-6).solve(obj, torch.zeros(obj.coef_shape, dtype=dtype))
+                t = time.perf_counter() - t
+            except RuntimeError as exc:  # older code: no mixed precision products
+                rows[name].update(note=str(exc)[:60])
+                continue
+            f = float(exact.value(res.coef.to(torch.float64)))
+            rows[name].update(t=min(rows[name]["t"], t), iters=res.n_iter,
+                              passes=res.n_passes, subopt=(f - f_star) / abs(f_star))  # fmt: skip
+    t64 = rows["float64"]["t"]
+    for r in rows.values():
+        log(f"[B1 n-scale {n_scale:g}] {r['case']:24s} best {r['t']:.3f} s  x{t64 / r['t']:.2f} "
+            f"vs float64  iters {r.get('iters')}  passes {r.get('passes')}  rel subopt "
+            f"{r.get('subopt', float('nan')):.1e} {r.get('note', '')}", flush=True)  # fmt: skip
+    return list(rows.values())
+
+
 def main(argv, *, command: str, results: Path) -> int:
     p = argparse.ArgumentParser(prog="python -m benchmarks roofline", description=__doc__)
     p.add_argument("--n-scale", type=float, default=1.0, help="fraction of the rows")
@@ -219,7 +271,15 @@ def main(argv, *, command: str, results: Path) -> int:
     p.add_argument("--markdown", action="store_true", help=f"update {results}")
     p.add_argument("--key", default="R1", help="section name in the results file")
     p.add_argument("--results", type=Path, default=results)
+    p.add_argument(
+        "--fits",
+        action="store_true",
+        help="instead: time B1's Newton fit in float64, float32 X + float64 coefficients, float32",
+    )
     args = p.parse_args(argv)
+    if args.fits:
+        precision_fits(args.n_scale, args.repeats)
+        return 0
     rows = measure(args.n_scale, args.repeats)
     print(text_table(rows), flush=True)
     if args.markdown:
