@@ -7,7 +7,8 @@ below dispatches on it. Nothing above this module touches ``X`` directly.
 Mixed precision: the other operand (weights, ``G``, ``c``) may be in a wider dtype than ``X``
 (float64 coefficients over float32 data): the product then reads ``X`` in its own dtype and
 returns the operand's, with the error bounds of :mod:`._kernels`. When every operand has X's
-dtype the plain products below run, unchanged.
+dtype the plain torch products below run, except the dense Grams, which go through row
+panels in cache in either case (no ``(n, d)`` scaled copy of X).
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from ._kernels import (
     mixed_predict,
     mixed_square_sums,
     mixed_transpose_matmul,
-    mixed_weighted_gram,
     mixed_weighted_sums,
+    panel_weighted_gram,
 )
 from ._sparse import SparseDesign
 
@@ -83,19 +84,14 @@ def weighted_gram(X: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     """``X.T @ diag(c) @ X`` for ``c >= 0``, ``(d, d)``, symmetric, in ``c``'s dtype."""
     if isinstance(X, SparseDesign):
         return _sparse_gram(X, c)
-    if _wider(X, c):
-        return mixed_weighted_gram(X, c, psd=True)
-    Xs = X * c.sqrt().unsqueeze(1)
-    return Xs.T @ Xs
+    return panel_weighted_gram(X, c, psd=True)
 
 
 def weighted_cross_gram(X: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
     """``X.T @ diag(c) @ X`` for ``c`` of any sign, ``(d, d)``, in ``c``'s dtype."""
     if isinstance(X, SparseDesign):
         return _sparse_gram(X, c)
-    if _wider(X, c):
-        return mixed_weighted_gram(X, c, psd=False)
-    return X.T @ (X * c.unsqueeze(1))
+    return panel_weighted_gram(X, c, psd=False)
 
 
 def add_gram_block(H, X, c, k: int, l: int, p: int, d: int, fit_intercept: bool, *, psd=True):

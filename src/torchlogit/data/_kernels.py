@@ -15,7 +15,7 @@ returns the operand's dtype. With ``u = 2^-24`` (float32's unit roundoff):
   (tol 1e-6) with either product in float32, and took float64's 10 Newton iterations with
   both converted. So these products cost, on one thread, what float64 ones do; what float32
   data save is half the memory and half the bytes each pass reads from DRAM.
-- ``X^T diag(c) X`` (:func:`mixed_weighted_gram`): each panel converted to float64 (a panel
+- ``X^T diag(c) X`` (:func:`panel_weighted_gram`): each panel converted to float64 (a panel
   stays in cache) and multiplied there. The products ``x_ij x_ik`` of float32 numbers are
   exact in float64, so the Gram is as accurate as one of float64 data: the curvature that only
   the penalty gives along redundant features (``~ 1 / (C S)``) is far above its rounding.
@@ -36,8 +36,8 @@ __all__ = [
     "mixed_predict",
     "mixed_square_sums",
     "mixed_transpose_matmul",
-    "mixed_weighted_gram",
     "mixed_weighted_sums",
+    "panel_weighted_gram",
 ]
 
 #: Rows per panel converted to float64 for ``X W^T`` and ``X^T G`` (100 columns: 800 kB,
@@ -84,11 +84,14 @@ def _float64_panels(X: torch.Tensor, dtype: torch.dtype, rows: int | None = None
         yield a, b, Xp
 
 
-def mixed_weighted_gram(X: torch.Tensor, c: torch.Tensor, *, psd: bool) -> torch.Tensor:
-    """``X.T @ diag(c) @ X`` in ``c``'s dtype, dense ``X`` converted one panel at a time.
+def panel_weighted_gram(X: torch.Tensor, c: torch.Tensor, *, psd: bool) -> torch.Tensor:
+    """``X.T @ diag(c) @ X`` in ``c``'s dtype, dense ``X`` copied (converted, for float32
+    data and float64 ``c``) one panel at a time into a buffer in cache.
 
     ``psd`` (``c >= 0``): ``Xs^T Xs`` with ``Xs = diag(sqrt(c)) X`` (symmetric by
-    construction); else ``X^T (diag(c) X)``.
+    construction); else ``X^T (diag(c) X)``. Also the uniform-dtype Gram: no ``(n, d)``
+    scaled copy of X (on one thread of the benchmark CPU, 200,000 x 100: 90 ms against
+    163 ms for ``Xs = X * sqrt(c)`` then ``Xs^T Xs``).
     """
     d = X.shape[1]
     out = torch.zeros(d, d, dtype=c.dtype, device=c.device)
