@@ -1,4 +1,7 @@
-"""``python -m benchmarks B1 B2 ... [--n-scale 0.1] [--solvers ...] [--markdown]``."""
+"""``python -m benchmarks B1 B2 ... [--n-scale 0.1] [--solvers ...] [--markdown]``.
+
+``python -m benchmarks roofline [--n-scale 1] [--markdown]``: the R1 probe (:mod:`.roofline`).
+"""
 
 from __future__ import annotations
 
@@ -21,7 +24,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="python -m benchmarks",
         description="Time torchlogit and its peers to a relative suboptimality of 1e-6.",
     )
-    p.add_argument("problems", nargs="*", help=f"problem ids ({', '.join(PROBLEMS)})")
+    p.add_argument(
+        "problems", nargs="*", help=f"problem ids ({', '.join(PROBLEMS)}), or roofline (R1)"
+    )
     p.add_argument("--n-scale", type=float, default=1.0, help="fraction of the rows (quick runs)")
     p.add_argument(
         "--solvers",
@@ -41,6 +46,12 @@ def _parser() -> argparse.ArgumentParser:
         + ", ".join(f"{k} {v[0]}:{v[1]:g}" for k, v in REFERENCE.items())
         + ")",
     )
+    p.add_argument(
+        "--dtype",
+        choices=["float32", "float64"],
+        default=None,
+        help="cast dense X to this dtype before every fit (default: the generator's, float64)",
+    )
     p.add_argument("--markdown", action="store_true", help=f"update {RESULTS}")
     p.add_argument("--results", type=Path, default=RESULTS, help="the Markdown file to update")
     p.add_argument("--scaling", action="store_true", help="time per iteration at n/4, n/2, n of B1")
@@ -48,10 +59,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    command = "PYTHONPATH=src python -m benchmarks " + " ".join(shlex.quote(a) for a in argv)
+    if argv[:1] == ["roofline"]:
+        from .roofline import main as roofline_main
+
+        return roofline_main(argv[1:], command=command, results=RESULTS)
     args = _parser().parse_args(argv)
-    command = "PYTHONPATH=src python -m benchmarks " + " ".join(
-        shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)
-    )
     unknown = [p for p in args.problems if p not in PROBLEMS]
     if unknown:
         print(f"unknown problems {unknown}; known: {list(PROBLEMS)}", file=sys.stderr)
@@ -73,6 +87,8 @@ def main(argv=None) -> int:
         problem = PROBLEMS[pid]
         print(f"[{pid}] generating {problem.description} (n-scale {args.n_scale:g})", flush=True)
         X, y = problem.generate(args.n_scale)
+        if args.dtype and not problem.sparse:
+            X = X.astype(args.dtype)
         solvers = args.solvers or ["torchlogit", *problem.peers]
         log_lines: list[str] = []
 
@@ -105,6 +121,7 @@ def main(argv=None) -> int:
                 log=log_lines,
             )
             key = pid if args.n_scale == 1.0 else f"{pid}-scale-{args.n_scale:g}"
+            key += f"-{args.dtype}" if args.dtype else ""
             update_results(args.results, key, section.replace(pid + " start", key + " start")
                            .replace(pid + " end", key + " end"))  # fmt: skip
             print(f"[{pid}] wrote {args.results}")

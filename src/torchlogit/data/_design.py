@@ -3,6 +3,12 @@
 A batch's ``X`` is a 2-D dense ``torch.Tensor`` of shape ``(n, d)`` or a
 :class:`~torchlogit.data._sparse.SparseDesign` (sparse CSR, never densified); each product
 below dispatches on it. Nothing above this module touches ``X`` directly.
+
+Mixed precision: the other operand (weights, ``G``, ``c``) may be in a wider dtype than ``X``
+(float64 coefficients over float32 data): the product then reads ``X`` in its own dtype and
+returns the operand's, with the error bounds of :mod:`._kernels`. When every operand has X's
+dtype the plain torch products below run, except the dense Grams, which go through row
+panels in cache in either case (no ``(n, d)`` scaled copy of X).
 """
 
 from __future__ import annotations
@@ -11,6 +17,13 @@ from dataclasses import dataclass
 
 import torch
 
+from ._kernels import (
+    mixed_predict,
+    mixed_square_sums,
+    mixed_transpose_matmul,
+    mixed_weighted_sums,
+    panel_weighted_gram,
+)
 from ._sparse import SparseDesign
 
 
@@ -36,33 +49,49 @@ class Batch:
         return self.X.shape[0]
 
 
+def _wider(X, t: torch.Tensor) -> bool:
+    """The operand ``t`` is in another dtype than ``X``: the mixed precision products."""
+    return t.dtype != X.dtype
+
+
 def linear_predict(X: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """``X @ weights.T``: ``(n, d) x (m, d) -> (n, m)``."""
+    """``X @ weights.T``: ``(n, d) x (m, d) -> (n, m)``, in ``weights``' dtype."""
     if isinstance(X, SparseDesign):
+        if _wider(X, weights):  # float32 arithmetic (no row panels of a CSR)
+            return X.matmul(weights.to(X.dtype).T).to(weights.dtype)
         return X.matmul(weights.T)
+    if _wider(X, weights):
+        return mixed_predict(X, weights)
     return X @ weights.T
 
 
 def transpose_matmul(X: torch.Tensor, G: torch.Tensor) -> torch.Tensor:
-    """``(X.T @ G).T``: ``(n, d) x (n, m) -> (m, d)``."""
+    """``(X.T @ G).T``: ``(n, d) x (n, m) -> (m, d)``, in ``G``'s dtype."""
+    if _wider(X, G):
+        if isinstance(X, SparseDesign):  # float32 accumulation (no row panels of a CSR)
+            return X.rmatmul(G.to(X.dtype)).T.to(G.dtype)
+        return mixed_transpose_matmul(X, G)
     if isinstance(X, SparseDesign):
         return X.rmatmul(G).T
     return G.T @ X
 
 
+def _sparse_gram(X: SparseDesign, c: torch.Tensor) -> torch.Tensor:
+    return X.weighted_gram(c.to(X.dtype)).to(c.dtype)
+
+
 def weighted_gram(X: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-    """``X.T @ diag(c) @ X`` for ``c >= 0``, ``(d, d)``, symmetric."""
+    """``X.T @ diag(c) @ X`` for ``c >= 0``, ``(d, d)``, symmetric, in ``c``'s dtype."""
     if isinstance(X, SparseDesign):
-        return X.weighted_gram(c)
-    Xs = X * c.sqrt().unsqueeze(1)
-    return Xs.T @ Xs
+        return _sparse_gram(X, c)
+    return panel_weighted_gram(X, c, psd=True)
 
 
 def weighted_cross_gram(X: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-    """``X.T @ diag(c) @ X`` for ``c`` of any sign, ``(d, d)``."""
+    """``X.T @ diag(c) @ X`` for ``c`` of any sign, ``(d, d)``, in ``c``'s dtype."""
     if isinstance(X, SparseDesign):
-        return X.weighted_gram(c)
-    return X.T @ (X * c.unsqueeze(1))
+        return _sparse_gram(X, c)
+    return panel_weighted_gram(X, c, psd=False)
 
 
 def add_gram_block(H, X, c, k: int, l: int, p: int, d: int, fit_intercept: bool, *, psd=True):
@@ -77,12 +106,21 @@ def add_gram_block(H, X, c, k: int, l: int, p: int, d: int, fit_intercept: bool,
     rk, rl = k * p, l * p
     H[rk : rk + d, rl : rl + d] += gram
     if fit_intercept:
-        xc = c @ X
+        xc = _weighted_sums(X, c)
         H[rk : rk + d, rl + d] += xc
         H[rk + d, rl : rl + d] += xc
         H[rk + d, rl + d] += c.sum()
     if k != l:
         H[rl : rl + p, rk : rk + p] = H[rk : rk + p, rl : rl + p].T
+
+
+def _weighted_sums(X, c: torch.Tensor) -> torch.Tensor:
+    """``c @ X``, ``(d,)``, in ``c``'s dtype."""
+    if not _wider(X, c):
+        return c @ X
+    if isinstance(X, SparseDesign):
+        return transpose_matmul(X, c.unsqueeze(1))[0]
+    return mixed_weighted_sums(X, c)
 
 
 def weighted_square_sums(X, C: torch.Tensor) -> torch.Tensor:
@@ -91,7 +129,9 @@ def weighted_square_sums(X, C: torch.Tensor) -> torch.Tensor:
     Dense ``X`` is squared one block of rows at a time (bounded extra memory).
     """
     if isinstance(X, SparseDesign):
-        return X.weighted_square_sums(C)
+        return X.weighted_square_sums(C.to(X.dtype)).to(C.dtype)
+    if _wider(X, C):
+        return mixed_square_sums(X, C)
     out = torch.zeros(X.shape[1], C.shape[1], dtype=C.dtype, device=C.device)
     block = max(1, (1 << 24) // max(X.shape[1], 1))
     for start in range(0, X.shape[0], block):

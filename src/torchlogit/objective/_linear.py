@@ -32,6 +32,7 @@ import torch
 from ..data import (
     Batch,
     add_gram_block,
+    iter_row_blocks,
     linear_predict,
     transpose_matmul,
     weighted_square_sums,
@@ -42,6 +43,15 @@ from ._sampled_hessian import RowSampledHessian
 
 def _identity(t: torch.Tensor) -> torch.Tensor:
     return t
+
+
+#: With several outputs (multinomial), :meth:`LinearObjective.value` and
+#: :meth:`~LinearObjective.value_gradient` work through each batch in blocks of rows with at
+#: most this many raw-prediction entries (rows x classes; 2 MB in float64): their ``(n, K)``
+#: temporaries (raw predictions, softmax, gradient) stay bounded however many classes, and
+#: the chain of elementwise passes over a block runs in cache (K = 1,000 on 20,000 rows, one
+#: thread: 0.21 s for a value and a gradient against 0.85 s unblocked). One output: no blocks.
+BLOCK_ENTRIES = 1 << 18
 
 
 class LinearObjective(RowSampledHessian):
@@ -107,16 +117,28 @@ class LinearObjective(RowSampledHessian):
             raw = raw + batch.offset
         return raw
 
-    def _labels(self, batch: Batch) -> torch.Tensor:
-        """``batch.y`` as the loss reads it: in X's dtype for the binomial loss (which would
-        convert it on every call), converted once per batch and kept; class indices else."""
+    def _labels(self, batch: Batch, dtype: torch.dtype | None = None) -> torch.Tensor:
+        """``batch.y`` as the loss reads it: in the raw predictions' ``dtype`` (default X's)
+        for the binomial loss (which would convert it on every call), converted once per
+        batch and kept; class indices else."""
         if self.loss.is_multiclass:
             return batch.y
-        cached = self._label_cache.get(id(batch))
-        if cached is None or cached[0] is not batch.y:
+        return self._converted(batch, "y", batch.y, dtype or batch.X.dtype)
+
+    def _weights(self, batch: Batch, dtype: torch.dtype) -> torch.Tensor:
+        """``batch.sample_weight`` in ``dtype``: itself when the data are in it; else (float32
+        data, float64 coefficients) converted once per batch and kept, so every sum over rows
+        is taken in the coefficients' dtype."""
+        sw = batch.sample_weight
+        return sw if sw.dtype == dtype else self._converted(batch, "w", sw, dtype)
+
+    def _converted(self, batch: Batch, what: str, t: torch.Tensor, dtype) -> torch.Tensor:
+        key = (id(batch), what, dtype)
+        cached = self._label_cache.get(key)
+        if cached is None or cached[0] is not t:
             if len(self._label_cache) > 64:  # a stream of new batches: do not grow
                 self._label_cache.clear()
-            cached = self._label_cache[id(batch)] = (batch.y, batch.y.to(batch.X.dtype))
+            cached = self._label_cache[key] = (t, t.to(dtype))
         return cached[1]
 
     def _n_rows(self) -> int:
@@ -139,9 +161,10 @@ class LinearObjective(RowSampledHessian):
         self.n_evaluations += 1
         self.n_passes += 1
         total = torch.zeros((), dtype=coef.dtype, device=coef.device)
-        for batch in self.data.batches():
+        for batch in self._row_blocks():
             raw = self.batch_raw(batch, coef)
-            total = total + (batch.sample_weight * self.loss.loss(batch.y, raw)).sum()
+            sw = self._weights(batch, raw.dtype)
+            total = total + (sw * self.loss.loss(batch.y, raw)).sum()
         total = self.reduce(total.reshape(1))[0]
         return total / self._weight_sum() + self.penalty.smooth_value(coef)
 
@@ -151,16 +174,26 @@ class LinearObjective(RowSampledHessian):
         self.n_passes += 2
         S = self._weight_sum()
         acc = torch.zeros(coef.numel() + 1, dtype=coef.dtype, device=coef.device)
-        for batch in self.data.batches():
+        for batch in self._row_blocks():
             raw = self.batch_raw(batch, coef)
             lo, G = self.loss.loss_gradient(batch.y, raw)
-            sw = batch.sample_weight
+            sw = self._weights(batch, raw.dtype)
             acc[0] += (sw * lo).sum()
             acc[1:] += self._grad_from_raw_grad(batch, G * sw.unsqueeze(1)).reshape(-1)
         acc = self.reduce(acc)
         f = acc[0] / S + self.penalty.smooth_value(coef)
         g = acc[1:].reshape(coef.shape) / S + self.penalty.smooth_gradient(coef)
         return f, g
+
+    def _row_blocks(self):
+        """The rows of every batch, in blocks of at most :data:`BLOCK_ENTRIES` raw entries
+        with several outputs (views, no copy of X); with one, the batches themselves."""
+        if self.n_outputs == 1:
+            yield from self.data.batches()
+            return
+        rows = max(1, BLOCK_ENTRIES // self.n_outputs)
+        for batch in self.data.batches():
+            yield from iter_row_blocks(batch, rows)
 
     def value_gradient_hessian(self, coef: torch.Tensor):
         """``(f, grad, H)`` with the exact Hessian ``H`` of shape ``(m p, m p)``.
@@ -178,7 +211,7 @@ class LinearObjective(RowSampledHessian):
         for batch in self.data.batches():
             raw = self.batch_raw(batch, coef)
             lo, G = self.loss.loss_gradient(batch.y, raw)
-            sw = batch.sample_weight
+            sw = self._weights(batch, raw.dtype)
             acc[0] += (sw * lo).sum()
             acc[1 : 1 + n_par] += self._grad_from_raw_grad(batch, G * sw.unsqueeze(1)).reshape(-1)
             self._add_data_hessian(acc[1 + n_par :].view(n_par, n_par), batch, raw)
@@ -197,7 +230,7 @@ class LinearObjective(RowSampledHessian):
         """
         _, p = self.coef_shape
         d = self.n_features
-        sw = batch.sample_weight
+        sw = self._weights(batch, raw.dtype)
         for (k, l), h in self.loss.hessian_blocks(raw):
             add_gram_block(H, batch.X, sw * h, k, l, p, d, self.fit_intercept, psd=(k == l))
 
@@ -210,7 +243,7 @@ class LinearObjective(RowSampledHessian):
         for batch in self.data.batches():
             raw = self.batch_raw(batch, coef)
             raw_v = self.raw_prediction(batch.X, v)
-            hv = self.loss.hessian_product(raw, raw_v) * batch.sample_weight.unsqueeze(1)
+            hv = self.loss.hessian_product(raw, raw_v) * self._weights(batch, raw.dtype)[:, None]
             acc += self._grad_from_raw_grad(batch, hv).reshape(-1)
         acc = self.reduce(acc)
         return acc.reshape(coef.shape) / S + self.penalty.smooth_hessian_diagonal(coef) * v
@@ -239,7 +272,7 @@ class LinearObjective(RowSampledHessian):
         acc = torch.zeros(coef.numel(), dtype=coef.dtype, device=coef.device)
         for batch in self.data.batches():
             raw = self.batch_raw(batch, coef)
-            h = self.loss.hessian_diagonal(raw) * batch.sample_weight.unsqueeze(1)
+            h = self.loss.hessian_diagonal(raw) * self._weights(batch, raw.dtype).unsqueeze(1)
             dW = weighted_square_sums(batch.X, h).T
             if self.fit_intercept:
                 dW = torch.cat([dW, h.sum(dim=0).unsqueeze(1)], dim=1)
@@ -265,7 +298,9 @@ class LinearObjective(RowSampledHessian):
             acc = torch.zeros(coef.numel(), dtype=coef.dtype, device=coef.device)
             for batch, raw in zip(self.data.batches(), raws, strict=True):
                 raw_v = self.raw_prediction(batch.X, v)
-                hv = self.loss.hessian_product(raw, raw_v) * batch.sample_weight.unsqueeze(1)
+                hv = (
+                    self.loss.hessian_product(raw, raw_v) * self._weights(batch, raw.dtype)[:, None]
+                )
                 acc += self._grad_from_raw_grad(batch, hv).reshape(-1)
             acc = self.reduce(acc)
             return acc.reshape(coef.shape) / S + pen_diag * v
@@ -298,8 +333,8 @@ class LinearObjective(RowSampledHessian):
         self.n_passes += 1
         acc = torch.zeros(coef.numel() + 1, dtype=coef.dtype, device=coef.device)
         for batch, raw in zip(self.data.batches(), raws, strict=True):
-            sw = batch.sample_weight
-            y = self._labels(batch)
+            sw = self._weights(batch, raw.dtype)
+            y = self._labels(batch, raw.dtype)
             if data_term is None:
                 lo, G = self.loss.loss_gradient(y, raw)
                 acc[0] += torch.dot(sw, lo)

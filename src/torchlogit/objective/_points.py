@@ -55,7 +55,8 @@ class Line:
         raws = self._raws(t)
         total = torch.zeros((), dtype=self.direction.dtype, device=self.direction.device)
         for batch, raw in zip(obj.data.batches(), raws, strict=True):
-            total = total + torch.dot(batch.sample_weight, obj.loss.loss(obj._labels(batch), raw))
+            sw, y = obj._weights(batch, raw.dtype), obj._labels(batch, raw.dtype)
+            total = total + torch.dot(sw, obj.loss.loss(y, raw))
         total = obj.reduce(total.reshape(1))[0]
         self._last = (t, raws, total)
         coef = self.start.coef + t * self.direction

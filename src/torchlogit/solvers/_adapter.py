@@ -60,8 +60,20 @@ def line_objective(objective, *, with_hessian: bool = False):
     data also take the plain methods: there a pass is a read of the source, and one fused
     value-and-gradient pass per trial beats a pass for ``X d`` plus one for the gradient;
     resuming from a checkpoint then also recomputes exactly what the uninterrupted run did.
+    So do data whose raw predictions would be too many to keep (:data:`RAW_KEEP_MAX`).
     """
     native = all(callable(getattr(type(objective), a, None)) for a in ("point", "line", "hessian"))
-    if native and isinstance(getattr(objective, "data", None), (InMemoryData, BatchList)):
+    data = getattr(objective, "data", None)
+    if native and isinstance(data, (InMemoryData, BatchList)) and _raw_fits(objective, data):
         return objective
     return _GenericAdapter(objective, with_hessian)
+
+
+#: A native point keeps ``rows x outputs`` raw predictions, and a line as many again plus a
+#: trial's: above this many entries (128 MB each in float64) the plain methods are used,
+#: which work through the rows in bounded blocks (thousands of classes: issue #13).
+RAW_KEEP_MAX = 1 << 24
+
+
+def _raw_fits(objective, data) -> bool:
+    return data.n_samples * getattr(objective, "n_outputs", 1) <= RAW_KEEP_MAX
