@@ -48,14 +48,50 @@ def first_row(training) -> int:
 
 
 def fold_weight_sums(training, folds) -> np.ndarray:
-    """Every fold's ``S_f`` over every rank (one pass over the rows)."""
-    local = _data.fold_weight_sums(training.data, folds, start=first_row(training))
-    sums = training.reducer.all_reduce_sum(torch.from_numpy(local)).numpy()
-    empty = np.flatnonzero(~(sums > 0))
-    if empty.size:
+    """Every fold's ``S_f`` over every rank (one pass over the rows), after checking that the
+    folds can be fitted and scored (:func:`check_folds`)."""
+    return check_folds(training, folds)
+
+
+def _label(c) -> str:
+    """A class label as the user wrote it (``2``, ``'spam'``), not NumPy's repr."""
+    return repr(c.item() if isinstance(c, np.generic) else c)
+
+
+def check_folds(training, folds) -> np.ndarray:
+    """Every fold's ``S_f`` over every rank, from one pass over the rows; a ValueError that
+    says what is wrong, before any fitting, when ``folds`` has more folds than a class has
+    rows, a fold has no held-out row, or a fold's training rows miss a class or weigh zero."""
+    K = len(training.classes)
+    parts = _data.fold_counts(training.data, folds, n_classes=K, start=first_row(training))
+    flat = torch.from_numpy(np.concatenate([np.ravel(a).astype(np.float64) for a in parts]))
+    flat = training.reducer.all_reduce_sum(flat).numpy()
+    F = folds.n_folds
+    train_weight = flat[: F * K].reshape(F, K)
+    held_rows = flat[F * K : 2 * F * K].reshape(F, K)
+    class_rows = flat[2 * F * K :]
+    names = training.classes
+    few = np.flatnonzero(class_rows < F)
+    if few.size:
+        k = int(few[0])
         raise ValueError(
-            f"cross-validation fold {int(empty[0])}'s training rows all have zero weight"
+            f"cv has {F} folds but class {_label(names[k])} has only {int(class_rows[k])} rows of "
+            "positive weight: use fewer folds (every fold must be able to train on and hold "
+            "out each class)"
         )
+    sums = train_weight.sum(axis=1)
+    for f in range(F):
+        if held_rows[f].sum() == 0:
+            raise ValueError(f"cross-validation fold {f} has no held-out rows")
+        if not sums[f] > 0:
+            raise ValueError(f"cross-validation fold {f}'s training rows all have zero weight")
+        missing = np.flatnonzero(~(train_weight[f] > 0))
+        if missing.size:
+            raise ValueError(
+                f"cross-validation fold {f}'s training rows have no row of class "
+                f"{_label(names[int(missing[0])])} (of positive weight): its model could not "
+                "predict that class"
+            )
     return sums
 
 
