@@ -1,6 +1,7 @@
 """Data layer: validation, label encoding, dtype and device, batches."""
 
 from ._array_source import ArraySource
+from ._columns import ColumnSubset
 from ._csv import CSVSource
 from ._design import (
     Batch,
@@ -51,6 +52,7 @@ __all__ = [
     "ArraySource",
     "Batch",
     "CSVSource",
+    "ColumnSubset",
     "FoldedData",
     "HashFolds",
     "InMemoryData",

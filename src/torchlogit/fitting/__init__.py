@@ -31,6 +31,7 @@ from ._online import fit_online
 from ._path import CVPaths, cross_validate, fit_path, fold_training, min_C, null_model
 from ._penalty_api import PENALTY_DEPRECATED, effective_penalty, resolve_penalty
 from ._result import FitResult, centre_multinomial, coefficient_attributes
+from ._screening import fit_screened
 from ._spec import FitSpec, validate_bounds, validate_penalty_factor
 
 __all__ = [
@@ -62,6 +63,7 @@ __all__ = [
     "fit",
     "fit_online",
     "fit_path",
+    "fit_screened",
     "fold_training",
     "min_C",
     "min_margin",

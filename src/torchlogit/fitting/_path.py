@@ -40,6 +40,7 @@ from .. import data as _data
 from ..data import linear_predict
 from ._engine import build_objective, build_penalty, fit
 from ._result import FitResult
+from ._screening import fit_screened
 
 
 def first_row(training) -> int:
@@ -104,20 +105,40 @@ def fold_training(training, folds, fold: int, weight_sum: float):
     return dataclasses.replace(training, data=data, weight_sum=float(weight_sum))
 
 
-def fit_path(spec, training, Cs, *, warm_start=None) -> list[FitResult]:
+def fit_path(spec, training, Cs, *, warm_start=None, screening=True, columns=None):
     """One fit of ``spec`` at each ``C`` of ``Cs``, returned in the order of ``Cs``.
 
     The fits run in increasing ``C`` (strongest penalty first), each warm-started from the
     previous one; the first from ``warm_start = (coef, classes)`` when given. Every point
     is the engine's fit of ``dataclasses.replace(spec, C=C)`` to its ``tol``.
+
+    With ``screening`` and a penalty that selects features (an L1 part), each point after
+    the first is fitted on the columns the sequential strong rule keeps, with a KKT check on
+    the others over the full data and a refit when one is violated
+    (:func:`~torchlogit.fitting.fit_screened`): the same minimiser, fewer columns touched.
+    ``columns``, a list, receives the number of feature columns each point's last fit ran
+    on (in the order of ``Cs``).
     """
     Cs = np.asarray(Cs, dtype=np.float64)
     out: list[FitResult | None] = [None] * len(Cs)
+    counts = [0] * len(Cs)
     warm = warm_start
+    screen = (
+        screening
+        and build_penalty(dataclasses.replace(spec, C=float(Cs.max())), training).selects_features
+    )
+    previous = None
     for k in np.argsort(Cs, kind="stable"):
-        result = fit(dataclasses.replace(spec, C=float(Cs[k])), training, warm_start=warm)
+        point = dataclasses.replace(spec, C=float(Cs[k]))
+        if screen:
+            previous = fit_screened(point, training, previous, warm_start=warm)
+            result, counts[k] = previous.result, previous.n_columns
+        else:
+            result, counts[k] = fit(point, training, warm_start=warm), training.n_features
         out[k] = result
         warm = (result.coef, result.classes)
+    if columns is not None:
+        columns.extend(counts)
     return out
 
 
