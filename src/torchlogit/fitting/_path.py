@@ -24,6 +24,11 @@ The held-out rows' raw predictions ``X W^T + b (+ o)`` come from the same rows (
 pass for a stream), for every ``C`` of a fold in one product ``X [W_1 ... W_L]^T``; on many
 ranks they are gathered, so every rank scores every held-out row.
 
+For an L1 / elastic-net penalty each point after the first is fitted on the columns the
+sequential strong rule keeps, checked on the others (:mod:`._screening`). Before any fit the
+folds are checked (:func:`check_folds`): every fold has held-out rows and trains on every
+class.
+
 The grid for L1 / elastic-net starts at ``C_min`` (:func:`min_C`), glmnet's ``lambda_max``
 in scikit-learn's parametrisation: every penalised coefficient is zero for ``C <= C_min``.
 """
@@ -46,12 +51,6 @@ from ._screening import fit_screened
 def first_row(training) -> int:
     """The position of this process's first row among every rank's rows."""
     return int(sum(training.rows_per_rank[: training.reducer.rank]))
-
-
-def fold_weight_sums(training, folds) -> np.ndarray:
-    """Every fold's ``S_f`` over every rank (one pass over the rows), after checking that the
-    folds can be fitted and scored (:func:`check_folds`)."""
-    return check_folds(training, folds)
 
 
 def _label(c) -> str:
@@ -234,7 +233,7 @@ def cross_validate(
     is called after each path.
     """
     F, R, L = folds.n_folds, len(l1_ratios), len(Cs)
-    sums = fold_weight_sums(training, folds)
+    sums = check_folds(training, folds)
     reducer = training.reducer
     coefs, scores, n_iter = None, np.empty((F, R, L)), np.zeros((F, R, L), dtype=np.int32)
     for f in range(F):
