@@ -13,7 +13,8 @@ as a relative difference to torchlogit's at the same ``C`` where they chose the 
 - **B7** sparse L1 on B4's data: 20 Cs log-spaced from ``l1_min_c`` up four decades, the same
   folds. Peers: ``LogisticRegressionCV`` saga and liblinear (liblinear penalises the
   intercept: its objective differs by that), and skglm's ``GeneralizedLinearEstimatorCV``
-  when the installed skglm has it (its grid is its own ``alphas``: ``1 / (C n)``).
+  when the installed skglm has it (its grid is its own ``alphas``: ``1 / (C n)``; skglm 0.5
+  takes only a number of folds, so it cross-validates on its own splits).
 
 Run from the repository root (one problem at a time; full size only on a quiet machine)::
 
@@ -95,11 +96,18 @@ def run_one(name, problem, X, y, Cs, folds, tol):
             from skglm import GeneralizedLinearEstimatorCV
             from skglm.datafits import Logistic
             from skglm.penalties import L1
+            from skglm.solvers import ProxNewton
         except ImportError:
             return "not installed"
         n = X.shape[0]
+        # skglm 0.5 takes a solver instance and an int cv (its own folds, not ours): its C_
+        # may differ for that reason alone
         est = GeneralizedLinearEstimatorCV(
-            Logistic(), L1(1.0), alphas=1.0 / (np.asarray(Cs) * n), cv=folds, tol=tol
+            Logistic(),
+            L1(1.0),
+            ProxNewton(tol=tol, fit_intercept=True),
+            alphas=1.0 / (np.asarray(Cs) * n),
+            cv=len(folds),
         )
     else:
         raise ValueError(f"unknown solver {name!r}")

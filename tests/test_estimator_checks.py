@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from torchlogit import LogisticRegression
+from torchlogit import LogisticRegression, LogisticRegressionCV
 
 ESTIMATORS = [
     LogisticRegression(),
@@ -17,6 +17,8 @@ ESTIMATORS = [
     LogisticRegression(fit_intercept=False),
     LogisticRegression(dtype="float32"),
     LogisticRegression(class_weight="balanced"),
+    LogisticRegressionCV(Cs=3, cv=3),
+    LogisticRegressionCV(Cs=3, cv=3, penalty="l1"),
 ]
 
 

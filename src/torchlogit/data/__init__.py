@@ -1,6 +1,7 @@
 """Data layer: validation, label encoding, dtype and device, batches."""
 
 from ._array_source import ArraySource
+from ._columns import ColumnSubset
 from ._csv import CSVSource
 from ._design import (
     Batch,
@@ -13,7 +14,14 @@ from ._design import (
     weighted_gram,
     weighted_square_sums,
 )
-from ._folds import FoldedData, HashFolds, IndexFolds, fold_data, fold_weight_sums
+from ._folds import (
+    FoldedData,
+    HashFolds,
+    IndexFolds,
+    fold_counts,
+    fold_data,
+    fold_weight_sums,
+)
 from ._integrity import canonical_json, document_checksum
 from ._labels import class_weight_per_sample, encode_labels, per_class_weights
 from ._labels_text import TARGET_TYPES, cast_labels, label_kind
@@ -44,6 +52,7 @@ __all__ = [
     "ArraySource",
     "Batch",
     "CSVSource",
+    "ColumnSubset",
     "FoldedData",
     "HashFolds",
     "InMemoryData",
@@ -61,6 +70,7 @@ __all__ = [
     "encode_labels",
     "expand_paths",
     "file_format",
+    "fold_counts",
     "fold_data",
     "fold_weight_sums",
     "is_sparse_design",

@@ -130,13 +130,27 @@ def fold_data(data, folds, fold: int, *, weight_sum: float, start: int = 0):
 def fold_weight_sums(data, folds, *, start: int = 0) -> np.ndarray:
     """``S_f = sum_i s_i t_fi`` for every fold, from one pass over ``data`` (this process's
     rows; sum them over the ranks)."""
-    sums = np.zeros(folds.n_folds)
+    return fold_counts(data, folds, n_classes=1, start=start)[0].sum(axis=1)
+
+
+def fold_counts(data, folds, *, n_classes: int, start: int = 0):
+    """What the folds hold, from one pass over ``data`` (this process's rows; sum over the
+    ranks): ``(train_weight, held_rows, class_rows)`` with ``train_weight[f, k] = sum_i s_i
+    t_fi [y_i = k]`` (``(F, K)``), ``held_rows[f, k]`` the number of fold ``f``'s held-out
+    rows of class ``k`` (``(F, K)``) and ``class_rows[k]`` the rows of class ``k`` of
+    positive weight (``(K,)``). ``n_classes=1`` pools the classes."""
+    F, K = folds.n_folds, int(n_classes)
+    train_weight, held_rows = np.zeros((F, K)), np.zeros((F, K), dtype=np.int64)
+    class_rows = np.zeros(K, dtype=np.int64)
     position = start
     for batch in data.batches():
         n = batch.n_samples
         w = batch.sample_weight.double().cpu().numpy()
-        for k in range(folds.n_folds):
-            train, _ = folds.masks(k, position, n)
-            sums[k] += float(w[train].sum())
+        y = batch.y.cpu().numpy() if K > 1 else np.zeros(n, dtype=np.int64)
+        class_rows += np.bincount(y[w > 0], minlength=K)
+        for f in range(F):
+            train, held = folds.masks(f, position, n)
+            train_weight[f] += np.bincount(y[train], weights=w[train], minlength=K)
+            held_rows[f] += np.bincount(y[held], minlength=K)
         position += n
-    return sums
+    return train_weight, held_rows, class_rows

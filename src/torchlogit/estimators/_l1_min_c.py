@@ -17,11 +17,13 @@ and unit weights it equals :func:`sklearn.svm.l1_min_c` with ``loss="log"``; wit
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import torch
 
 from .. import fitting
-from ..data import prepare
+from ..data import ColumnSubset, prepare
 
 
 def l1_min_c(
@@ -79,7 +81,13 @@ def l1_min_c(
     sw = batch.sample_weight.double().cpu().numpy()
     if free.any():  # the null model: the unpenalised features (and intercept) fitted
         cols = torch.from_numpy(np.flatnonzero(free)).to(device)
-        null = prepare(batch.X[:, cols], y_index, sw, validator=LogisticRegression())
+        # the same rows, only the unpenalised columns (dense or sparse: never copied whole)
+        null = dataclasses.replace(
+            training,
+            data=ColumnSubset(training.data, cols),
+            n_features=int(free.sum()),
+            feature_names=None,
+        )
         spec = fitting.FitSpec(penalty=None, fit_intercept=fit_intercept, tol=1e-10, max_iter=1000)
         null_coef = fitting.fit(spec, null).coef
         coef[:, cols] = null_coef[:, : int(free.sum())].to(dtype)

@@ -29,9 +29,18 @@ from ._inference_tables import (
     wald_test,
 )
 from ._online import fit_online
-from ._path import CVPaths, cross_validate, fit_path, fold_training, min_C, null_model
+from ._path import (
+    CVPaths,
+    check_folds,
+    cross_validate,
+    fit_path,
+    fold_training,
+    min_C,
+    null_model,
+)
 from ._penalty_api import PENALTY_DEPRECATED, effective_penalty, resolve_penalty
 from ._result import FitResult, centre_multinomial, coefficient_attributes
+from ._screening import fit_screened
 from ._spec import FitSpec, validate_bounds, validate_penalty_factor
 
 __all__ = [
@@ -57,6 +66,7 @@ __all__ = [
     "build_penalty",
     "centre_multinomial",
     "check_alias",
+    "check_folds",
     "check_solver",
     "coefficient_attributes",
     "cross_validate",
@@ -64,6 +74,7 @@ __all__ = [
     "fit",
     "fit_online",
     "fit_path",
+    "fit_screened",
     "fold_training",
     "min_C",
     "min_margin",

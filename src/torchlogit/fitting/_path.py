@@ -24,6 +24,11 @@ The held-out rows' raw predictions ``X W^T + b (+ o)`` come from the same rows (
 pass for a stream), for every ``C`` of a fold in one product ``X [W_1 ... W_L]^T``; on many
 ranks they are gathered, so every rank scores every held-out row.
 
+For an L1 / elastic-net penalty each point after the first is fitted on the columns the
+sequential strong rule keeps, checked on the others (:mod:`._screening`). Before any fit the
+folds are checked (:func:`check_folds`): every fold has held-out rows and trains on every
+class.
+
 The grid for L1 / elastic-net starts at ``C_min`` (:func:`min_C`), glmnet's ``lambda_max``
 in scikit-learn's parametrisation: every penalised coefficient is zero for ``C <= C_min``.
 """
@@ -40,6 +45,7 @@ from .. import data as _data
 from ..data import linear_predict
 from ._engine import build_objective, build_penalty, fit
 from ._result import FitResult
+from ._screening import fit_screened
 
 
 def first_row(training) -> int:
@@ -47,15 +53,45 @@ def first_row(training) -> int:
     return int(sum(training.rows_per_rank[: training.reducer.rank]))
 
 
-def fold_weight_sums(training, folds) -> np.ndarray:
-    """Every fold's ``S_f`` over every rank (one pass over the rows)."""
-    local = _data.fold_weight_sums(training.data, folds, start=first_row(training))
-    sums = training.reducer.all_reduce_sum(torch.from_numpy(local)).numpy()
-    empty = np.flatnonzero(~(sums > 0))
-    if empty.size:
+def _label(c) -> str:
+    """A class label as the user wrote it (``2``, ``'spam'``), not NumPy's repr."""
+    return repr(c.item() if isinstance(c, np.generic) else c)
+
+
+def check_folds(training, folds) -> np.ndarray:
+    """Every fold's ``S_f`` over every rank, from one pass over the rows; a ValueError that
+    says what is wrong, before any fitting, when ``folds`` has more folds than a class has
+    rows, a fold has no held-out row, or a fold's training rows miss a class or weigh zero."""
+    K = len(training.classes)
+    parts = _data.fold_counts(training.data, folds, n_classes=K, start=first_row(training))
+    flat = torch.from_numpy(np.concatenate([np.ravel(a).astype(np.float64) for a in parts]))
+    flat = training.reducer.all_reduce_sum(flat).numpy()
+    F = folds.n_folds
+    train_weight = flat[: F * K].reshape(F, K)
+    held_rows = flat[F * K : 2 * F * K].reshape(F, K)
+    class_rows = flat[2 * F * K :]
+    names = training.classes
+    few = np.flatnonzero(class_rows < F)
+    if few.size:
+        k = int(few[0])
         raise ValueError(
-            f"cross-validation fold {int(empty[0])}'s training rows all have zero weight"
+            f"cv has {F} folds but class {_label(names[k])} has only {int(class_rows[k])} rows of "
+            "positive weight: use fewer folds (every fold must be able to train on and hold "
+            "out each class)"
         )
+    sums = train_weight.sum(axis=1)
+    for f in range(F):
+        if held_rows[f].sum() == 0:
+            raise ValueError(f"cross-validation fold {f} has no held-out rows")
+        if not sums[f] > 0:
+            raise ValueError(f"cross-validation fold {f}'s training rows all have zero weight")
+        missing = np.flatnonzero(~(train_weight[f] > 0))
+        if missing.size:
+            raise ValueError(
+                f"cross-validation fold {f}'s training rows have no row of class "
+                f"{_label(names[int(missing[0])])} (of positive weight): its model could not "
+                "predict that class"
+            )
     return sums
 
 
@@ -68,20 +104,40 @@ def fold_training(training, folds, fold: int, weight_sum: float):
     return dataclasses.replace(training, data=data, weight_sum=float(weight_sum))
 
 
-def fit_path(spec, training, Cs, *, warm_start=None) -> list[FitResult]:
+def fit_path(spec, training, Cs, *, warm_start=None, screening=True, columns=None):
     """One fit of ``spec`` at each ``C`` of ``Cs``, returned in the order of ``Cs``.
 
     The fits run in increasing ``C`` (strongest penalty first), each warm-started from the
     previous one; the first from ``warm_start = (coef, classes)`` when given. Every point
     is the engine's fit of ``dataclasses.replace(spec, C=C)`` to its ``tol``.
+
+    With ``screening`` and a penalty that selects features (an L1 part), each point after
+    the first is fitted on the columns the sequential strong rule keeps, with a KKT check on
+    the others over the full data and a refit when one is violated
+    (:func:`~torchlogit.fitting.fit_screened`): the same minimiser, fewer columns touched.
+    ``columns``, a list, receives the number of feature columns each point's last fit ran
+    on (in the order of ``Cs``).
     """
     Cs = np.asarray(Cs, dtype=np.float64)
     out: list[FitResult | None] = [None] * len(Cs)
+    counts = [0] * len(Cs)
     warm = warm_start
+    screen = (
+        screening
+        and build_penalty(dataclasses.replace(spec, C=float(Cs.max())), training).selects_features
+    )
+    previous = None
     for k in np.argsort(Cs, kind="stable"):
-        result = fit(dataclasses.replace(spec, C=float(Cs[k])), training, warm_start=warm)
+        point = dataclasses.replace(spec, C=float(Cs[k]))
+        if screen:
+            previous = fit_screened(point, training, previous, warm_start=warm)
+            result, counts[k] = previous.result, previous.n_columns
+        else:
+            result, counts[k] = fit(point, training, warm_start=warm), training.n_features
         out[k] = result
         warm = (result.coef, result.classes)
+    if columns is not None:
+        columns.extend(counts)
     return out
 
 
@@ -177,7 +233,7 @@ def cross_validate(
     is called after each path.
     """
     F, R, L = folds.n_folds, len(l1_ratios), len(Cs)
-    sums = fold_weight_sums(training, folds)
+    sums = check_folds(training, folds)
     reducer = training.reducer
     coefs, scores, n_iter = None, np.empty((F, R, L)), np.zeros((F, R, L), dtype=np.int32)
     for f in range(F):
