@@ -200,13 +200,13 @@ def test_predict_save_load_to_torch(tmp_path):
     X, y, _ = _data(3)
     clf = LogisticRegressionCV(Cs=3, cv=3).fit(X, y)
     path = tmp_path / "cv.safetensors"
-    # scikit-learn's l1_ratios_ = [None] (an object array) has no JSON form
-    with pytest.warns(UserWarning, match="'l1_ratios_'"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every attribute is kept, l1_ratios_ = [None] too
         clf.save(path)
     back = torchlogit.load(path)
     assert type(back) is LogisticRegressionCV
     np.testing.assert_array_equal(back.predict_proba(X), clf.predict_proba(X))
-    for name in ("Cs_", "scores_", "coefs_paths_", "n_iter_"):
+    for name in ("Cs_", "l1_ratios_", "scores_", "coefs_paths_", "n_iter_"):
         np.testing.assert_array_equal(getattr(back, name), getattr(clf, name))
     assert back.C_ == clf.C_ and back.get_params() == clf.get_params()
     layer = clf.to_torch(dtype=None)
@@ -225,3 +225,24 @@ def test_elastic_net_l1_ratios_equal_sklearn_saga():
     sk = _sklearn(X, y, sw, solver="saga", tol=1e-12, max_iter=200_000, **kw)
     _same_as_sklearn(ours, sk, 1e-6)
     assert ours.scores_.shape == (3, 2, 4)
+
+
+def test_inference_uses_the_chosen_C():
+    """``coef_table`` of a CV model differentiates the refit's problem (``C_``), so its
+    standard errors are those of ``LogisticRegression(C=C_)``; L1 / elastic-net choices are
+    refused as for any L1 fit (post-selection), and ``refit=False`` has no single problem."""
+    X, y = make_classification(400, 5, n_informative=3, random_state=3)
+    cv = LogisticRegressionCV(Cs=[0.01, 0.02, 0.05], cv=3, tol=1e-10).fit(X, y)
+    one = LogisticRegression(C=cv.C_, tol=1e-10).fit(X, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # penalised standard errors
+        got, want = cv.std_errors(X, y), one.std_errors(X, y)
+    np.testing.assert_allclose(got, want, rtol=1e-6)
+    enet = LogisticRegressionCV(
+        Cs=[0.05, 0.1], cv=3, penalty="elasticnet", l1_ratios=[0.5], solver="cd"
+    ).fit(X, y)
+    with pytest.raises(ValueError, match="post-selection|L1"):
+        enet.coef_table(X, y)
+    averaged = LogisticRegressionCV(Cs=[0.05, 0.1], cv=3, refit=False).fit(X, y)
+    with pytest.raises(ValueError, match="refit=False"):
+        averaged.coef_table(X, y)

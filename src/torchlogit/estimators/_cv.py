@@ -386,6 +386,18 @@ class LogisticRegressionCV(LogisticRegression):
             self.set_coefficients(block.mean(dim=0))
         self.n_iter_ = n_iter
 
+    def _fitted_spec(self, n_features: int) -> fitting.FitSpec:
+        """The refit's problem: the chosen ``C_`` (and ``l1_ratio_`` for elastic-net). Without
+        a refit ``coef_`` averages the folds' solutions, which solve no one problem."""
+        if not self.refit:
+            raise ValueError(
+                "refit=False: coef_ is the mean of the folds' coefficients, the solution of no "
+                "single problem, so it has no covariance; fit with refit=True"
+            )
+        spec = self._spec(n_features)
+        ratio = self.l1_ratio_ if self.penalty == "elasticnet" else spec.l1_ratio
+        return dataclasses.replace(spec, C=self.C_, l1_ratio=ratio)
+
     def score(self, X, y, sample_weight=None):
         """``scoring`` (default ``"neg_log_loss"``) of the fitted model on ``(X, y)``, as
         scikit-learn's ``LogisticRegressionCV.score``."""

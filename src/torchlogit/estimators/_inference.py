@@ -70,7 +70,7 @@ class InferenceMixin:
             if isinstance(groups, str) and isinstance(X, StreamingSource):
                 groups = X.read_column(groups)
             codes = fitting.encode_groups(groups, training.reducer)
-        spec = self._spec(training.n_features)
+        spec = self._fitted_spec(training.n_features)
         return fitting.inference_moments(
             spec, training, self._coef, groups=codes, names=names, meat=meat
         )
@@ -174,7 +174,7 @@ class InferenceMixin:
         other_X = X if other_X is None else other_X
         X, other_X = _columns_of(self, X), _columns_of(other, other_X)
         for model in (self, other):
-            if model._spec(model.n_features_in_).penalized:
+            if model._fitted_spec(model.n_features_in_).penalized:
                 raise ValueError(
                     "the likelihood-ratio test needs unpenalised fits (penalty=None): a "
                     "penalised log-likelihood ratio has no χ² distribution"

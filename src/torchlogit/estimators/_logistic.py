@@ -262,6 +262,11 @@ class LogisticRegression(
             n_jobs=self.n_jobs,
         )
 
+    def _fitted_spec(self, n_features: int) -> fitting.FitSpec:
+        """The problem the fitted coefficients solve (what inference differentiates): this
+        estimator's parameters; a CV estimator substitutes the chosen ``C_``."""
+        return self._spec(n_features)
+
     def _apply(self, result: fitting.FitResult) -> None:
         """Set the fitted attributes from the engine's result (the one place they are set)."""
         for name, value in result.attributes().items():
