@@ -386,6 +386,13 @@ class LogisticRegressionCV(LogisticRegression):
             self.set_coefficients(block.mean(dim=0))
         self.n_iter_ = n_iter
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # Its path attributes (scores_, coefs_paths_) stay NumPy under array-API dispatch, as
+        # scikit-learn's LogisticRegressionCV declares no array-API support either.
+        tags.array_api_support = False
+        return tags
+
     def _fitted_spec(self, n_features: int) -> fitting.FitSpec:
         """The refit's problem: the chosen ``C_`` (and ``l1_ratio_`` for elastic-net). Without
         a refit ``coef_`` averages the folds' solutions, which solve no one problem."""
