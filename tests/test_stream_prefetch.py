@@ -175,3 +175,18 @@ def test_leaving_a_pass_early_stops_the_producer(stop):
     assert not _prefetch_threads()
     # one served, one held for the device copy, two in the queue, one waiting to be put
     assert len(served) <= 6
+
+
+# ---------------------------------------------------------------------- the validation pass
+@pytest.mark.parametrize(
+    "bad, kind", [(np.nan, "NaN"), (np.inf, "infinity"), (-np.inf, "infinity")]
+)
+def test_validation_finds_non_finite_values_and_the_largest_magnitude(bad, kind):
+    """The checks by min / max (no temporaries) name the same row and column, and the
+    largest |x| equals NumPy's ``abs().max()``."""
+    X, y = _data(n=500, d=6)
+    X[:, 3] *= -40.0
+    assert ArraySource(X, y, chunk_rows=64).scan().max_abs == np.abs(X).max()
+    X[301, 4] = bad
+    with pytest.raises(ValueError, match=f"rows 256-319, row 301, column 4: {kind} in the"):
+        ArraySource(X, y, chunk_rows=64).scan()

@@ -257,14 +257,15 @@ class StreamingSource:
                 raise ValueError(f"{chunk.where}: target / weight and features differ in length")
             if X.dtype != dtype:
                 dtype = np.dtype(np.float64)
-            if not np.isfinite(X).all():
+            # min and max are NaN / infinite iff some value is: two reductions, no temporaries
+            lo, hi = (float(X.min()), float(X.max())) if X.size else (0.0, 0.0)
+            if not (np.isfinite(lo) and np.isfinite(hi)):
                 r, c, kind = _locate_nonfinite(X)
                 raise ValueError(
                     f"{chunk.where}, {chunk.position(r)}, column "
                     f"{self._column_name(c)}: {kind} in the features"
                 )
-            if X.size:
-                max_abs = max(max_abs, float(np.abs(X).max()))
+            max_abs = max(max_abs, -lo, hi)
             if chunk.offset is not None:
                 offset_columns = check_offset_chunk(chunk, X.shape[0])
                 if content is not None:
