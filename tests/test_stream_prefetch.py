@@ -74,13 +74,13 @@ def test_checksums_verified_by_the_validation_pass_not_again(tmp_path, monkeypat
     p = _parquet(tmp_path, X, y)
     src = ParquetSource(p, target="label", chunk_rows=64)
     opened = []
-    real_open = ParquetSource._open
+    real = pq.ParquetFile
 
-    def spy(self, path, *, verify=None):
-        opened.append(self.verify_checksums if verify is None else verify)
-        return real_open(self, path, verify=verify)
+    def spy(path, **kw):
+        opened.append(kw["page_checksum_verification"])
+        return real(path, **kw)
 
-    monkeypatch.setattr(ParquetSource, "_open", spy)
+    monkeypatch.setattr(pq, "ParquetFile", spy)
     src.scan()
     assert opened and all(opened)
     opened.clear()
