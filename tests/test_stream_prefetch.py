@@ -190,3 +190,52 @@ def test_validation_finds_non_finite_values_and_the_largest_magnitude(bad, kind)
     X[301, 4] = bad
     with pytest.raises(ValueError, match=f"rows 256-319, row 301, column 4: {kind} in the"):
         ArraySource(X, y, chunk_rows=64).scan()
+
+
+# ---------------------------------------------------------------------- hashing beside the pass
+def _digest_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "torchlogit-digest" and t.is_alive()]
+
+
+def test_the_files_hashed_beside_the_validation_pass_are_their_sha256(tmp_path):
+    import hashlib
+
+    X, y = _data()
+    p = _parquet(tmp_path, X, y)
+    summary = ParquetSource(p, target="label", chunk_rows=64).scan()
+    expected = hashlib.sha256(f"{p.name}\0{hashlib.sha256(p.read_bytes()).hexdigest()}\0".encode())
+    assert summary.content == expected.hexdigest()
+    assert not _digest_threads()
+
+
+def test_a_file_rewritten_during_the_validation_pass_is_seen(tmp_path):
+    """Rewritten (here with the same bytes) and its modification time put back: the change
+    time differs, and the pass refuses to vouch for rows read across the rewrite."""
+    X, y = _data()
+    p = _parquet(tmp_path, X, y)
+
+    class Rewriting(ParquetSource):
+        def _chunks(self):
+            for i, chunk in enumerate(super()._chunks()):
+                if i == 3:
+                    st = os.stat(p)
+                    p.write_bytes(p.read_bytes())
+                    os.utime(p, ns=(st.st_atime_ns, st.st_mtime_ns))
+                yield chunk
+
+    with pytest.raises(ValueError, match="changed during the validation pass"):
+        Rewriting(p, target="label", chunk_rows=64).scan()
+    assert not _digest_threads()
+
+
+def test_a_bad_row_stops_the_hashing_and_keeps_its_message(tmp_path):
+    X, y = _data()
+    cols = {f"x{j}": X[:, j] for j in range(X.shape[1])} | {"label": y}
+    t = pa.table(cols)
+    x2 = pa.array(np.where(np.arange(len(y)) == 700, np.nan, X[:, 2]), from_pandas=True)
+    t = t.set_column(2, "x2", x2)
+    p = tmp_path / "bad.parquet"
+    pq.write_table(t, p, row_group_size=300)
+    with pytest.raises(ValueError, match=r"row group 2, row 100, column 'x2': missing value"):
+        ParquetSource(p, target="label", chunk_rows=64).scan()
+    assert not _digest_threads()

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
 
+from ._file_hashing import DigestsBeside
 from ._integrity import files_digest
 
 DEFAULT_CHUNK_ROWS = 65_536
@@ -234,11 +235,20 @@ class StreamingSource:
         """
         fp = self._fingerprint()
         in_memory = self._in_memory()
-        files = self.files_content()
         reuse = self._summary is not None and not force and self._summary.fingerprint == fp
         # arrays in memory may have been edited in place: always checked again
-        if reuse and not in_memory and self._summary.content == files:
+        if reuse and not in_memory and self._summary.content == self.files_content():
             return self._summary if shard else _check_whole(self._summary, self.describe())
+        digests = DigestsBeside([] if in_memory else self._content_paths())
+        try:
+            summary = self._validate(fp, in_memory, digests)
+        finally:
+            digests.stop()
+        self._summary = summary
+        return summary if shard else _check_whole(summary, self.describe())
+
+    def _validate(self, fp: tuple, in_memory: bool, digests) -> SourceSummary:
+        """The validation pass proper (the files hashed meanwhile by ``digests``)."""
         n_rows, n_chunks, n_features, dtype = 0, 0, None, None
         content = hashlib.sha256() if in_memory else None
         weight_by_label: dict = {}
@@ -301,9 +311,10 @@ class StreamingSource:
             raise ValueError(f"{self.describe()}: target labels of mixed types") from exc
         check_classification_targets(classes)
         sums = np.array([weight_by_label[c] for c in classes.tolist()], dtype=np.float64)
-        if self._fingerprint() != fp or self.files_content() != files:
+        if self._fingerprint() != fp or digests.changed():
             raise ValueError(f"{self.describe()}: the files changed during the validation pass")
-        self._summary = SourceSummary(
+        files = self.files_content()  # hashed by `digests`, unless a file is new since
+        return SourceSummary(
             n_rows=n_rows,
             n_features=int(n_features),
             n_chunks=n_chunks,
@@ -316,7 +327,6 @@ class StreamingSource:
             offset_columns=offset_columns,
             max_abs=max_abs,
         )
-        return self._summary if shard else _check_whole(self._summary, self.describe())
 
     def read_column(self, name: str) -> np.ndarray:
         """Every value of the column ``name``, in the order the chunks serve the rows (e.g.
