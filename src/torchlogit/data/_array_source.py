@@ -17,7 +17,9 @@ class ArraySource(StreamingSource):
     weight : array-like of shape (n,), optional
     offset : array-like of shape (n,) or (n, K), optional
         A fixed term added to each row's logits (two classes: one column).
-    chunk_rows : int, default=65536
+    chunk_rows : int, optional
+        Rows a chunk; by default about 8M values (``default_chunk_rows``: 65,536 rows
+        for up to 128 columns, fewer for wider data).
     """
 
     def __init__(
@@ -47,6 +49,7 @@ class ArraySource(StreamingSource):
         if self.weight is not None and self.weight.shape != (self.X.shape[0],):
             raise ValueError(f"weight has shape {self.weight.shape}, expected ({self.X.shape[0]},)")
         self.offset = as_offset_array(offset, self.X.shape[0], "ArraySource")
+        self._size_chunks(self.X.shape[1])
 
     def describe(self) -> str:
         return f"ArraySource({self.X.shape[0]} x {self.X.shape[1]})"

@@ -102,7 +102,9 @@ class CSVSource(StreamingSource):
     weight : str, optional
     offset : str or list of str, optional
         Offset column(s), as for :class:`ParquetSource`.
-    chunk_rows : int, default=65536
+    chunk_rows : int, optional
+        Rows a chunk; by default about 8M values (``default_chunk_rows``: 65,536 rows
+        for up to 128 columns, fewer for wider data).
         Approximate rows per chunk (the reader works in blocks of bytes; the block size is
         set from the first file's bytes per line).
     cache_dir : str or path, optional
@@ -160,6 +162,7 @@ class CSVSource(StreamingSource):
                 missing = [c for c in header if c not in h]
                 detail = f"missing {missing}" if missing else f"{h} instead of {header}"
                 raise ValueError(f"CSV file {path!r}: header differs from {where0}: {detail}")
+        self._size_chunks(len(self.features))
         self._block_size = self._estimate_block_size()
         self._blocks: dict[str, int] = {}  # files with a row longer than the block: theirs
         self._label_kind = None  # "auto": decided by the validation pass

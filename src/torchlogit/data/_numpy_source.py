@@ -38,7 +38,9 @@ class NumpySource(StreamingSource):
     weight : path or array of shape (n,), optional
     offset : path or array of shape (n,) or (n, K), optional
         A fixed term added to each row's logits (read whole: one or ``K`` numbers a row).
-    chunk_rows : int, default=65536
+    chunk_rows : int, optional
+        Rows a chunk; by default about 8M values (``default_chunk_rows``: 65,536 rows
+        for up to 128 columns, fewer for wider data).
     cache_dir : str or path, optional
         Keep decoded chunks here (see :class:`~torchlogit.data.StreamingData`).
     """
@@ -75,6 +77,7 @@ class NumpySource(StreamingSource):
             off, self._o_path = _load(offset, "offset")
             offset = as_offset_array(off, n, repr(self._o_path or "offset"))
         self.offset = offset
+        self._size_chunks(self.X.shape[1])
 
     def describe(self) -> str:
         return f"NumpySource({self._x_path or 'array'!r}, {self.X.shape[0]} x {self.X.shape[1]})"

@@ -9,7 +9,8 @@ then gives a :class:`~torchlogit.data.StreamingData`, the object :class:`LinearO
 iterates over (``batches()`` and ``weight_sum``), exactly as it iterates over
 :class:`~torchlogit.data.InMemoryData`.
 
-Subclasses implement ``_chunks()`` (yield :class:`Chunk`), ``_fingerprint()`` (a cheap
+Subclasses implement ``_chunks()`` (yield :class:`Chunk`; ``training_chunks()``, the same rows
+for a training pass, may skip checks the validation pass made), ``_fingerprint()`` (a cheap
 check that the files were not rewritten: names, sizes and modification times) and, for files,
 ``_content_paths()`` (the files whose bytes are the data: their sha256, see
 :mod:`._integrity`, is the summary's ``content`` and keys the chunk cache and checkpoints),
@@ -25,9 +26,30 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.utils.multiclass import check_classification_targets
 
+from ._file_hashing import DigestsBeside
 from ._integrity import files_digest
 
 DEFAULT_CHUNK_ROWS = 65_536
+# chunk_rows=None: about this many values a chunk (64 MB in float64, 32 MB in float32), so
+# that a chunk's bytes, not its rows, are bounded whatever the width (see default_chunk_rows)
+CHUNK_VALUES = 1 << 23
+MIN_CHUNK_ROWS, MAX_CHUNK_ROWS = 256, 1 << 18
+
+
+def default_chunk_rows(n_columns: int) -> int:
+    """Rows of a chunk of ``n_columns`` columns when the user gives no ``chunk_rows``.
+
+    ``2 ** floor(log2(CHUNK_VALUES / n_columns))`` clipped to ``[256, 262144]``: 65,536 rows
+    for 65 to 128 columns (the fixed default before), half as many for twice the width.
+    Throughput needs chunks big enough that the per-chunk costs (a Python round trip, a
+    handful of BLAS calls, a thread hand-over) vanish against the rows' — a few MB — and the
+    memory bound needs them small: a pass holds about ``prefetch + 3`` chunks (the queue,
+    the one being decoded, the one computed on and its temporaries), so about 0.3 GB in
+    float64 whatever the width, where a fixed row count held 5 GB a chunk at 10,000 columns.
+    """
+    rows = CHUNK_VALUES // max(int(n_columns), 1)
+    rows = 1 << max(rows.bit_length() - 1, 0)
+    return int(min(max(rows, MIN_CHUNK_ROWS), MAX_CHUNK_ROWS))
 
 
 @dataclass
@@ -142,11 +164,18 @@ class StreamingSource:
 
     def __init__(self, *, chunk_rows: int | None = None, cache_dir=None):
         self.cache_dir = cache_dir
+        self._chunk_rows_given = chunk_rows is not None
         chunk_rows = DEFAULT_CHUNK_ROWS if chunk_rows is None else chunk_rows
         if not isinstance(chunk_rows, (int, np.integer)) or chunk_rows < 1:
             raise ValueError(f"chunk_rows must be a positive integer, got {chunk_rows!r}")
         self.chunk_rows = int(chunk_rows)
         self._summary: SourceSummary | None = None
+
+    def _size_chunks(self, n_columns: int) -> None:
+        """Once the width is known: ``chunk_rows = default_chunk_rows(n_columns)`` unless the
+        user gave ``chunk_rows``."""
+        if not self._chunk_rows_given:
+            self.chunk_rows = default_chunk_rows(n_columns)
 
     # ------------------------------------------------------------------ subclass API
     def _chunks(self):  # pragma: no cover - abstract
@@ -154,6 +183,12 @@ class StreamingSource:
 
     def _fingerprint(self) -> tuple:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def training_chunks(self):
+        """The chunks of a training pass (after the validation pass, whose content check
+        :class:`~torchlogit.data.StreamingData` repeats before every pass): ``_chunks()``
+        unless a source can skip a check the validation pass already made."""
+        return self._chunks()
 
     def _content_paths(self) -> list:
         """The files whose bytes are the data (none for arrays in memory)."""
@@ -200,11 +235,20 @@ class StreamingSource:
         """
         fp = self._fingerprint()
         in_memory = self._in_memory()
-        files = self.files_content()
         reuse = self._summary is not None and not force and self._summary.fingerprint == fp
         # arrays in memory may have been edited in place: always checked again
-        if reuse and not in_memory and self._summary.content == files:
+        if reuse and not in_memory and self._summary.content == self.files_content():
             return self._summary if shard else _check_whole(self._summary, self.describe())
+        digests = DigestsBeside([] if in_memory else self._content_paths())
+        try:
+            summary = self._validate(fp, in_memory, digests)
+        finally:
+            digests.stop()
+        self._summary = summary
+        return summary if shard else _check_whole(summary, self.describe())
+
+    def _validate(self, fp: tuple, in_memory: bool, digests) -> SourceSummary:
+        """The validation pass proper (the files hashed meanwhile by ``digests``)."""
         n_rows, n_chunks, n_features, dtype = 0, 0, None, None
         content = hashlib.sha256() if in_memory else None
         weight_by_label: dict = {}
@@ -223,14 +267,15 @@ class StreamingSource:
                 raise ValueError(f"{chunk.where}: target / weight and features differ in length")
             if X.dtype != dtype:
                 dtype = np.dtype(np.float64)
-            if not np.isfinite(X).all():
+            # min and max are NaN / infinite iff some value is: two reductions, no temporaries
+            lo, hi = (float(X.min()), float(X.max())) if X.size else (0.0, 0.0)
+            if not (np.isfinite(lo) and np.isfinite(hi)):
                 r, c, kind = _locate_nonfinite(X)
                 raise ValueError(
                     f"{chunk.where}, {chunk.position(r)}, column "
                     f"{self._column_name(c)}: {kind} in the features"
                 )
-            if X.size:
-                max_abs = max(max_abs, float(np.abs(X).max()))
+            max_abs = max(max_abs, -lo, hi)
             if chunk.offset is not None:
                 offset_columns = check_offset_chunk(chunk, X.shape[0])
                 if content is not None:
@@ -266,9 +311,10 @@ class StreamingSource:
             raise ValueError(f"{self.describe()}: target labels of mixed types") from exc
         check_classification_targets(classes)
         sums = np.array([weight_by_label[c] for c in classes.tolist()], dtype=np.float64)
-        if self._fingerprint() != fp or self.files_content() != files:
+        if self._fingerprint() != fp or digests.changed():
             raise ValueError(f"{self.describe()}: the files changed during the validation pass")
-        self._summary = SourceSummary(
+        files = self.files_content()  # hashed by `digests`, unless a file is new since
+        return SourceSummary(
             n_rows=n_rows,
             n_features=int(n_features),
             n_chunks=n_chunks,
@@ -281,7 +327,6 @@ class StreamingSource:
             offset_columns=offset_columns,
             max_abs=max_abs,
         )
-        return self._summary if shard else _check_whole(self._summary, self.describe())
 
     def read_column(self, name: str) -> np.ndarray:
         """Every value of the column ``name``, in the order the chunks serve the rows (e.g.

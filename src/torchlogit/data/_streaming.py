@@ -169,7 +169,7 @@ class StreamingData:
     def _host_chunks(self):
         """Decoded host-side ``(X, y_index, weight, offset, where)``, from files or cache."""
         np_dtype = np.float32 if self.dtype == torch.float32 else np.float64
-        for chunk in self.source._chunks():
+        for chunk in self.source.training_chunks():
             X = chunk.X if chunk.X.dtype == np_dtype else chunk.X.astype(np_dtype)
             off = None if chunk.offset is None else chunk.offset.astype(np_dtype, copy=False)
             yield X, self._encode_labels(chunk), chunk.weight, off, chunk.where

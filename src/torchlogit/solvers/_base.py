@@ -14,8 +14,8 @@ The loop is written once, in :meth:`SolverBase.solve` (a template, as scikit-lea
     loop: record (it.value, it.measure, it.step) in the history, log it
           stop if it.measure <= tol ("converged") or n_iter >= max_iter, or when the
           objective has not changed beyond its rounding error (2 eps |f| in the working
-          dtype) nor max|grad| reached a new low for STALL_ITERATIONS iterations (stalled:
-          not converged, said so)
+          dtype) nor max|grad| made progress for stall_window(capabilities) iterations
+          (stalled: not converged, said so; see :func:`stall_window`)
           failure = _step(objective, it)         # a message ends the run (not converged)
           n_iter += 1; checkpoint.save(..., _state(it)); callback may stop the run
     SolverResult(coef=it.coef, ..., n_passes=n_passes_of(objective))
@@ -217,6 +217,33 @@ def passes_of(objective) -> int:
 # Iterations in a row without a change of the objective beyond its rounding error that make
 # SolverBase.solve stop (the working precision is reached before tol).
 STALL_ITERATIONS = 10
+# The same for exact Newton, and the factor by which its optimality measure must fall to
+# count as progress (see stall_window).
+NEWTON_STALL_ITERATIONS = 3
+NEWTON_PROGRESS_FACTOR = 0.5
+
+
+def stall_window(capabilities) -> tuple[int, float]:
+    """``(iterations, factor)`` of the stall rule for a solver with these capabilities.
+
+    A run has stalled when, for ``iterations`` iterations in a row, the objective ``f`` has
+    not moved beyond its rounding error (``|f_k - f_{k-1}| <= 2 eps |f_k|`` in the working
+    dtype) and the optimality measure ``m_k`` made no progress: ``m_k >= factor * min_{j<k}
+    m_j``.
+
+    - Exact Newton (a ``hessian`` matrix, smooth penalties only: not ``proximal``) converges
+      quadratically, ``m_{k+1} = O(m_k^2)``: once ``f`` is flat, a measure that does not even
+      halve is the noise floor of the working precision (float32 sums of the gradient over
+      millions of rows: ``m`` wanders within a factor of about two around ``eps`` times the
+      scale of the summands). Three such iterations end the run: on streamed data each
+      costs a pass over the files.
+    - Every other solver (first-order, or with a working set or an inner solver, whose
+      measure may fall slowly while ``f`` is already flat): ten iterations, and any new low
+      of the measure is progress.
+    """
+    if capabilities.hessian and not capabilities.proximal:
+        return NEWTON_STALL_ITERATIONS, NEWTON_PROGRESS_FACTOR
+    return STALL_ITERATIONS, 1.0
 
 
 class SolverBase:
@@ -313,6 +340,7 @@ class SolverBase:
         it = self._start(objective, coef, state, resumed)
         converged, message = False, f"reached max_iter={self.max_iter}"
         eps = torch.finfo(it.coef.dtype).eps
+        window, factor = stall_window(self.capabilities)
         previous, best, flat = None, float("inf"), 0
         while True:
             history.record(it.value, it.measure, it.step)
@@ -322,18 +350,19 @@ class SolverBase:
                 break
             if n_iter >= self.max_iter:
                 break
-            # Stalled: for STALL_ITERATIONS iterations in a row, the objective has not moved by
-            # more than its own rounding error (2 eps |f| in the working dtype) and the
-            # optimality measure has not reached a new low: no progress is representable.
+            # Stalled (see stall_window): for `window` iterations in a row, the objective has
+            # not moved by more than its own rounding error (2 eps |f| in the working dtype)
+            # and the optimality measure has not fallen below `factor` times its lowest value
+            # so far: no progress is representable.
             value, measure = float(it.value), float(it.measure)
             level = previous is not None and abs(previous - value) <= 2 * eps * abs(value)
-            flat = flat + 1 if level and not measure < best else 0
+            flat = flat + 1 if level and not measure < factor * best else 0
             previous, best = value, min(best, measure)
-            if flat >= STALL_ITERATIONS:
+            if flat >= window:
                 message = self._no_decrease(
                     it.coef.dtype,
                     f"no decrease of the objective representable in {it.coef.dtype} for "
-                    f"{STALL_ITERATIONS} iterations (max|grad| = {float(it.measure):.3g})",
+                    f"{window} iterations (max|grad| = {float(it.measure):.3g})",
                 )
                 break
             failure = self._step(objective, it)
