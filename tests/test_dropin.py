@@ -227,6 +227,20 @@ def test_stalled_progress_stops_early_with_a_message():
     np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-5)
 
 
+def test_a_stop_at_the_working_precision_is_convergence_under_sklearns_lbfgs():
+    """scikit-learn's lbfgs (scipy's L-BFGS-B) calls a relative decrease of f below its
+    factr * eps converged: under that name the same stop gives no ConvergenceWarning (its
+    array-API float32 tests ask for tol=1e-12 with warnings as errors); the coefficients are
+    those of the float64 optimum to float32 precision."""
+    X = IRIS_X.astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        ours = LogisticRegression(C=1e-2, solver="lbfgs", tol=1e-12, max_iter=500).fit(X, IRIS_Y)
+    assert ours.n_iter_[0] < 100
+    ref = SkLR(C=1e-2, solver="newton-cholesky", tol=1e-12).fit(IRIS_X, IRIS_Y)
+    np.testing.assert_allclose(ours.coef_, ref.coef_, atol=1e-5)
+
+
 def test_n_jobs_and_random_state():
     before = torch.get_num_threads()
     LogisticRegression(n_jobs=1).fit(IRIS_XS, IRIS_Y)

@@ -63,11 +63,7 @@ XFAIL: dict[str, str] = {
 
 # Real incompatibilities whose fix lies outside the estimator (strict: once fixed, the XPASS
 # fails, so the entry is removed). Not internals, not liblinear: these must come to pass.
-PENDING: dict[str, str] = {
-    r"test_logistic_regression_array_api_compliance\[torch-.*-float32-.*": "tol=1e-12 is "
-    "below float32's resolution: scikit-learn's lbfgs stops on scipy's ftol and calls that "
-    "converged; torchlogit's solvers stop at the working precision and warn (fitting/_engine.py)",
-}
+PENDING: dict[str, str] = {}
 
 
 def _load():

@@ -329,6 +329,8 @@ def warn_if_not_converged(result: FitResult, tol: float, requested: str | None =
     if result.converged:
         return
     alias = _solvers.SKLEARN_SOLVERS.get(requested)
+    if alias is not None and alias.precision_is_convergence and result.at_precision:
+        return  # scikit-learn's meaning of converged under this name (SolverAlias)
     # scikit-learn's own sentence last: code that filters on it keeps working
     tail = f" ({alias.not_converged.format(n_iter=result.n_iter)})" if alias else ""
     g = result.history["gradient_norm"]

@@ -65,6 +65,7 @@ class FitResult:
     passes: list = field(default_factory=list)
     solver_state: dict = field(default_factory=dict)
     tol: float | None = None  # the tol the solver ran with (the spec's or its default_tol)
+    at_precision: bool = False  # stopped by the stall rule (see solvers.SolverResult)
 
     @classmethod
     def from_solver(cls, result, *, coef, training, loss, solver: str, **extra) -> FitResult:
@@ -81,6 +82,7 @@ class FitResult:
             message=result.message,
             n_passes=result.n_passes,
             history=result.history.as_dict(),
+            at_precision=bool(getattr(result, "at_precision", False)),
             **extra,
         )
 

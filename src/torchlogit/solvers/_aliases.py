@@ -55,10 +55,16 @@ class SolverAlias:
     multiclass: bool = True
     not_converged: str = ""
     gradient_tol: bool = True
+    # scikit-learn counts a stop at the working precision as convergence under this name
+    # (lbfgs: scipy's L-BFGS-B stops, converged, once the relative decrease of f is below
+    # factr * eps): the engine then gives no ConvergenceWarning for the stall rule's stop.
+    precision_is_convergence: bool = False
 
 
 SKLEARN_SOLVERS: dict[str, SolverAlias] = {
-    "lbfgs": SolverAlias("lbfgs", not_converged="lbfgs failed to converge"),
+    "lbfgs": SolverAlias(
+        "lbfgs", not_converged="lbfgs failed to converge", precision_is_convergence=True
+    ),
     "newton-cg": SolverAlias(
         "newton-cg",
         not_converged="newton-cg failed to converge. Increase the number of iterations.",

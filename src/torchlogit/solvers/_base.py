@@ -339,6 +339,7 @@ class SolverBase:
             coef = penalty.project(coef)
         it = self._start(objective, coef, state, resumed)
         converged, message = False, f"reached max_iter={self.max_iter}"
+        at_precision = False
         eps = torch.finfo(it.coef.dtype).eps
         window, factor = stall_window(self.capabilities)
         previous, best, flat = None, float("inf"), 0
@@ -359,6 +360,7 @@ class SolverBase:
             flat = flat + 1 if level and not measure < factor * best else 0
             previous, best = value, min(best, measure)
             if flat >= window:
+                at_precision = True
                 message = self._no_decrease(
                     it.coef.dtype,
                     f"no decrease of the objective representable in {it.coef.dtype} for "
@@ -380,6 +382,7 @@ class SolverBase:
             history=history,
             message=message,
             n_passes=self.n_passes_of(objective),
+            at_precision=at_precision,
         )
 
     def _start(self, objective, coef: torch.Tensor, state: dict, resumed: bool):

@@ -104,3 +104,6 @@ class SolverResult:
     history: History
     message: str = ""
     n_passes: int = 0
+    # stopped by the stall rule: no decrease of the objective representable in the working
+    # dtype (scipy's L-BFGS-B calls the same condition, its ``factr * eps``, convergence)
+    at_precision: bool = False
