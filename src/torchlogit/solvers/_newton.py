@@ -65,21 +65,44 @@ def newton_direction(
     eigenvalue would put an arbitrary, row-order-dependent component into the coefficients.
     Starting from zeros, the coefficients then stay in the span of the weighted rows.
 
+    Precision: the solve runs in ``H``'s dtype, the one it was accumulated in (float64 for
+    float32 data, see :func:`~torchlogit.objective.hessian_dtype`), with ``g`` converted to it;
+    the direction comes back in ``g``'s dtype. ``eps`` in the cut-off is that of ``H``'s dtype:
+    the cut-off bounds the rounding of ``H``'s eigenvalues, which is that of the arithmetic
+    that built and factors it, whatever the data's dtype. The noise in ``g`` is the caller's
+    to bound, through ``negligible``.
+
     Returns the direction and the eigenvalue cut-off that was used (0 when Cholesky worked).
     """
+    out_dtype = g.dtype
+    g = g.to(H.dtype)
     L, info = torch.linalg.cholesky_ex(H)
     if int(info) == 0:
         d = torch.cholesky_solve(-g.unsqueeze(1), L).squeeze(1)
         if bool(torch.isfinite(d).all()):
-            return d, 0.0
+            return d.to(out_dtype), 0.0
     lam, V = torch.linalg.eigh(H)
     cutoff = float(lam[-1]) * H.shape[0] * torch.finfo(H.dtype).eps
     if not cutoff > 0.0:  # H is zero or negative definite: steepest descent
-        return -g, float("inf")
+        return -g.to(out_dtype), float("inf")
     c = V.T @ g
     keep = (lam > cutoff) | (c.abs() > negligible)
     d = -(V[:, keep] @ (c[keep] / lam[keep].clamp(min=cutoff)))
-    return d, cutoff
+    return d.to(out_dtype), cutoff
+
+
+def negligible_gradient(tol: float, dtype: torch.dtype) -> float:
+    """Gradient components below this are rounding noise to :func:`newton_direction`.
+
+    ``1e-3 tol``: far below the stopping tolerance, they cannot stop convergence. A gradient
+    summed in a low precision (float32: ``u = 2^-24``) carries noise of ``~ u`` times the sum of
+    the per-row terms' magnitudes (order one on the averaged objective) in every component,
+    orthogonal directions included: the floor ``NOISE_FLOOR_ULPS * eps`` keeps it out of the
+    damped directions. float64 gradients keep ``1e-3 tol`` alone (as before the floor).
+    """
+    eps = torch.finfo(dtype).eps
+    floor = NOISE_FLOOR_ULPS * eps if eps > torch.finfo(torch.float64).eps else 0.0
+    return max(1e-3 * tol, floor)
 
 
 @register_solver
@@ -234,7 +257,8 @@ class NewtonSolver(SolverBase):
                 it.H = self._last_hessian = H
             g = pt.gradient
             # Gradient components far below tol cannot stop convergence: rounding noise there.
-            d, _ = newton_direction(it.H, g.reshape(-1), negligible=1e-3 * self.tol)
+            noise = negligible_gradient(self.tol, g.dtype)
+            d, _ = newton_direction(it.H, g.reshape(-1), negligible=noise)
             d = d.reshape(g.shape)
             slope = float((g * d).sum())
             if slope >= 0:  # damping failed: fall back to steepest descent
@@ -287,6 +311,8 @@ class _NewtonIterate:
         return self.pt.coef
 
 
+# A gradient's rounding noise, in units of its dtype's eps (see negligible_gradient).
+NOISE_FLOOR_ULPS = 10
 # Row-sampled Hessian ("auto"): rows per parameter block, used when n is this many times more.
 HESSIAN_SAMPLE_ROWS = 500
 HESSIAN_SAMPLE_MIN_FACTOR = 4
