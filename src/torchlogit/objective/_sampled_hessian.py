@@ -38,9 +38,9 @@ class RowSampledHessian:
         in :func:`hessian_dtype` (float64 for float32 data: float32 rounding over tens of
         thousands of rows, ~1e-5 relative, would swamp the curvature that only the penalty
         gives along redundant features, and the factorisation would need damping). The
-        penalty's diagonal is exact. With the exact gradient, a Newton iteration on this Hessian still
-        converges to the exact minimiser (linearly, at a rate set by the sample's relative
-        error). ``seed`` chooses the sample (see the module docstring).
+        penalty's diagonal is exact. With the exact gradient, a Newton iteration on this
+        Hessian still converges to the exact minimiser (linearly, at a rate set by the
+        sample's relative error). ``seed`` chooses the sample (see the module docstring).
         """
         self.n_evaluations += 1
         m, p = self.coef_shape
