@@ -161,3 +161,21 @@ def test_float32_cd_reaches_float64_objective():
         m = LogisticRegression(solver="cd", C=100.0, tol=1e-6).fit(X.astype(dt), y)
         objs[dt] = _sk_objective(X, y, m.coef_, m.intercept_, 100.0)
     assert (objs[np.float32] - objs[np.float64]) / abs(objs[np.float64]) < 1e-6
+
+
+def test_float32_unpenalised_collinear_newton_matches_float64():
+    """No penalty, collinear columns: float32 rounding makes the redundant columns only
+    nearly collinear (eigenvalues ~ u^2 lambda_max, which a float64 Hessian resolves) while
+    the float32 gradient along them is noise; Newton must not follow it (it did, to
+    coefficients of 1e6, before the noise-resolved test of the direction)."""
+    X, y = make_classification(
+        5000, 20, n_informative=10, n_redundant=5, flip_y=0.1, random_state=0
+    )
+    objs, norms = {}, {}
+    for dt in (np.float64, np.float32):
+        m = LogisticRegression(solver="newton", C=np.inf, tol=1e-6).fit(X.astype(dt), y)
+        z = X @ m.coef_.astype(np.float64).ravel() + float(m.intercept_[0])
+        objs[dt] = np.logaddexp(0.0, -(2.0 * y - 1.0) * z).sum()
+        norms[dt] = float(np.abs(m.coef_).max())
+    assert (objs[np.float32] - objs[np.float64]) / abs(objs[np.float64]) < 1e-6
+    assert norms[np.float32] < 2 * norms[np.float64]
