@@ -77,7 +77,9 @@ def transpose_matmul(X: torch.Tensor, G: torch.Tensor) -> torch.Tensor:
 
 
 def _sparse_gram(X: SparseDesign, c: torch.Tensor) -> torch.Tensor:
-    return X.weighted_gram(c.to(X.dtype)).to(c.dtype)
+    """The sparse Gram in ``c``'s dtype; for a wider ``c`` on the values converted to it (the
+    products of float32 values are exact in float64, the sums float64's: a Hessian)."""
+    return X.to(c.dtype).weighted_gram(c)
 
 
 def weighted_gram(X: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
@@ -100,8 +102,11 @@ def add_gram_block(H, X, c, k: int, l: int, p: int, d: int, fit_intercept: bool,
 
     ``psd``: ``c >= 0`` (:func:`weighted_gram`, symmetric by construction), else
     :func:`weighted_cross_gram`. The block layout of the Hessian and of the information and
-    meat matrices of inference.
+    meat matrices of inference. A ``c`` (and ``H``) wider than ``X`` (float64 over float32
+    data) accumulates every sum in ``c``'s dtype, dense or sparse.
     """
+    if isinstance(X, SparseDesign):  # a wider c: the values converted once for both sums
+        X = X.to(c.dtype)
     gram = weighted_gram(X, c) if psd else weighted_cross_gram(X, c)
     rk, rl = k * p, l * p
     H[rk : rk + d, rl : rl + d] += gram

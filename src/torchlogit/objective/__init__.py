@@ -5,7 +5,7 @@ from ._linear import LinearObjective
 from ._lookahead import LookaheadObjective
 from ._loss import BinomialLoss, MultinomialLoss, make_loss
 from ._penalty import PENALTIES, ElasticNetPenalty, make_penalty, register_penalty
-from ._points import BatchList, Line, Point
+from ._points import BatchList, Line, Point, hessian_dtype
 
 __all__ = [
     "PENALTIES",
@@ -19,6 +19,7 @@ __all__ = [
     "MultinomialLoss",
     "Point",
     "box_l1_violation",
+    "hessian_dtype",
     "make_loss",
     "make_penalty",
     "register_penalty",

@@ -37,7 +37,7 @@ from ..data import (
     transpose_matmul,
     weighted_square_sums,
 )
-from ._points import Line, Point
+from ._points import Line, Point, hessian_dtype
 from ._sampled_hessian import RowSampledHessian
 
 
@@ -201,25 +201,30 @@ class LinearObjective(RowSampledHessian):
         Binary: ``H = X_a^T diag(s p (1-p) / S) X_a`` (``X_a = [X, 1]``). Multinomial: block
         ``(k, l)`` is ``X_a^T diag(s (p_k delta_kl - p_k p_l) / S) X_a``. Plus the smooth
         penalty's diagonal.
+
+        ``H`` is in :func:`~torchlogit.objective.hessian_dtype` (float64 for float32 ``coef``:
+        accumulated there from the float32 numbers), ``f`` and ``grad`` in ``coef``'s dtype.
         """
         self.n_evaluations += 1
         self.n_passes += 3
         S = self._weight_sum()
         m, p = self.coef_shape
         n_par = m * p
-        acc = torch.zeros(1 + n_par + n_par * n_par, dtype=coef.dtype, device=coef.device)
+        acc = torch.zeros(1 + n_par, dtype=coef.dtype, device=coef.device)
+        hdt = hessian_dtype(coef.dtype, coef.device)
+        H = torch.zeros(n_par, n_par, dtype=hdt, device=coef.device)
         for batch in self.data.batches():
             raw = self.batch_raw(batch, coef)
             lo, G = self.loss.loss_gradient(batch.y, raw)
             sw = self._weights(batch, raw.dtype)
             acc[0] += (sw * lo).sum()
-            acc[1 : 1 + n_par] += self._grad_from_raw_grad(batch, G * sw.unsqueeze(1)).reshape(-1)
-            self._add_data_hessian(acc[1 + n_par :].view(n_par, n_par), batch, raw)
+            acc[1:] += self._grad_from_raw_grad(batch, G * sw.unsqueeze(1)).reshape(-1)
+            self._add_data_hessian(H, batch, raw)
         acc = self.reduce(acc)
         f = acc[0] / S + self.penalty.smooth_value(coef)
-        g = acc[1 : 1 + n_par].reshape(coef.shape) / S + self.penalty.smooth_gradient(coef)
-        H = acc[1 + n_par :].view(n_par, n_par) / S
-        H.diagonal().add_(self.penalty.smooth_hessian_diagonal(coef).reshape(-1))
+        g = acc[1:].reshape(coef.shape) / S + self.penalty.smooth_gradient(coef)
+        H = self.reduce(H.reshape(-1)).view(n_par, n_par) / S
+        H.diagonal().add_(self.penalty.smooth_hessian_diagonal(coef.to(hdt)).reshape(-1))
         return f, g, H
 
     def _add_data_hessian(self, H, batch: Batch, raw: torch.Tensor) -> None:
@@ -227,9 +232,12 @@ class LinearObjective(RowSampledHessian):
 
         Binary: ``h_i = p_i (1 - p_i)``; multinomial: block ``(k, l)`` has
         ``h_i = p_ik (delta_kl - p_il)``, built block by block (upper triangle, mirrored).
+        The weights ``s_i h_i`` are computed in ``H``'s dtype (from ``raw`` converted to it),
+        and the Gram accumulated there: float32 data give the float64 Hessian of their numbers.
         """
         _, p = self.coef_shape
         d = self.n_features
+        raw = raw.to(H.dtype)
         sw = self._weights(batch, raw.dtype)
         for (k, l), h in self.loss.hessian_blocks(raw):
             add_gram_block(H, batch.X, sw * h, k, l, p, d, self.fit_intercept, psd=(k == l))

@@ -12,6 +12,20 @@ from dataclasses import dataclass
 import torch
 
 
+def hessian_dtype(dtype: torch.dtype, device: torch.device) -> torch.dtype:
+    """The dtype a Hessian is accumulated and held in: float64 for float32 (or narrower) data.
+
+    Along redundant (collinear) features only the L2 penalty ``1 / (C S)`` makes the Hessian
+    definite; a Gram assembled in float32 carries rounding of ``~ u lambda_max`` (``u = 2^-24``),
+    as large as that penalty, so it is indefinite in any precision and Newton's Cholesky fails.
+    Accumulated in float64 from float32 numbers (``x_ij x_ik`` is exact there) it is the exact
+    Hessian of those numbers to float64 rounding. Devices without float64 (MPS) keep ``dtype``.
+    """
+    if dtype.itemsize >= 8 or torch.device(device).type == "mps":
+        return dtype
+    return torch.float64
+
+
 @dataclass
 class Point:
     """An iterate with what the next steps reuse: ``f``, ``grad`` and the raw predictions.

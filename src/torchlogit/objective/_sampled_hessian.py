@@ -19,8 +19,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from ..data import Batch
-from ._points import BatchList, Point
+from ..data import Batch, weighted_gram
+from ._points import BatchList, Point, hessian_dtype
 
 
 class RowSampledHessian:
@@ -35,18 +35,19 @@ class RowSampledHessian:
         ``row_fraction < 1`` builds the data term from a fixed uniform sample of about that
         share of each batch's rows (drawn once, seeded, and kept), scaled by
         ``n_b / |sample_b|``: an unbiased estimate of ``X^T D X`` at a fraction of the cost,
-        in X's dtype. (Not float32 for float64 data: its rounding over tens of thousands of
-        rows, ~1e-5 relative, would swamp the curvature that only the penalty gives along
-        redundant features, and the factorisation would need damping.) The penalty's
-        diagonal is exact. With the exact gradient, a Newton iteration on this Hessian still
-        converges to the exact minimiser (linearly, at a rate set by the sample's relative
-        error). ``seed`` chooses the sample (see the module docstring).
+        in :func:`hessian_dtype` (float64 for float32 data: float32 rounding over tens of
+        thousands of rows, ~1e-5 relative, would swamp the curvature that only the penalty
+        gives along redundant features, and the factorisation would need damping). The
+        penalty's diagonal is exact. With the exact gradient, a Newton iteration on this
+        Hessian still converges to the exact minimiser (linearly, at a rate set by the
+        sample's relative error). ``seed`` chooses the sample (see the module docstring).
         """
         self.n_evaluations += 1
         m, p = self.coef_shape
         n_par = m * p
         coef = point.coef
-        H = torch.zeros(n_par, n_par, dtype=coef.dtype, device=coef.device)
+        hdt = hessian_dtype(coef.dtype, coef.device)
+        H = torch.zeros(n_par, n_par, dtype=hdt, device=coef.device)
         for i, (batch, raw) in enumerate(zip(self.data.batches(), point.raw, strict=True)):
             if row_fraction < 1.0 and _is_dense(batch.X):
                 self._add_sampled_hessian(H, i, batch, raw, row_fraction, seed)
@@ -60,7 +61,7 @@ class RowSampledHessian:
         if row_fraction < 1.0 or m > 1:  # products leave diagonal blocks off by rounding
             H = 0.5 * (H + H.T)
         H = self.reduce(H.reshape(-1)).view(n_par, n_par) / self._weight_sum()
-        H.diagonal().add_(self.penalty.smooth_hessian_diagonal(coef).reshape(-1))
+        H.diagonal().add_(self.penalty.smooth_hessian_diagonal(coef.to(hdt)).reshape(-1))
         return H
 
     def _hessian_sample(self, index: int, batch: Batch, fraction: float, seed=None):
@@ -122,13 +123,18 @@ class RowSampledHessian:
         self.n_passes += rows.shape[0] / max(self._n_rows(), 1)
         m = raw.shape[1]
         p = Xa.shape[1]
-        r = raw[rows].to(Xa.dtype)
-        w = batch.sample_weight[rows].to(Xa.dtype) * scale
+        # Curvature weights in H's dtype; float32 rows are multiplied in it (exact products)
+        r = raw[rows].to(H.dtype)
+        w = batch.sample_weight[rows].to(H.dtype) * scale
         if m == 1:
             c = w * self.loss.hessian_diagonal(r)[:, 0]
+            if Xa.dtype != H.dtype:  # float32 rows: float64 panels in cache
+                H += weighted_gram(Xa, c)
+                return
             Xw = Xa * c.sqrt().unsqueeze(1)
-            H += (Xw.T @ Xw).to(H.dtype)
+            H += Xw.T @ Xw
             return
+        Xa = Xa.to(H.dtype)
         # Multinomial: with A_kl = X_a^T diag(w P_k P_l) X_a = U_k^T U_l (U_k = sqrt(w) P_k X_a),
         # the data Hessian is -A_kl off the diagonal and sum_{l != k} A_kl on it (sum_l P_l
         # = 1): the softmax's null space (1, ..., 1) (x) v stays exact whatever the rounding.

@@ -41,6 +41,7 @@ import numpy as np
 import torch
 
 from ..data import is_sparse_design
+from ..objective import hessian_dtype
 from ._base import SolverBase, SolverCapabilities, evaluations_of, register_solver
 from ._l1_quadratic import solve_l1_quadratic
 
@@ -60,7 +61,10 @@ def working_set_hessian(
     ``stride > 1`` estimates the data term from every ``stride``-th row of each batch, with
     weights multiplied by ``stride`` (a systematic sample: ``stride`` times cheaper, relative
     error about ``sqrt(q stride / n)``), with products in float32 (twice as fast; its rounding
-    is far below the sampling error).
+    is far below the sampling error). Otherwise the products and sums run in
+    :func:`~torchlogit.objective.hessian_dtype` (float64 for float32 data, whose float32 Gram
+    would carry rounding as large as the penalty's curvature along collinear columns), and so
+    does the returned ``H``.
     """
     m = coef.shape[0]
     d = objective.n_features
@@ -77,12 +81,13 @@ def working_set_hessian(
     nc = int(cols.numel())
     q = nc + fi
     all_cols = nc == d
-    dtype, device = coef.dtype, coef.device
+    device = coef.device
+    dtype = hessian_dtype(coef.dtype, device)  # float64 for float32 data: exact products
     H = torch.zeros(m * q, m * q, dtype=dtype, device=device)
     objective.n_evaluations += 1
     for batch in objective.data.batches():
-        raw = objective.batch_raw(batch, coef)
-        sw = batch.sample_weight
+        raw = objective.batch_raw(batch, coef).to(dtype)
+        sw = batch.sample_weight.to(dtype)
         curv = {kl: sw * h for kl, h in objective.loss.hessian_blocks(raw)}
         X = batch.X
         work = dtype
@@ -96,7 +101,7 @@ def working_set_hessian(
         for start in range(0, n, rows):
             stop = min(start + rows, n)
             Xb = X[start:stop]
-            copied = not all_cols or work != dtype
+            copied = not all_cols or Xb.dtype != work  # Xb below is a copy of X
             if not all_cols:
                 Xb = Xb.index_select(1, cols)
             Xb = Xb.to(work)
@@ -122,7 +127,9 @@ def working_set_hessian(
         H = 0.5 * (H + H.T)
     H = objective.reduce(H.reshape(-1)).reshape(m * q, m * q) / float(objective.data.weight_sum)
     local = torch.cat([cols, torch.arange(d, d + fi, device=device)])
-    H.diagonal().add_(objective.penalty.smooth_hessian_diagonal(coef)[:, local].reshape(-1))
+    H.diagonal().add_(
+        objective.penalty.smooth_hessian_diagonal(coef.to(dtype))[:, local].reshape(-1)
+    )
     return H
 
 
