@@ -40,3 +40,16 @@ def test_auto_does_not_pick_a_hessian_solver_past_the_cap(monkeypatch):
         LogisticRegression(solver="newton").fit(X, y)
     # a working-set Hessian ("cd") is not the (m p)^2 matrix: still allowed
     LogisticRegression(penalty="l1", solver="cd").fit(X, y)
+
+
+def test_the_guard_sizes_a_float32_fits_hessian_in_float64():
+    """Hessians of float32 data are accumulated in float64 (objective.hessian_dtype): the
+    memory guard counts 8 bytes an entry for them, not 4."""
+    import torch
+
+    from torchlogit.solvers import get_solver
+
+    hessian_bytes = _engine.hessian_bytes
+    newton = get_solver("newton")
+    assert hessian_bytes(newton, (3, 10), torch.float32) == 30 * 30 * 8
+    assert hessian_bytes(newton, (3, 10), torch.float64) == 30 * 30 * 8

@@ -22,7 +22,13 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 
 from .. import solvers as _solvers
-from ..objective import LinearObjective, LookaheadObjective, make_loss, make_penalty
+from ..objective import (
+    LinearObjective,
+    LookaheadObjective,
+    hessian_dtype,
+    make_loss,
+    make_penalty,
+)
 from ._checkpoint import problem_key
 from ._result import FitResult, centre_multinomial
 from ._spec import check_penalty_scale
@@ -44,15 +50,16 @@ class NonFiniteModelError(ValueError):
 HESSIAN_MAX_BYTES = 16 << 30
 
 
-def hessian_bytes(solver_cls, coef_shape, dtype) -> int | None:
-    """Bytes of the full Hessian ``solver_cls`` builds for ``coef_shape``; None when it builds
+def hessian_bytes(solver_cls, coef_shape, dtype, device="cpu") -> int | None:
+    """Bytes of the full Hessian ``solver_cls`` builds for ``coef_shape`` on data of ``dtype``
+    (held in ``objective.hessian_dtype``: float64 for float32 data); None when it builds
     none. A proximal Hessian solver (``"cd"``) builds it only on a working set of columns, so
     its size is not ``(m p)^2``: exempt (the declarations cannot say more yet)."""
     caps = solver_cls.capabilities
     if not caps.hessian or caps.proximal:
         return None
     m, p = coef_shape
-    return (m * p) ** 2 * torch.empty((), dtype=dtype).element_size()
+    return (m * p) ** 2 * hessian_dtype(dtype, torch.device(device)).itemsize
 
 
 def check_hessian_size(name: str, coef_shape, dtype) -> None:
@@ -64,7 +71,8 @@ def check_hessian_size(name: str, coef_shape, dtype) -> None:
     other = " or 'newton-cg'" if "newton-cg" in _solvers.SOLVERS else ""
     raise ValueError(
         f"solver {name!r} builds the Hessian matrix of the {m * p} coefficients "
-        f"({m} x {p}): {size / 2**30:,.1f} GiB in {dtype}, over the limit of "
+        f"({m} x {p}): {size / 2**30:,.1f} GiB in {hessian_dtype(dtype, torch.device('cpu'))}, "
+        "over the limit of "
         f"{HESSIAN_MAX_BYTES / 2**30:g} GiB; use solver='lbfgs'{other} (memory linear in "
         "the number of coefficients)"
     )
@@ -171,7 +179,9 @@ def choose(spec, training, objective, penalty) -> str:
         sparse=training.sparse,
         device=training.device,
     )
-    size = hessian_bytes(_solvers.get_solver(name), objective.coef_shape, training.dtype)
+    size = hessian_bytes(
+        _solvers.get_solver(name), objective.coef_shape, training.dtype, training.device
+    )
     if size is not None and size > HESSIAN_MAX_BYTES:  # never past the cap: no matrix then
         name = "fista" if not penalty.is_smooth else "lbfgs"
     return name
