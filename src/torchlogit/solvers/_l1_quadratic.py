@@ -10,14 +10,19 @@ in closed form, ``u_j <- S(u_j - (Hu + b)_j / H_jj, lambda_j / H_jj)`` with the
 soft-thresholding ``S(z, a) = sign(z) max(|z| - a, 0)``, keeping ``Hu`` up to date (O(k) per
 update); with a box the update is clamped to ``[l_j, h_j]`` (the exact minimiser of the
 one-dimensional convex problem over an interval). It finds the support quickly but crawls
-along directions of small curvature (correlated features). So after every sweep a
-*subspace Newton step* (one Cholesky factorisation of the support's block, cheap next to the
-Hessian's pass over the data) solves the smooth problem on the current orthant face exactly,
-``H_SS u_S = -(b_S + lambda_S s_S)``, and moves toward it as far as the signs allow (the
-model restricted to the face is that smooth quadratic, so each such move decreases ``q``).
-When the Newton point keeps the signs this is the exact minimiser up to entering variables.
-With a box, coordinates at a bound are held there on the face and the move also stops at the
-first bound it reaches.
+along directions of small curvature (correlated features). So after every sweep an
+*active-set Newton step* (:func:`_subspace_newton`) works on the orthant face of the current
+signs, where ``q`` is the smooth quadratic with gradient ``g_S + lambda_S s_S``: one Cholesky
+factorisation of the support's block (cheap next to the Hessian's pass over the data) gives the
+Newton direction ``H_SS d = -(g_S + lambda_S s_S)``, followed along the projected path (each
+coordinate that would change sign is fixed at zero, as in OWL-QN) to the path's first local
+minimum, exactly and piecewise (:func:`_projected_search`); while coordinates drop the step is
+repeated on the smaller face. Every move decreases ``q``, and when the Newton point keeps the
+signs it is the exact minimiser up to entering variables. At weak penalties the support can
+outnumber the data's effective rows (``H_SS`` singular): the factorisation is then damped, the
+damping kept for the next blocks, and the repeats drop the surplus in one sweep. With a box,
+coordinates at a bound are held there on the face and the path fixes coordinates at the bound
+they reach.
 
 Runs in NumPy float64 on the host: ``k`` is at most a few thousand, and the per-coordinate
 loop is too fine-grained for a GPU.
