@@ -10,14 +10,19 @@ in closed form, ``u_j <- S(u_j - (Hu + b)_j / H_jj, lambda_j / H_jj)`` with the
 soft-thresholding ``S(z, a) = sign(z) max(|z| - a, 0)``, keeping ``Hu`` up to date (O(k) per
 update); with a box the update is clamped to ``[l_j, h_j]`` (the exact minimiser of the
 one-dimensional convex problem over an interval). It finds the support quickly but crawls
-along directions of small curvature (correlated features). So after every sweep a
-*subspace Newton step* (one Cholesky factorisation of the support's block, cheap next to the
-Hessian's pass over the data) solves the smooth problem on the current orthant face exactly,
-``H_SS u_S = -(b_S + lambda_S s_S)``, and moves toward it as far as the signs allow (the
-model restricted to the face is that smooth quadratic, so each such move decreases ``q``).
-When the Newton point keeps the signs this is the exact minimiser up to entering variables.
-With a box, coordinates at a bound are held there on the face and the move also stops at the
-first bound it reaches.
+along directions of small curvature (correlated features). So after every sweep an
+*active-set Newton step* (:func:`_subspace_newton`) works on the orthant face of the current
+signs, where ``q`` is the smooth quadratic with gradient ``g_S + lambda_S s_S``: one Cholesky
+factorisation of the support's block (cheap next to the Hessian's pass over the data) gives the
+Newton direction ``H_SS d = -(g_S + lambda_S s_S)``, followed along the projected path (each
+coordinate that would change sign is fixed at zero, as in OWL-QN) to the path's first local
+minimum, exactly and piecewise (:func:`_projected_search`); while coordinates drop the step is
+repeated on the smaller face. Every move decreases ``q``, and when the Newton point keeps the
+signs it is the exact minimiser up to entering variables. At weak penalties the support can
+outnumber the data's effective rows (``H_SS`` singular): the factorisation is then damped, the
+damping kept for the next blocks, and the repeats drop the surplus in one sweep. With a box,
+coordinates at a bound are held there on the face and the path fixes coordinates at the bound
+they reach.
 
 Runs in NumPy float64 on the host: ``k`` is at most a few thousand, and the per-coordinate
 loop is too fine-grained for a GPU.
@@ -44,99 +49,160 @@ def l1_quadratic_violation(
     return box_l1_violation(u, grad, lam, lower, upper)
 
 
-def _solve_psd(A: np.ndarray, r: np.ndarray) -> np.ndarray | None:
-    """Solve ``A x = r`` for symmetric PSD ``A`` by Cholesky, damping ``A`` if it is singular.
+def _solve_psd(A: np.ndarray, r: np.ndarray, mu0: float = 0.0) -> tuple[np.ndarray | None, float]:
+    """Solve ``(A + mu I) x = r`` for symmetric PSD ``A`` by Cholesky; returns ``(x, mu)``.
 
+    ``mu = 0`` when ``A`` factorises, else the smallest of ``1e-13 s, 1e-11 s, ...`` (``s``
+    the largest diagonal entry) that does. ``mu0 > 0`` starts there: the caller passes the
+    damping its previous block needed, so that a block known to be singular (more support
+    columns than the data's rank, at weak penalties) does not pay a failed factorisation.
     Uses torch's LAPACK (the same threads as the rest of the fit) rather than NumPy's.
     """
     At = torch.from_numpy(A)
     rt = torch.from_numpy(r).unsqueeze(1)
     scale = float(At.diagonal().abs().max()) if A.size else 1.0
     scale = scale or 1.0
-    mu = 0.0
+    mu = max(float(mu0), 0.0) * scale
     for _ in range(12):
         M = At if mu == 0.0 else At + mu * torch.eye(A.shape[0], dtype=At.dtype)
         L, info = torch.linalg.cholesky_ex(M)
         if int(info) == 0:
             x = torch.cholesky_solve(rt, L)[:, 0]
             if bool(torch.isfinite(x).all()):
-                return x.numpy()
+                return x.numpy(), mu / scale
         mu = scale * 1e-13 if mu == 0.0 else mu * 100.0
-    return None
+    return None, 0.0
 
 
-def _model_value(H, b, lam, u):
-    """``q(u)`` (for accepting a subspace step)."""
-    return float(0.5 * u @ _matvec(H, u) + b @ u + lam @ np.abs(u))
+def _model_value(H, b, lam, u, Hu=None):
+    """``q(u)`` (``Hu = H u`` when known)."""
+    Hu = _matvec(H, u) if Hu is None else Hu
+    return float(0.5 * u @ Hu + b @ u + lam @ np.abs(u))
 
 
 def _matvec(H, u):
     return torch.from_numpy(H).mv(torch.from_numpy(u)).numpy()
 
 
-def _subspace_newton(H, b, lam, u, Hu, lo=None, hi=None):
-    """Move ``u`` toward the minimiser ``v`` of ``q`` on its face; returns ``(u, Hu)``.
+def _breakpoints(cur, d, s, penalised, lo_s, hi_s):
+    """Where the path ``cur + a d`` leaves the face, per coordinate: ``(ratio, target)``.
+
+    A penalised coordinate moving toward zero (``s_i d_i < 0``) is fixed at ``0`` from
+    ``a = -cur_i / d_i`` on (its sign would change); with a box, a coordinate is fixed at the
+    bound it reaches first. ``ratio = inf`` where the coordinate never leaves.
+    """
+    ratio = np.full(cur.shape, np.inf)
+    target = np.zeros_like(cur)
+    cross = penalised & (s * d < 0)
+    ratio[cross] = -cur[cross] / d[cross]
+    if lo_s is not None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for bound, moving in ((lo_s, d < 0), (hi_s, d > 0)):
+                r = np.where(moving, (bound - cur) / np.where(moving, d, 1.0), np.inf)
+                closer = moving & (r < ratio)
+                ratio = np.where(closer, np.maximum(r, 0.0), ratio)
+                target = np.where(closer, bound, target)
+    return ratio, target
+
+
+def _projected_search(H_SS, g, c, cur, d, ratio, target):
+    """First local minimiser of ``phi(a) = q(P(cur + a d))`` along the projected path.
+
+    ``P`` fixes each coordinate at its ``target`` once ``a`` passes its ``ratio`` (an orthant-
+    wise projection as in OWL-QN, plus the box): the path is piecewise linear, ``x(a) = x_k +
+    (a - a_k) d_k`` between consecutive breakpoints ``a_k`` with ``d_k`` = ``d`` less the fixed
+    coordinates, so ``phi`` is a quadratic there: slope ``(g_k + c)^T d_k``, curvature
+    ``d_k^T H d_k`` (``g_k = g + H (x_k - cur)``, ``c = lambda s`` the penalty's linear part on
+    the face; fixed coordinates add nothing). Each breakpoint costs one column of ``H``
+    (``O(|S|)``), not a product with ``H``. Several signs can change in one step, and
+    ``phi`` at the result is at most its value at the first breakpoint (the safe step).
+    """
+    x, dd, gg = cur.copy(), d.copy(), g.copy()
+    Hd = H_SS @ dd
+    order = np.argsort(ratio, kind="stable")
+    n_finite = int(np.isfinite(ratio).sum())
+    a, pos = 0.0, 0
+    while True:
+        slope = float((gg + c) @ dd)
+        if not slope < 0:
+            break
+        curv = float(dd @ Hd)
+        nxt = float(ratio[order[pos]]) if pos < n_finite else np.inf
+        if curv > 0 and -slope / curv <= nxt - a:
+            x += (-slope / curv) * dd
+            break
+        if not np.isfinite(nxt):  # no curvature and nothing left to fix: stay
+            break
+        x += (nxt - a) * dd
+        gg += (nxt - a) * Hd
+        a = nxt
+        while pos < n_finite and ratio[order[pos]] <= nxt:
+            j = order[pos]
+            x[j] = target[j]
+            Hd -= H_SS[:, j] * dd[j]
+            dd[j] = 0.0
+            pos += 1
+    return x
+
+
+def _subspace_newton(H, b, lam, u, Hu, lo=None, hi=None, mu0=0.0, max_faces=20):
+    """Active-set Newton on the faces of ``q`` from ``u``; returns ``(u, Hu, mu)``.
+
+    One :func:`_face_step` moves ``u`` toward the minimiser of ``q`` on its face, fixing the
+    coordinates that reach zero or a bound on the way; while it fixes some (the face changed,
+    and its minimiser is not reached) the step is repeated on the smaller face, at most
+    ``max_faces`` times. At weak penalties the support can have more columns than the data's
+    rank (``H_SS`` singular): each face step then follows a direction of no curvature and
+    drops only a few coordinates, and the repeats drop the surplus within one sweep, where one
+    face step per coordinate-descent sweep needed hundreds of sweeps.
+    """
+    for _ in range(max_faces):
+        u, Hu, mu, changed = _face_step(H, b, lam, u, Hu, lo, hi, mu0)
+        mu0 = mu
+        if not changed:
+            break
+    return u, Hu, mu0
+
+
+def _face_step(H, b, lam, u, Hu, lo=None, hi=None, mu0=0.0):
+    """Move ``u`` toward the minimiser of ``q`` on its face; returns ``(u, Hu, mu, fixed)``.
+
+    ``fixed``: whether coordinates reached zero or a bound (the face changed).
 
     The face: the orthant of ``u``'s signs, with coordinates at zero (penalised) or at a bound
-    held fixed. The safe step stops at the first sign change or bound (``q`` is a convex
-    quadratic on the face, so it decreases). With ill-conditioned ``H`` that step can be tiny,
-    so the projected path ``P(u + a (v - u))`` (coordinates that change sign set to zero, then
-    clamped to the box) is also tried for ``a = 1, 1/2, 1/4, ...``; the largest ``a`` that
-    beats the safe step is taken.
+    held fixed; on it ``q`` is the smooth quadratic with gradient ``g_S + lambda_S s_S``. The
+    Newton direction ``H_SS d = -(g_S + lambda_S s_S)`` (``g = H u + b``; damped when ``H_SS``
+    is singular, ``mu`` the relative damping used, passed back in as ``mu0``) is followed along
+    the projected path (:func:`_projected_search`), which lets any number of coordinates reach
+    zero or a bound in one step. The move is kept only if ``q`` decreases (a guard against
+    rounding in the incremental search).
     """
     S = (u != 0) | (lam == 0)
     if lo is not None:
         S &= (u > lo) & (u < hi)
     if not np.any(S):
-        return u, Hu
+        return u, Hu, mu0, False
     idx = np.nonzero(S)[0]
     s = np.sign(u[idx])
-    rhs = -(b[idx] + lam[idx] * s)
-    if lo is not None and np.any(u[~S] != 0):  # fixed coordinates at a non-zero bound
-        rhs -= Hu[idx] - H[np.ix_(idx, idx)] @ u[idx]
-    v = _solve_psd(np.ascontiguousarray(H[np.ix_(idx, idx)]), rhs)
-    if v is None:
-        return u, Hu
+    c = lam[idx] * s
+    g = Hu[idx] + b[idx]
+    H_SS = np.ascontiguousarray(H[np.ix_(idx, idx)])
+    d, mu = _solve_psd(H_SS, -(g + c), mu0)
+    if d is None:
+        return u, Hu, mu0, False
     cur = u[idx]
-    penalised = lam[idx] > 0
-    cross = penalised & (s * v <= 0)
+    lo_s, hi_s = (None, None) if lo is None else (lo[idx], hi[idx])
+    ratio, target = _breakpoints(cur, d, s, lam[idx] > 0, lo_s, hi_s)
+    x = _projected_search(H_SS, g, c, cur, d, ratio, target)
+    if lo is not None:
+        x = np.clip(x, lo_s, hi_s)
     new_u = u.copy()
-    ratios = np.where(cross, cur / np.where(cross, cur - v, 1.0), np.inf)
-    targets = np.zeros_like(cur)
-    if lo is not None:
-        lo_s, hi_s = lo[idx], hi[idx]
-        below, above = v < lo_s, v > hi_s
-        to_lo = np.where(below, (cur - lo_s) / np.where(below, cur - v, 1.0), np.inf)
-        to_hi = np.where(above, (hi_s - cur) / np.where(above, v - cur, 1.0), np.inf)
-        for bound, ratio, hit_mask in ((lo_s, to_lo, below), (hi_s, to_hi, above)):
-            closer = hit_mask & (ratio < ratios)
-            ratios = np.where(closer, ratio, ratios)
-            targets = np.where(closer, bound, targets)
-            cross = cross | hit_mask
-    if not np.any(cross):
-        new_u[idx] = v
-        return new_u, _matvec(H, new_u)
-    hit = int(np.argmin(ratios))
-    alpha = float(ratios[hit])
-    safe = cur + alpha * (v - cur)
-    safe[hit] = targets[hit]
-    if lo is not None:
-        safe = np.clip(safe, lo_s, hi_s)
-    new_u[idx] = safe
-    q_safe = _model_value(H, b, lam, new_u)
-    a = 1.0
-    while a > alpha:
-        cand = cur + a * (v - cur)
-        cand[penalised & (s * cand <= 0)] = 0.0
-        if lo is not None:
-            cand = np.clip(cand, lo_s, hi_s)
-        trial = u.copy()
-        trial[idx] = cand
-        if _model_value(H, b, lam, trial) < q_safe:
-            new_u = trial
-            break
-        a *= 0.5
-    return new_u, _matvec(H, new_u)
+    new_u[idx] = x
+    new_Hu = _matvec(H, new_u)
+    if not _model_value(H, b, lam, new_u, new_Hu) < _model_value(H, b, lam, u, Hu):
+        return u, Hu, mu, False
+    fixed = bool(np.any((x != cur) & ((x == target) & np.isfinite(ratio))))
+    return new_u, new_Hu, mu, fixed
 
 
 def solve_l1_quadratic(
@@ -173,6 +239,7 @@ def solve_l1_quadratic(
     viol = best = float("inf")
     stalled = 0
     sweeps = 0
+    mu = 0.0  # the subspace step's damping, kept: a singular support block stays singular
     for sweeps in range(1, max_sweeps + 1):  # noqa: B007
         for j in coords:
             uj = u[j]
@@ -184,7 +251,7 @@ def solve_l1_quadratic(
             if new != uj:
                 Hu += H[j] * (new - uj)
                 u[j] = new
-        u, Hu = _subspace_newton(H, b, lam, u, Hu, lo, hi)
+        u, Hu, mu = _subspace_newton(H, b, lam, u, Hu, lo, hi, mu)
         viol = float(np.max(l1_quadratic_violation(u, Hu + b, lam, lo, hi), initial=0.0))
         if viol <= tol:
             break
