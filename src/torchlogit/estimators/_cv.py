@@ -340,21 +340,10 @@ class LogisticRegressionCV(LogisticRegression):
         self._finish(spec, training, Cs, ratios, paths)
         return self
 
-    def _chosen(self, scores) -> tuple[int, int]:
-        """``(l1_ratio index, C index)`` of the selected point (see the class docstring)."""
-        total = scores.sum(axis=0).T  # (n_Cs, n_l1_ratios), C-major as scikit-learn
-        k, r = np.unravel_index(np.argmax(total), total.shape)
-        if self.selection == "1se":
-            mean = scores.mean(axis=0)[r]  # (n_Cs,)
-            se = scores[:, r, k].std(ddof=1) / np.sqrt(scores.shape[0])
-            ok = np.flatnonzero(mean >= mean[k] - se)
-            k = int(ok[np.argmin(self.Cs_[ok])])
-        return int(r), int(k)
-
     def _set_cv_attributes(self, Cs, ratios, paths) -> None:
         self.Cs_ = np.asarray(Cs, dtype=np.float64)
         self.l1_ratios_ = np.asarray(ratios)
-        r, k = self._chosen(paths.scores)
+        r, k = fitting.cv_choices(paths.scores, self.Cs_)[self.selection]
         self.C_ = float(self.Cs_[k])
         self.l1_ratio_ = (
             float(ratios[r]) if self.penalty == "elasticnet" else float(self.penalty == "l1")

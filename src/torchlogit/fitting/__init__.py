@@ -33,6 +33,7 @@ from ._path import (
     CVPaths,
     check_folds,
     cross_validate,
+    cv_choices,
     fit_path,
     fold_training,
     min_C,
@@ -45,6 +46,7 @@ from ._spec import FitSpec, validate_bounds, validate_penalty_factor
 
 __all__ = [
     "CVPaths",
+    "cv_choices",
     "COV_TYPES",
     "ChiSquareTest",
     "InferenceMoments",

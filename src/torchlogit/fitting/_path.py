@@ -209,6 +209,24 @@ def held_out(training, folds, fold: int, coefs: list[torch.Tensor]):
     return torch.cat(raws, dim=1), np.concatenate(ys), np.concatenate(ws), np.concatenate(where)
 
 
+def cv_choices(scores, Cs) -> dict[str, tuple[int, int]]:
+    """The ``"min"`` and ``"1se"`` grid points ``(l1_ratio index, C index)`` of fold scores
+    ``scores`` ``(n_folds, n_l1_ratios, n_Cs)`` (larger is better) over the grid ``Cs``.
+
+    ``min``: the largest summed score (ties: the first in C-major order, as scikit-learn).
+    ``1se`` (glmnet's ``lambda.1se``): at min's ``l1_ratio``, the smallest ``C`` whose mean
+    score is at least min's mean minus min's standard error ``std(ddof=1) / sqrt(n_folds)``.
+    """
+    scores = np.asarray(scores, dtype=np.float64)
+    Cs = np.asarray(Cs, dtype=np.float64)
+    total = scores.sum(axis=0).T  # (n_Cs, n_l1_ratios): C-major
+    k, r = (int(i) for i in np.unravel_index(np.argmax(total), total.shape))
+    mean = scores.mean(axis=0)[r]
+    se = scores[:, r, k].std(ddof=1) / np.sqrt(scores.shape[0])
+    ok = np.flatnonzero(mean >= mean[k] - se)
+    return {"min": (r, k), "1se": (r, int(ok[np.argmin(Cs[ok])]))}
+
+
 @dataclass
 class CVPaths:
     """Every fold's path: ``coefs`` ``(n_folds, n_l1_ratios, n_Cs, m, p)`` (NumPy),

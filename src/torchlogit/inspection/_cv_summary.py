@@ -37,10 +37,9 @@ def cv_summary(model) -> dict:
     Cs = np.asarray(model.Cs_, dtype=np.float64)
     mean = scores.mean(axis=0)
     se = scores.std(axis=0, ddof=1) / np.sqrt(n_folds)
-    total = scores.sum(axis=0).T  # (n_Cs, n_l1_ratios): C-major, as the estimator
-    k, r = np.unravel_index(np.argmax(total), total.shape)
-    ok = np.flatnonzero(mean[r] >= mean[r, k] - se[r, k])
-    k1 = int(ok[np.argmin(Cs[ok])])
+    from ..fitting import cv_choices  # the estimator's own rule (torch is loaded with it)
+
+    choices = cv_choices(scores, Cs)
     paths = np.asarray(model.coefs_paths_, dtype=np.float64)
     d = int(model.n_features_in_)
     nonzeros = np.count_nonzero(paths[..., :d], axis=(-2, -1)).mean(axis=0)
@@ -52,8 +51,8 @@ def cv_summary(model) -> dict:
         "se": se,
         "nonzeros": nonzeros,
         "coef_paths": paths.mean(axis=0),
-        "min": (int(r), int(k)),
-        "1se": (int(r), k1),
+        "min": choices["min"],
+        "1se": choices["1se"],
         "n_folds": n_folds,
     }
 
