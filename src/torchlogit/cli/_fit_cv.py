@@ -180,13 +180,10 @@ def print_cv(clf, args, *, distributed: bool = False) -> None:
 
 def paths_to_original_scale(clf, means, scales) -> None:
     """``coefs_paths_`` of a fit on standardised columns mapped to the raw columns, as
-    ``coef_`` is (:func:`~torchlogit.cli._fit_data.to_original_scale`): ``w_j / sigma_j`` and
-    ``b - sum_j w_j mu_j / sigma_j``."""
+    ``coef_`` is (:func:`~torchlogit.cli._fit_data.unstandardized`)."""
     import numpy as np
 
-    paths = np.array(clf.coefs_paths_, dtype=np.float64)
-    d = len(scales)
-    paths[..., :d] /= scales
-    if clf.fit_intercept:
-        paths[..., d] -= paths[..., :d] @ np.asarray(means, dtype=np.float64)
+    from ._fit_data import unstandardized
+
+    paths = unstandardized(clf.coefs_paths_, means, scales, clf.fit_intercept)
     clf.coefs_paths_ = paths.astype(np.asarray(clf.coefs_paths_).dtype, copy=False)

@@ -151,19 +151,32 @@ def standardize(X):
     return Z, means, scales
 
 
+def unstandardized(coefs, means, scales, fit_intercept: bool):
+    """Coefficient blocks ``(..., d [+ 1])`` (intercept last) of a fit on standardised
+    columns ``z = (x - mu) / sigma``, for the raw columns: ``w_j / sigma_j`` and
+    ``b - sum_j w_j mu_j / sigma_j`` (the same logits); float64."""
+    import numpy as np
+
+    out = np.array(coefs, dtype=np.float64)
+    d = len(scales)
+    out[..., :d] /= scales
+    if fit_intercept:
+        out[..., d] -= out[..., :d] @ np.asarray(means, dtype=np.float64)
+    return out
+
+
 def to_original_scale(clf, means, scales) -> None:
-    """Map the coefficients of a fit on standardised columns ``z = (x - mu) / sigma`` back to
-    the raw columns: ``w_j / sigma_j`` and ``b - sum_j w_j mu_j / sigma_j`` (the same logits),
-    set through the estimator's public ``set_coefficients`` in its fitted dtype and device."""
+    """Map the coefficients of a fit on standardised columns back to the raw columns
+    (:func:`unstandardized`), set through the estimator's public ``set_coefficients`` in its
+    fitted dtype and device."""
     import numpy as np
     import torch
 
-    w = np.asarray(clf.coef_, dtype=np.float64) / scales
-    b = np.asarray(clf.intercept_, dtype=np.float64)
+    full = np.asarray(clf.coef_, dtype=np.float64)
     if clf.fit_intercept:
-        b = b - w @ means
+        full = np.concatenate([full, np.asarray(clf.intercept_, dtype=np.float64)[:, None]], 1)
+    full = unstandardized(full, means, scales, clf.fit_intercept)
     fitted = clf.coef_tensor_
-    full = np.concatenate([w, b[:, None]], axis=1) if clf.fit_intercept else w
     clf.set_coefficients(
         torch.as_tensor(full, dtype=fitted.dtype, device=fitted.device), history=clf.history_
     )
