@@ -15,12 +15,7 @@ from __future__ import annotations
 import os
 import threading
 
-from ._integrity import file_digest
-
-
-def _stat(path) -> tuple:
-    st = os.stat(path)
-    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev)
+from ._integrity import file_digest, stat_key
 
 
 class DigestsBeside:
@@ -33,7 +28,7 @@ class DigestsBeside:
 
     def __init__(self, paths):
         self.paths = [os.fspath(p) for p in paths]
-        self.stats = [_stat(p) for p in self.paths]
+        self.stats = [stat_key(p) for p in self.paths]
         self._stop = threading.Event()
         self._thread = None
         if self.paths:
@@ -58,6 +53,6 @@ class DigestsBeside:
         if self._thread is not None:
             self._thread.join()
         try:
-            return [_stat(p) for p in self.paths] != self.stats
+            return [stat_key(p) for p in self.paths] != self.stats
         except OSError:
             return True

@@ -20,7 +20,9 @@ _BLOCK = 1 << 20
 _DIGESTS: dict[tuple, str] = {}
 
 
-def _stat_key(path: str) -> tuple:
+def stat_key(path: str) -> tuple:
+    """What identifies a file's bytes short of reading them: path, size, mtime, ctime, inode
+    and device (a rewrite, even of the same size with its mtime restored, changes ctime)."""
     st = os.stat(path)
     return (
         os.path.abspath(path),
@@ -35,7 +37,7 @@ def _stat_key(path: str) -> tuple:
 def file_digest(path) -> str:
     """sha256 of the bytes of the file at ``path`` (remembered while its stat is unchanged)."""
     path = os.fspath(path)
-    key = _stat_key(path)
+    key = stat_key(path)
     got = _DIGESTS.get(key)
     if got is not None:
         return got
@@ -44,7 +46,7 @@ def file_digest(path) -> str:
         while block := fh.read(_BLOCK):
             h.update(block)
     got = h.hexdigest()
-    if _stat_key(path) == key:  # not rewritten while it was read
+    if stat_key(path) == key:  # not rewritten while it was read
         _DIGESTS[key] = got
     return got
 
