@@ -39,18 +39,38 @@ import torchlogit.data as tld
 TARGET = 0.70  # every dense product at >= 70 % of the streaming-read bandwidth (R1)
 
 
+_DEVICE = torch.device("cpu")  # set by main(--device): where the arrays live
+
+
+def _sync() -> None:
+    if _DEVICE.type == "cuda":
+        torch.cuda.synchronize(_DEVICE)
+
+
 def _best(fn, repeats: int) -> float:
-    fn()  # warm-up: first-touch, thread pools, lazily built structures
+    fn()  # warm-up: first-touch, thread pools, lazily built structures, kernel caches
     times = []
     for _ in range(repeats):
+        _sync()
         t = time.perf_counter()
         fn()
+        _sync()
         times.append(time.perf_counter() - t)
     return min(times)
 
 
-def _read_time(arrays: list[np.ndarray], repeats: int) -> tuple[float, str]:
-    """Best time of a plain streaming read of ``arrays`` (several ways; the fastest counts)."""
+def _read_time(arrays: list, repeats: int) -> tuple[float, str]:
+    """Best time of a plain streaming read of ``arrays`` (several ways; the fastest counts).
+    On an accelerator: torch's ``sum`` and a dot with ones, on the device."""
+    if _DEVICE.type != "cpu":
+        ones = [torch.ones(a.numel(), dtype=a.dtype, device=a.device) for a in arrays]
+        ways = {
+            "torch.sum": lambda: [a.sum() for a in arrays],
+            "dot with ones": lambda: [a.reshape(-1) @ o for a, o in zip(arrays, ones, strict=True)],
+        }
+        times = {name: _best(fn, repeats) for name, fn in ways.items()}
+        name = min(times, key=times.get)
+        return times[name], name
     tensors = [torch.from_numpy(a) for a in arrays]
     ones = [np.ones(a.size, a.dtype) for a in arrays]
     ways = {
@@ -64,16 +84,25 @@ def _read_time(arrays: list[np.ndarray], repeats: int) -> tuple[float, str]:
 
 
 def _dense_rows(n: int, d: int, dtype, repeats: int) -> list[dict]:
-    rng = np.random.default_rng(0)
-    X = rng.standard_normal((n, d)).astype(dtype)
-    Xt = torch.from_numpy(X)
-    tdt = Xt.dtype
-    w = torch.from_numpy(rng.standard_normal((1, d)).astype(dtype))
-    g = torch.from_numpy(rng.standard_normal((n, 1)).astype(dtype))
-    c = torch.from_numpy(rng.uniform(0.01, 0.25, n).astype(dtype))
-    nbytes = X.nbytes
-    read_t, read_how = _read_time([X], repeats)
-    label = f"dense {n:,} x {d} {np.dtype(dtype).name}"
+    on_cpu = _DEVICE.type == "cpu"
+    if on_cpu:
+        rng = np.random.default_rng(0)
+        X = rng.standard_normal((n, d)).astype(dtype)
+        Xt = torch.from_numpy(X)
+        w = torch.from_numpy(rng.standard_normal((1, d)).astype(dtype))
+        g = torch.from_numpy(rng.standard_normal((n, 1)).astype(dtype))
+        c = torch.from_numpy(rng.uniform(0.01, 0.25, n).astype(dtype))
+    else:  # generated on the device (no host copy of a multi-GB array)
+        tdt = torch.float64 if dtype == np.float64 else torch.float32
+        gen = torch.Generator(device=_DEVICE).manual_seed(0)
+        Xt = torch.randn(n, d, dtype=tdt, device=_DEVICE, generator=gen)
+        w = torch.randn(1, d, dtype=tdt, device=_DEVICE, generator=gen)
+        g = torch.randn(n, 1, dtype=tdt, device=_DEVICE, generator=gen)
+        c = torch.rand(n, dtype=tdt, device=_DEVICE, generator=gen) * 0.24 + 0.01
+        X = None
+    nbytes = Xt.numel() * Xt.element_size()
+    read_t, read_how = _read_time([X if on_cpu else Xt], repeats)
+    label = f"dense {n:,} x {d} {np.dtype(dtype).name}" + ("" if on_cpu else f" {_DEVICE.type}")
     rows = [dict(case=label, product=f"stream read ({read_how})", t=read_t, bytes=nbytes)]
 
     def add(product, fn, flops=None, ref=False):
@@ -99,14 +128,15 @@ def _dense_rows(n: int, d: int, dtype, repeats: int) -> list[dict]:
         add("Gram weighted_gram, float64 c", lambda: tld.weighted_gram(Xt, c64),
             flops=2.0 * n * d * d)  # fmt: skip
     # reference: the plain products over the same memory
-    wv, gv, Xn, wn, gn = w[0], g[:, 0], X, w.numpy()[0], g.numpy()[:, 0]
+    wv, gv = w[0], g[:, 0]
     add("ref torch X@w (mv)", lambda: Xt @ wv, ref=True)
     add("ref torch X@W.T (mm)", lambda: Xt @ w.T, ref=True)
     add("ref torch g@X", lambda: gv @ Xt, ref=True)
-    add("ref numpy X@w", lambda: Xn @ wn, ref=True)
-    add("ref numpy g@X", lambda: gn @ Xn, ref=True)
+    if on_cpu:
+        Xn, wn, gn = X, w.numpy()[0], g.numpy()[:, 0]
+        add("ref numpy X@w", lambda: Xn @ wn, ref=True)
+        add("ref numpy g@X", lambda: gn @ Xn, ref=True)
     add("ref torch Xs.T@Xs (Gram)", lambda: _torch_gram(Xt, c), flops=2.0 * n * d * d, ref=True)
-    del tdt
     return rows
 
 
@@ -123,38 +153,46 @@ def _sparse_rows(n_scale: float, dtype, repeats: int) -> list[dict]:
     A.indices = A.indices.astype(np.int32)
     A.indptr = A.indptr.astype(np.int32)
     n, d = A.shape
-    X = tld.SparseDesign(
-        torch.from_numpy(A.indptr), torch.from_numpy(A.indices), torch.from_numpy(A.data), (n, d)
-    )
+    parts = [torch.from_numpy(a).to(_DEVICE) for a in (A.indptr, A.indices, A.data)]
+    X = tld.SparseDesign(*parts, (n, d))
     rng = np.random.default_rng(0)
-    w = torch.from_numpy(rng.standard_normal((1, d)).astype(dtype))
-    g = torch.from_numpy(rng.standard_normal((n, 1)).astype(dtype))
-    c = torch.from_numpy(rng.uniform(0.01, 0.25, n).astype(dtype))
+    w = torch.from_numpy(rng.standard_normal((1, d)).astype(dtype)).to(_DEVICE)
+    g = torch.from_numpy(rng.standard_normal((n, 1)).astype(dtype)).to(_DEVICE)
+    c = torch.from_numpy(rng.uniform(0.01, 0.25, n).astype(dtype)).to(_DEVICE)
     nbytes = A.data.nbytes + A.indices.nbytes + A.indptr.nbytes
-    read_t, read_how = _read_time([A.data, A.indices, A.indptr], repeats)
+    on_cpu = _DEVICE.type == "cpu"
+    read_t, read_how = _read_time([A.data, A.indices, A.indptr] if on_cpu else parts, repeats)
     label = f"CSR B4 {n:,} x {d:,} nnz {A.nnz:,} {np.dtype(dtype).name}"
+    label += "" if on_cpu else f" {_DEVICE.type}"
     rows = [dict(case=label, product=f"stream read ({read_how})", t=read_t, bytes=nbytes)]
-    for product, fn in [
+    products = [
         ("X·d  linear_predict", lambda: tld.linear_predict(X, w)),
         ("Xᵀg  transpose_matmul", lambda: tld.transpose_matmul(X, g)),
         ("diag weighted_square_sums", lambda: tld.weighted_square_sums(X, c.unsqueeze(1))),
-        ("ref scipy X@w", lambda: A @ w.numpy()[0]),
-        ("ref scipy g@X", lambda: g.numpy()[:, 0] @ A),
-    ]:
+    ]
+    if on_cpu:
+        products += [
+            ("ref scipy X@w", lambda: A @ w.numpy()[0]),
+            ("ref scipy g@X", lambda: g.numpy()[:, 0] @ A),
+        ]
+    for product, fn in products:
         rows.append(dict(case=label, product=product, t=_best(fn, repeats), bytes=nbytes,
                          ref=product.startswith("ref")))  # fmt: skip
     return rows
 
 
-def measure(n_scale: float = 1.0, repeats: int = 5, *, log=print) -> list[dict]:
-    """All rows of the probe: dense float64, float32, then B4's CSR in both dtypes."""
+def measure(
+    n_scale: float = 1.0, repeats: int = 5, *, sparse_scale: float | None = None, log=print
+) -> list[dict]:
+    """All rows of the probe: dense float64, float32, then B4's CSR (``sparse_scale`` times
+    its 100,000 rows; ``n_scale`` by default) in both dtypes."""
     n = max(1000, int(1_000_000 * n_scale))
     rows: list[dict] = []
     for dtype in (np.float64, np.float32):
         rows += _dense_rows(n, 100, dtype, repeats)
         log(f"[roofline] dense {np.dtype(dtype).name} done", flush=True)
     for dtype in (np.float64, np.float32):
-        rows += _sparse_rows(n_scale, dtype, repeats)
+        rows += _sparse_rows(n_scale if sparse_scale is None else sparse_scale, dtype, repeats)
         log(f"[roofline] CSR {np.dtype(dtype).name} done", flush=True)
     read = {}
     for r in rows:
@@ -200,7 +238,8 @@ def markdown_section(rows: list[dict], *, command: str, key: str) -> str:
         f"## R1: roofline probe ({key})",
         "",
         f"- date: {date}; library: `{Path(tld.__file__).parent.parent}`",
-        f"- machine: {machine_description()}",
+        f"- machine: {machine_description()}"
+        + (f"; device {torch.cuda.get_device_name(_DEVICE)}" if _DEVICE.type == "cuda" else ""),
         f"- command: `{command}`",
         "- rate = bytes of X / best time; `of read` = that rate / the streaming read's; `ref` rows"
         " are the plain torch / NumPy / SciPy products over the same memory",
@@ -271,16 +310,20 @@ def main(argv, *, command: str, results: Path) -> int:
     p.add_argument("--markdown", action="store_true", help=f"update {results}")
     p.add_argument("--key", default="R1", help="section name in the results file")
     p.add_argument("--results", type=Path, default=results)
+    p.add_argument("--sparse-scale", type=float, default=None, help="B4's rows (default n-scale)")
+    p.add_argument("--device", default="cpu", help="where the arrays live (cuda: on the GPU)")
     p.add_argument(
         "--fits",
         action="store_true",
         help="instead: time B1's Newton fit in float64, float32 X + float64 coefficients, float32",
     )
     args = p.parse_args(argv)
+    global _DEVICE
+    _DEVICE = torch.device(args.device)
     if args.fits:
         precision_fits(args.n_scale, args.repeats)
         return 0
-    rows = measure(args.n_scale, args.repeats)
+    rows = measure(args.n_scale, args.repeats, sparse_scale=args.sparse_scale)
     print(text_table(rows), flush=True)
     if args.markdown:
         from .report import update_results

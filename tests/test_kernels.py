@@ -16,6 +16,7 @@ from torchlogit.data import (
     InMemoryData,
     add_gram_block,
     linear_predict,
+    panel_rows,
     transpose_matmul,
     weighted_cross_gram,
     weighted_gram,
@@ -118,6 +119,39 @@ def test_mixed_predict_does_not_round_the_coefficients_to_float32():
     scale = float(ref.abs().mean())
     assert abs(naive_err) > 1e-9 * scale  # the test can tell the two apart
     assert abs(mean_err) < 1e-10 * scale
+
+
+def test_panels_are_sized_by_bytes_on_an_accelerator():
+    """CPU panels stay cache-sized; on another device (a meta tensor stands in: only its device
+    type and shape are read) a panel holds at least 256 MiB of float64, so a pass over
+    20,000,000 rows is a few dozen launches, not tens of thousands."""
+    cpu = torch.empty(10, 128)
+    assert panel_rows(cpu, 1024) == 1024
+    meta = torch.empty(20_000_000, 128, device="meta")
+    rows = panel_rows(meta, 1024)
+    assert rows * 128 * 8 >= 2**28
+    assert -(-20_000_000 // rows) <= 80
+    assert panel_rows(torch.empty(10, 10**9, device="meta"), 8192) == 8192  # never fewer rows
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA is not available")
+@pytest.mark.parametrize("n", [5, 300_001])
+def test_cuda_mixed_products_match_the_float64_products(n):
+    """On CUDA the panels are large (several at n = 300,001 with 300 columns); the mixed and
+    Gram products equal the float64 products of the same float32 numbers, as on the CPU."""
+    g = torch.Generator(device="cuda").manual_seed(0)
+    X = torch.randn(n, 300, generator=g, device="cuda")
+    W = torch.randn(2, 300, generator=g, device="cuda", dtype=torch.float64)
+    G = torch.randn(n, 2, generator=g, device="cuda", dtype=torch.float64)
+    c = torch.rand(n, generator=g, device="cuda", dtype=torch.float64)
+    X64 = X.double()
+    assert panel_rows(X, 1024) < n or n < 1024
+    tol = {"rtol": 1e-12, "atol": 1e-9}
+    torch.testing.assert_close(linear_predict(X, W), X64 @ W.T, **tol)
+    torch.testing.assert_close(transpose_matmul(X, G), G.T @ X64, **tol)
+    torch.testing.assert_close(weighted_gram(X, c), X64.T @ (X64 * c[:, None]), **tol)
+    torch.testing.assert_close(weighted_square_sums(X, G), (X64 * X64).T @ G, **tol)
 
 
 def _objectives(n_classes, *, offset=False, n=3_000, d=9, seed=0):

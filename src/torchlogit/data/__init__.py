@@ -23,6 +23,7 @@ from ._folds import (
     fold_weight_sums,
 )
 from ._integrity import canonical_json, document_checksum
+from ._kernels import panel_rows
 from ._labels import class_weight_per_sample, encode_labels, per_class_weights
 from ._labels_text import TARGET_TYPES, cast_labels, label_kind
 from ._memory import InMemoryData
@@ -44,6 +45,7 @@ from ._validation import (
 
 __all__ = [
     "add_gram_block",
+    "panel_rows",
     "canonical_json",
     "document_checksum",
     "DATA_SUFFIXES",

@@ -31,12 +31,14 @@ from __future__ import annotations
 import torch
 
 __all__ = [
+    "DEVICE_PANEL_BYTES",
     "GRAM_PANEL_ROWS",
     "PREDICT_PANEL_ROWS",
     "mixed_predict",
     "mixed_square_sums",
     "mixed_transpose_matmul",
     "mixed_weighted_sums",
+    "panel_rows",
     "panel_weighted_gram",
 ]
 
@@ -47,6 +49,22 @@ PREDICT_PANEL_ROWS = 1024
 
 #: Rows per panel converted to float64 for a Gram (100 columns: 6.5 MB, within L2 + L3).
 GRAM_PANEL_ROWS = 8192
+
+
+#: On an accelerator the panels are sized by bytes instead: each panel costs a few kernel
+#: launches (~5-10 us each), so CPU-cache-sized panels would leave the device idle between
+#: launches (20,000,000 rows in 1,024-row panels: ~40,000 launches, far longer than the
+#: milliseconds one read of X takes at HBM bandwidth). 256 MiB of float64 panel: ~260,000
+#: rows of 128 columns, a few dozen launches per pass, and negligible beside device memory.
+DEVICE_PANEL_BYTES = 2**28
+
+
+def panel_rows(X: torch.Tensor, rows: int) -> int:
+    """Rows per converted panel of ``X``: ``rows`` (cache-sized) on the CPU; on another device
+    (CUDA) at least :data:`DEVICE_PANEL_BYTES` of float64 panel."""
+    if X.device.type == "cpu":
+        return rows
+    return max(rows, DEVICE_PANEL_BYTES // (8 * max(1, X.shape[1])))
 
 
 def _panels(n: int, rows: int):
@@ -73,10 +91,10 @@ def mixed_transpose_matmul(X: torch.Tensor, G: torch.Tensor) -> torch.Tensor:
 
 
 def _float64_panels(X: torch.Tensor, dtype: torch.dtype, rows: int | None = None):
-    """``(a, b, X[a:b] in dtype)`` for panels of ``rows`` (:data:`GRAM_PANEL_ROWS`) rows,
-    converted into one buffer reused from panel to panel (no allocation, no page faults; it
-    stays in cache)."""
-    rows = min(rows or GRAM_PANEL_ROWS, X.shape[0])
+    """``(a, b, X[a:b] in dtype)`` for panels of ``rows`` (:data:`GRAM_PANEL_ROWS`) rows
+    (:func:`panel_rows`: more on an accelerator), converted into one buffer reused from panel
+    to panel (no allocation, no page faults; on the CPU it stays in cache)."""
+    rows = min(panel_rows(X, rows or GRAM_PANEL_ROWS), X.shape[0])
     buf = torch.empty(rows, X.shape[1], dtype=dtype, device=X.device)
     for a, b in _panels(X.shape[0], rows or 1):
         Xp = buf[: b - a]
