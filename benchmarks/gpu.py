@@ -249,6 +249,24 @@ def sklearn_array_api(X, y, *, C, rows, log) -> dict:
     return row
 
 
+def profile_fit(X, y, device, *, C: float) -> None:
+    """Where a whole ``fit`` spends its time (validation, preparation, the solver): cProfile's
+    top 30 functions by cumulative time (device work is charged to the calls that wait)."""
+    import cProfile
+    import pstats
+
+    from torchlogit import LogisticRegression
+
+    clf = LogisticRegression(C=C, tol=1e-4, device=device)
+    prof = cProfile.Profile()
+    _sync(device)
+    prof.enable()
+    clf.fit(X, y)
+    _sync(device)
+    prof.disable()
+    pstats.Stats(prof).sort_stats("cumulative").print_stats(30)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(
         prog="python -m benchmarks.gpu", description=__doc__.split("\n")[0]
@@ -262,6 +280,7 @@ def main(argv=None) -> int:
     ap.add_argument("--sklearn-rows", type=int, default=1_000_000)
     ap.add_argument("--skip-sklearn", action="store_true")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--profile", action="store_true", help="instead: cProfile one fit (top 30)")
     ap.add_argument("--markdown", action="store_true", help="update benchmarks/RESULTS.md (G1)")
     args = ap.parse_args(argv)
     device = torch.device(args.device)
@@ -305,6 +324,9 @@ def main(argv=None) -> int:
 
     LogisticRegression(device=device).fit(X[:20_000], y[:20_000])
 
+    if args.profile:
+        profile_fit(X, y, device, C=args.C)
+        return 0
     stage("bandwidth", lambda: bandwidth(X, y, device))
     bw = report["stages"]["bandwidth"]
     if peak and "X_d_TBs" in bw:

@@ -24,7 +24,13 @@ from ._folds import (
 )
 from ._integrity import canonical_json, document_checksum
 from ._kernels import panel_rows
-from ._labels import class_weight_per_sample, encode_labels, per_class_weights
+from ._labels import (
+    class_weight_per_sample,
+    encode_labels,
+    label_indices,
+    label_values,
+    per_class_weights,
+)
 from ._labels_text import TARGET_TYPES, cast_labels, label_kind
 from ._memory import InMemoryData
 from ._numpy_source import NumpySource
@@ -70,6 +76,8 @@ __all__ = [
     "cast_labels",
     "class_weight_per_sample",
     "encode_labels",
+    "label_indices",
+    "label_values",
     "expand_paths",
     "file_format",
     "fold_counts",

@@ -107,11 +107,15 @@ def add_gram_block(H, X, c, k: int, l: int, p: int, d: int, fit_intercept: bool,
     """
     if isinstance(X, SparseDesign):  # a wider c: the values converted once for both sums
         X = X.to(c.dtype)
-    gram = weighted_gram(X, c) if psd else weighted_cross_gram(X, c)
+        gram = weighted_gram(X, c) if psd else weighted_cross_gram(X, c)
+        xc = _weighted_sums(X, c) if fit_intercept else None
+    elif fit_intercept:  # the intercept row from the Gram's panels (one read of X for both)
+        gram, xc = panel_weighted_gram(X, c, psd=psd, with_sums=True)
+    else:
+        gram = panel_weighted_gram(X, c, psd=psd)
     rk, rl = k * p, l * p
     H[rk : rk + d, rl : rl + d] += gram
     if fit_intercept:
-        xc = _weighted_sums(X, c)
         H[rk : rk + d, rl + d] += xc
         H[rk + d, rl : rl + d] += xc
         H[rk + d, rl + d] += c.sum()

@@ -102,7 +102,7 @@ def _float64_panels(X: torch.Tensor, dtype: torch.dtype, rows: int | None = None
         yield a, b, Xp
 
 
-def panel_weighted_gram(X: torch.Tensor, c: torch.Tensor, *, psd: bool) -> torch.Tensor:
+def panel_weighted_gram(X: torch.Tensor, c: torch.Tensor, *, psd: bool, with_sums: bool = False):
     """``X.T @ diag(c) @ X`` in ``c``'s dtype, dense ``X`` copied (converted, for float32
     data and float64 ``c``) one panel at a time into a buffer in cache.
 
@@ -110,17 +110,24 @@ def panel_weighted_gram(X: torch.Tensor, c: torch.Tensor, *, psd: bool) -> torch
     construction); else ``X^T (diag(c) X)``. Also the uniform-dtype Gram: no ``(n, d)``
     scaled copy of X (on one thread of the benchmark CPU, 200,000 x 100: 90 ms against
     163 ms for ``Xs = X * sqrt(c)`` then ``Xs^T Xs``).
+
+    ``with_sums``: return ``(gram, c @ X)``, the Hessian's intercept row taken from the same
+    panels while they are in cache (one conversion and one read of X for both, instead of a
+    second pass over X for the sums).
     """
     d = X.shape[1]
     out = torch.zeros(d, d, dtype=c.dtype, device=c.device)
+    sums = torch.zeros(d, dtype=c.dtype, device=c.device) if with_sums else None
     root = c.sqrt() if psd else None
     for a, b, Xp in _float64_panels(X, c.dtype):
+        if sums is not None:
+            sums.addmv_(Xp.T, c[a:b])
         if psd:
             Xs = Xp.mul_(root[a:b].unsqueeze(1))
             out.addmm_(Xs.T, Xs)
         else:
             out.addmm_(Xp.T, Xp * c[a:b].unsqueeze(1))
-    return out
+    return (out, sums) if with_sums else out
 
 
 def mixed_weighted_sums(X: torch.Tensor, c: torch.Tensor) -> torch.Tensor:

@@ -23,7 +23,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ._labels import check_labels, check_weight_sum, per_class_weights
+from ._labels import (
+    check_labels,
+    check_weight_sum,
+    label_indices,
+    label_values,
+    per_class_weights,
+)
 from ._memory import InMemoryData
 from ._reducer import LocalReducer
 from ._sources import StreamingSource
@@ -295,13 +301,13 @@ def _prepare_arrays(X, y, sample_weight, offset, validator, class_weight, dtype,
             "dtype": str(Xt.dtype),
             "device_type": Xt.device.type,
             "n_samples": int(Xt.shape[0]),
-            "labels": np.unique(y_np),
+            "labels": label_values(y_np),
         }
     )
     check_schema(meta)
     classes = global_classes([m["labels"] for m in meta])
     K = len(classes)
-    y_index = np.searchsorted(classes, y_np).astype(np.int64).reshape(-1)
+    y_index = label_indices(classes, y_np)
     counts = _reduced_sums(reducer, np.bincount(y_index, weights=sw, minlength=K))
     sw = sw * per_class_weights(class_weight, classes, counts)[y_index]
     dev = Xt.device

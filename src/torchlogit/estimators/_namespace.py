@@ -2,10 +2,11 @@
 
 With ``sklearn.config_context(array_api_dispatch=True)`` scikit-learn 1.9's
 ``LogisticRegression.fit`` returns ``coef_`` ``(m, d)`` and ``intercept_`` ``(m,)`` in the
-namespace, device and dtype of ``X``, ``n_iter_`` as an int32 array of that namespace (its
-default device) and ``classes_`` in the namespace (and on the device) of ``y``
-(``xp_y.unique_values(y)``). torchlogit does the same for torch tensors, its own namespace;
-NumPy, pandas and lists stay NumPy, as they do there. Without dispatch every fitted attribute
+namespace, device and dtype of ``X``, ``n_iter_`` as an int32 array of that namespace on
+the same device (seen on CUDA: ``tensor([17], device='cuda:0', dtype=torch.int32)``) and
+``classes_`` in the namespace (and on the device) of ``y`` (``xp_y.unique_values(y)``).
+torchlogit does the same for torch tensors, its own namespace; NumPy, pandas and lists stay
+NumPy, as they do there. Without dispatch every fitted attribute
 is NumPy, whatever the input (scikit-learn converts the input to NumPy then).
 
 The values are the same numbers either way: only the container changes, so predictions,
@@ -55,7 +56,8 @@ def follow_input_namespace(estimator, x_device, y_device) -> None:
         for name in ("coef_", "intercept_"):
             value = torch.as_tensor(numpy_of(getattr(estimator, name)), dtype=dtype)
             setattr(estimator, name, value.to(x_device))
-        estimator.n_iter_ = torch.as_tensor(np.asarray(estimator.n_iter_), dtype=torch.int32)
+        n_iter = torch.as_tensor(np.asarray(estimator.n_iter_), dtype=torch.int32)
+        estimator.n_iter_ = n_iter.to(x_device)
     classes = estimator.classes_
     if y_device is not None and isinstance(classes, np.ndarray) and classes.dtype.kind in "iufb":
         estimator.classes_ = torch.as_tensor(classes, device=y_device)
