@@ -33,8 +33,12 @@ def check_labels(y) -> np.ndarray:
         if len({isinstance(v, str) for v in y.ravel()}) > 1:
             raise ValueError("Mix of label input types (string and number) in y")
     # For a 1-D y, scikit-learn's target type depends only on the set of values (and their
-    # dtype): checking the sorted unique labels is the same check, without sorting n labels.
-    check_classification_targets(label_values(y) if y.ndim == 1 else y)
+    # dtype): checking the sorted unique labels is the same check, without sorting n labels;
+    # 1-D integer or boolean labels are always "binary" or "multiclass", nothing to check.
+    if y.ndim != 1:
+        check_classification_targets(y)
+    elif y.dtype.kind not in "iub":
+        check_classification_targets(label_values(y))
     return y
 
 
@@ -57,8 +61,15 @@ def label_values(y: np.ndarray) -> np.ndarray:
     lo = _small_integer_range(y)
     if lo is None:
         return np.unique(y)
-    present = np.flatnonzero(np.bincount((y - lo).astype(np.intp, copy=False)))
+    present = np.flatnonzero(np.bincount(_shifted(y, lo)))
     return (present + lo).astype(y.dtype)
+
+
+def _shifted(y: np.ndarray, lo: int) -> np.ndarray:
+    """``y - lo`` as array indices (no copy for labels from 0 in the index dtype)."""
+    if lo == 0 and y.dtype == np.intp:
+        return y
+    return (y - lo).astype(np.intp, copy=False)
 
 
 def label_indices(classes: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -67,10 +78,12 @@ def label_indices(classes: np.ndarray, y: np.ndarray) -> np.ndarray:
     lo = _small_integer_range(y)
     if lo is None or classes.dtype.kind not in "iub":
         return np.searchsorted(classes, y).astype(np.int64).reshape(-1)
+    if np.array_equal(classes, np.arange(len(classes))):  # labels 0 .. K-1: their own index
+        return np.array(y, dtype=np.int64).reshape(-1)
     table = np.zeros(int(y.max()) - lo + 1, dtype=np.int64)
     inside = (classes >= lo) & (classes <= lo + table.shape[0] - 1)
     table[classes[inside].astype(np.int64) - lo] = np.flatnonzero(inside)
-    return table[(y - lo).astype(np.intp, copy=False)].reshape(-1)
+    return table[_shifted(y, lo)].reshape(-1)
 
 
 def encode_labels(y) -> tuple[np.ndarray, np.ndarray]:

@@ -309,7 +309,9 @@ def _prepare_arrays(X, y, sample_weight, offset, validator, class_weight, dtype,
     K = len(classes)
     y_index = label_indices(classes, y_np)
     counts = _reduced_sums(reducer, np.bincount(y_index, weights=sw, minlength=K))
-    sw = sw * per_class_weights(class_weight, classes, counts)[y_index]
+    cw = per_class_weights(class_weight, classes, counts)
+    if np.any(cw != 1.0):  # (no n-row product for the common case: no class weights)
+        sw = sw * cw[y_index]
     dev = Xt.device
     sw_t = torch.from_numpy(sw).to(device=dev, dtype=Xt.dtype)
     local_sum = torch.tensor([float(sw_t.sum())], dtype=torch.float64)

@@ -270,6 +270,8 @@ def validate_sample_weight(
     ``allow_zero_total``: all zeros are fine (one rank's share of a distributed fit; the
     total over every rank is checked when the ranks agree on ``S``).
     """
+    if sample_weight is None and n_samples > 0:  # ones pass every check below
+        return np.ones(n_samples)
     if is_tensor(sample_weight):
         sample_weight = sample_weight.detach().cpu().numpy()
     if isinstance(sample_weight, numbers.Number) or sample_weight is None:
