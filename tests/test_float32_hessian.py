@@ -179,3 +179,14 @@ def test_float32_unpenalised_collinear_newton_matches_float64():
         norms[dt] = float(np.abs(m.coef_).max())
     assert (objs[np.float32] - objs[np.float64]) / abs(objs[np.float64]) < 1e-6
     assert norms[np.float32] < 2 * norms[np.float64]
+
+
+def test_the_weight_sum_of_float32_weights_is_summed_in_float64():
+    """``S`` divides the objective: summed in float32, 20M weights of 0.1 lose 5.6e-7 of it
+    (1999999.0 against 2000000.13), which rescales the penalty and the stopping test."""
+    n = 20_000_001
+    sw = torch.full((n,), 0.1, dtype=torch.float32)
+    data = InMemoryData(torch.zeros(n, 1), torch.zeros(n, dtype=torch.long), sw)
+    exact = float(sw.double().sum())
+    assert abs(float(sw.sum()) - exact) > 1e-7 * exact  # float32 summation would be off
+    assert data.weight_sum == pytest.approx(exact, rel=1e-12)

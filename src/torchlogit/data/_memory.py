@@ -29,7 +29,9 @@ class InMemoryData:
         weight_sum: float | None = None,
     ):
         self.batch = Batch(X, y, sample_weight, offset)
-        self.weight_sum = float(sample_weight.sum()) if weight_sum is None else float(weight_sum)
+        if weight_sum is None:  # summed in float64 whatever the weights' dtype
+            weight_sum = sample_weight.sum(dtype=torch.float64)
+        self.weight_sum = float(weight_sum)
 
     @property
     def n_samples(self) -> int:

@@ -154,15 +154,14 @@ def prepare_batch(
     off = None
     if offset is not None:
         off = validate_offset(offset, Xt.shape[0], _n_outputs(K), dtype=Xt.dtype, device=dev)
-    data = InMemoryData(
-        Xt, torch.from_numpy(idx).to(dev), torch.from_numpy(sw).to(dev, Xt.dtype), offset=off
-    )
+    sw_t = torch.from_numpy(sw).to(dev, Xt.dtype)
+    data = InMemoryData(Xt, torch.from_numpy(idx).to(dev), sw_t, offset=off)
     names = getattr(validator, "feature_names_in_", None)
     return _in_memory_set(
         data,
         classes,
         names,
-        weight_sum=float(sw.sum()),
+        weight_sum=data.weight_sum,
         rows=[int(Xt.shape[0])],
         reducer=LocalReducer(),
     )
@@ -314,7 +313,8 @@ def _prepare_arrays(X, y, sample_weight, offset, validator, class_weight, dtype,
         sw = sw * cw[y_index]
     dev = Xt.device
     sw_t = torch.from_numpy(sw).to(device=dev, dtype=Xt.dtype)
-    local_sum = torch.tensor([float(sw_t.sum())], dtype=torch.float64)
+    # the weights as the objective sees them (float32 for float32 data), summed in float64
+    local_sum = torch.tensor([float(sw_t.sum(dtype=torch.float64))], dtype=torch.float64)
     S = float(reducer.all_reduce_sum(local_sum)[0])
     check_weight_sum(S, reducer.world_size)
     off = None
