@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One lease of a CUDA machine, prepared: the card, the CUDA tests, the roofline probe (R1)
 # and G1 on the GPU. Run from the repository root; outputs go to $OUT (default
-# /tmp/device_check): card.txt, gpu_tests.log, roofline.md, g1_profile.txt, g1.json.
+# /tmp/device_check): card.txt, gpu_tests.log, roofline.md (and roofline_before.md for the
+# tree in .before_src, when there is one), g1_profile.txt, g1.json.
 #
 #   bash benchmarks/device_check.sh            # about 6 minutes on an H200
 #   CHECK_DEVICE=cpu CHECK_SCALE=0.02 CHECK_N=50000 bash benchmarks/device_check.sh  # dry run
@@ -36,6 +37,11 @@ stage tests 170 $py -m pytest -q -p no:cacheprovider -m gpu "${par[@]}" \
 tail -25 "$out/gpu_tests.log"
 stage roofline 110 $py -m benchmarks roofline --device "$dev" --n-scale "$scale" --sparse-scale "${CHECK_SPARSE_SCALE:-5}" \
     --repeats 5 --markdown --key R1-cuda --results "$out/roofline.md"
+if [ -d .before_src/src ]; then  # an older tree (ignored, carried): the "before" table
+    stage roofline-before 110 env PYTHONPATH="$PWD/.before_src/src:$PWD" $py -m benchmarks \
+        roofline --device "$dev" --n-scale "$scale" --sparse-scale "${CHECK_SPARSE_SCALE:-5}" \
+        --repeats 5 --markdown --key R1-cuda-before --results "$out/roofline_before.md"
+fi
 stage g1-profile 60 $py -m benchmarks.gpu --device "$dev" --n "$g1n" --profile \
     >"$out/g1_profile.txt" 2>&1
 stage g1 200 $py -m benchmarks.gpu --device "$dev" --n "$g1n" --sklearn-rows 500000 --json "$out/g1.json"
