@@ -156,28 +156,29 @@ def fold_counts(data, folds, *, n_classes: int, start: int = 0):
     return train_weight, held_rows, class_rows
 
 
-#: The most folds a fold-stacked label code holds: ``y + K 2^f`` must fit in an int64 for
-#: ``K`` up to ``2^20`` classes.
+#: The most folds a fold-stacked label code holds: ``y 2^F + bits`` must fit in an int64
+#: for ``K`` up to ``2^20`` classes.
 MAX_STACKED_FOLDS = 40
 
 
 def fold_codes(y: torch.Tensor, train: np.ndarray, n_classes: int) -> torch.Tensor:
     """Class indices and training masks in one int64 label per row (nothing else travels with
-    a row through row blocks and samples): ``c_i = y_i + K sum_f t_fi 2^f``, ``train`` the
-    ``(n, F)`` boolean masks ``t_fi``, ``K = n_classes``. Inverse: :func:`decode_fold_codes`."""
+    a row through row blocks and samples): ``c_i = y_i 2^F + sum_f t_fi 2^f``, ``train`` the
+    ``(n, F)`` boolean masks ``t_fi``. Shifts and masks decode it
+    (:func:`decode_fold_codes`), no integer division."""
     F = train.shape[1]
-    if F > MAX_STACKED_FOLDS:
+    if F > MAX_STACKED_FOLDS or int(n_classes) > 1 << 20:
         raise ValueError(f"at most {MAX_STACKED_FOLDS} folds can be stacked, got {F}")
     bits = (train.astype(np.int64) << np.arange(F, dtype=np.int64)).sum(axis=1)
-    return y + int(n_classes) * torch.from_numpy(bits).to(y.device)
+    return (y << F) | torch.from_numpy(bits).to(y.device)
 
 
-def decode_fold_codes(codes: torch.Tensor, n_classes: int, n_folds: int):
+def decode_fold_codes(codes: torch.Tensor, n_folds: int):
     """``(y, t)`` from :func:`fold_codes`' labels: class indices ``(n,)`` and the training
     masks ``(n, F)`` (bool)."""
-    K = int(n_classes)
-    shifts = torch.arange(int(n_folds), device=codes.device)
-    return codes % K, ((codes // K).unsqueeze(1) >> shifts) & 1 == 1
+    F = int(n_folds)
+    shifts = torch.arange(F, device=codes.device)
+    return codes >> F, ((codes.unsqueeze(1) >> shifts) & 1).bool()
 
 
 class StackedFoldData(InMemoryData):

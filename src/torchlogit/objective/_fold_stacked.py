@@ -66,12 +66,30 @@ class FoldStackedLoss:
         self.shift_invariant = base.shift_invariant
         self.shift_groups = self.n_folds
         self.curvature_bound = base.curvature_bound
+        self._decoded: dict = {}
+
+    def decoded(self, codes: torch.Tensor, dtype: torch.dtype | None = None):
+        """``(y (n,), masks t (n, F) bool)`` of label codes, and with ``dtype`` also
+        ``(y repeated F times (n F,), t in dtype)``: decoded once per rows and kept (a fit
+        reads the same rows, or the same row blocks, at every evaluation). The entry keeps
+        ``codes`` alive, so its address names its rows."""
+        key = (codes.data_ptr(), tuple(codes.shape), tuple(codes.stride()), codes.device)
+        entry = self._decoded.get(key)
+        if entry is None:
+            if len(self._decoded) > 64:  # new rows at every call (a stream): do not grow
+                self._decoded.clear()
+            entry = self._decoded[key] = {"codes": codes}
+            entry["y"], entry["t"] = decode_fold_codes(codes, self.n_folds)
+        if dtype is None:
+            return entry["y"], entry["t"]
+        if dtype not in entry:
+            entry[dtype] = (entry["y"].repeat_interleave(self.n_folds), entry["t"].to(dtype))
+        return entry[dtype]
 
     def _unstack(self, codes: torch.Tensor, raw: torch.Tensor):
         """``(y repeated F times (n F,), raw as (n F, m), masks (n, F) in raw's dtype)``."""
-        y, t = decode_fold_codes(codes, self.n_classes, self.n_folds)
-        m = self.base.n_outputs
-        return y.repeat_interleave(self.n_folds), raw.reshape(-1, m), t.to(raw.dtype)
+        yy, t = self.decoded(codes, raw.dtype)
+        return yy, raw.reshape(-1, self.base.n_outputs), t
 
     def loss(self, y: torch.Tensor, raw: torch.Tensor) -> torch.Tensor:
         """``sum_f t_fi l(y_i, z_fi)``, shape ``(n,)``."""
@@ -116,7 +134,7 @@ class _FoldView:
     def batches(self):
         m, f = self.loss.base.n_outputs, self.fold
         for batch in self.data.batches():
-            y, t = decode_fold_codes(batch.y, self.loss.n_classes, self.loss.n_folds)
+            y, t = self.loss.decoded(batch.y)
             w = torch.where(t[:, f], batch.sample_weight, 0.0)
             offset = None if batch.offset is None else batch.offset[:, f * m : (f + 1) * m]
             yield Batch(batch.X, y, w, offset)
