@@ -237,3 +237,13 @@ def test_stacked_path_falls_back_per_fold_where_it_does_not_apply(stacked_calls)
     LogisticRegressionCV(Cs=Cs, cv=CV, lower_bounds=-0.5, tol=1e-8).fit(X, y, sw)
     LogisticRegressionCV(Cs=Cs, cv=CV, solver="fista", tol=1e-6).fit(X, y, sw)
     assert stacked_calls == [False, False, False]
+
+
+def test_newton_falls_back_when_the_stacked_matrix_is_costly_to_factor(stacked_calls):
+    """Newton factors the stacked (F m p)-square Hessian: past STACKED_FACTOR_FREE parameters
+    on few rows each fold runs its own path; L-BFGS (no matrix) still stacks."""
+    X, y = make_classification(300, 80, n_informative=10, n_classes=5, random_state=0)
+    assert 3 * 5 * 81 > fitting._path.STACKED_FACTOR_FREE
+    for solver in ("newton", "lbfgs"):
+        LogisticRegressionCV(Cs=[1.0], cv=CV, solver=solver, tol=1e-4, max_iter=50).fit(X, y)
+    assert stacked_calls == [False, True]

@@ -52,7 +52,7 @@ import torch
 from .. import data as _data
 from .. import solvers as _solvers
 from ..data import linear_predict
-from ._engine import build_objective, build_penalty, choose, fit
+from ._engine import HESSIAN_MAX_BYTES, build_objective, build_penalty, choose, fit, hessian_bytes
 from ._result import FitResult
 from ._screening import fit_screened
 
@@ -150,6 +150,15 @@ def fit_path(spec, training, Cs, *, warm_start=None, screening=True, columns=Non
     return out
 
 
+#: A Hessian-building solver factors the stacked ``(F m p)``-square matrix, zero blocks and
+#: all (``(F m p)^3 / 3`` flops), where the folds' Grams cost ``~ F n (m p)^2 / 2``: folds are
+#: stacked for it only while ``F^2 m p * STACKED_FACTOR_ROWS <= n``, the factorisation at
+#: most ~1/12 of the Grams (B6: 25 * 101 * 8 = 20,200 <= 200,000).
+STACKED_FACTOR_ROWS = 8
+#: ... unless the stacked matrix is this small (a factorisation of milliseconds).
+STACKED_FACTOR_FREE = 1024
+
+
 @dataclass
 class PathPoint:
     """One fold's fit at one ``C`` of a stacked path: its ``(m, p)`` block and the stacked
@@ -163,7 +172,8 @@ def stacked_path(spec, training, folds, sums, Cs) -> list[list[PathPoint]] | Non
     """Every fold's path from one stacked fit per ``C`` (``[fold][C index]``), or None when
     the problem is not one the stacked form serves: a penalty that is not smooth or has
     bounds, rows streamed or on several ranks, more folds than a label code holds, or a
-    solver (the one a single fold would get) that is proximal or steps on mini-batches.
+    solver (the one a single fold would get) that is proximal or steps on mini-batches, or
+    one that builds a Hessian too large to factor stacked (:data:`STACKED_FACTOR_ROWS`).
 
     The stacked objective's divisor is ``S = min_f S_f`` (``sums``): each fold is then
     solved at least as tightly as its own fit at the same ``tol``. Warm starts along the
@@ -176,8 +186,17 @@ def stacked_path(spec, training, folds, sums, Cs) -> list[list[PathPoint]] | Non
         return None
     one = fold_training(training, folds, 0, sums[0])
     name = choose(top, one, build_objective(top, one, penalty), penalty)
-    caps = _solvers.get_solver(name).capabilities
-    if caps.proximal or caps.minibatch:
+    cls = _solvers.get_solver(name)
+    if cls.capabilities.proximal or cls.capabilities.minibatch:
+        return None
+    F, m = folds.n_folds, training.n_outputs
+    shape = (F * m, training.n_features + int(spec.fit_intercept))
+    size = hessian_bytes(cls, shape, training.dtype, training.device)
+    n_par = shape[0] * shape[1]
+    if size is not None and (
+        size > HESSIAN_MAX_BYTES
+        or (n_par > STACKED_FACTOR_FREE and F * n_par * STACKED_FACTOR_ROWS > training.n_samples)
+    ):
         return None
     S = float(np.min(sums))
     K = len(training.classes)
@@ -187,7 +206,6 @@ def stacked_path(spec, training, folds, sums, Cs) -> list[list[PathPoint]] | Non
     stacked = dataclasses.replace(training, data=data, weight_sum=S)
     if _solvers.resolve_alias(spec.solver, n_classes=K) == "auto":
         spec = dataclasses.replace(spec, solver=name)
-    F, m = folds.n_folds, training.n_outputs
     out = [[None] * len(Cs) for _ in range(F)]
     warm = None
     for k in np.argsort(Cs, kind="stable"):
