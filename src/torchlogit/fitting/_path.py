@@ -170,7 +170,7 @@ class PathPoint:
 
 def stacked_path(spec, training, folds, sums, Cs) -> list[list[PathPoint]] | None:
     """Every fold's path from one stacked fit per ``C`` (``[fold][C index]``), or None when
-    the problem is not one the stacked form serves: a penalty that is not smooth or has
+    the problem is not one the stacked form serves: no penalty, one not smooth or with
     bounds, rows streamed or on several ranks, more folds than a label code holds, or a
     solver (the one a single fold would get) that is proximal or steps on mini-batches, or
     one that builds a Hessian too large to factor stacked (:data:`STACKED_FACTOR_ROWS`).
@@ -182,8 +182,8 @@ def stacked_path(spec, training, folds, sums, Cs) -> list[list[PathPoint]] | Non
     Cs = np.asarray(Cs, dtype=np.float64)
     top = dataclasses.replace(spec, C=float(Cs.max()))
     penalty = build_penalty(top, training)
-    if not penalty.is_smooth or penalty.has_bounds or training.distributed:
-        return None
+    if not (spec.penalized and penalty.is_smooth) or penalty.has_bounds or training.distributed:
+        return None  # unpenalised: each fold's own separability check (engine) stays per fold
     one = fold_training(training, folds, 0, sums[0])
     name = choose(top, one, build_objective(top, one, penalty), penalty)
     cls = _solvers.get_solver(name)
