@@ -83,7 +83,10 @@ class FoldStackedLoss:
         if dtype is None:
             return entry["y"], entry["t"]
         if dtype not in entry:
-            entry[dtype] = (entry["y"].repeat_interleave(self.n_folds), entry["t"].to(dtype))
+            yy = entry["y"].repeat_interleave(self.n_folds)
+            if not self.base.is_multiclass:  # the binomial loss reads y in the raw's dtype
+                yy = yy.to(dtype)
+            entry[dtype] = (yy, entry["t"].to(dtype))
         return entry[dtype]
 
     def _unstack(self, codes: torch.Tensor, raw: torch.Tensor):
