@@ -20,6 +20,7 @@ Run from the repository root (one problem at a time; full size only on a quiet m
 
     PYTHONPATH=src python -m benchmarks.cv B6 --markdown
     PYTHONPATH=src python -m benchmarks.cv B7 --n-scale 0.01 --peers sklearn-saga   # smoke
+    PYTHONPATH=src python -m benchmarks.cv B6 --n-scale 0.1 --peers --solver lbfgs  # ours only
 """
 
 from __future__ import annotations
@@ -76,13 +77,15 @@ def _sklearn_cv(solver, penalty, Cs, folds, tol):
     )
 
 
-def run_one(name, problem, X, y, Cs, folds, tol):
+def run_one(name, problem, X, y, Cs, folds, tol, solver="auto"):
     """``(seconds, C_, coef_, intercept_)`` of one library's fit, or a reason it did not run."""
     penalty = "l2" if problem == "B6" else "l1"
     if name == "torchlogit":
         from torchlogit import LogisticRegressionCV
 
-        est = LogisticRegressionCV(Cs=Cs, cv=folds, penalty=penalty, tol=tol, max_iter=1000)
+        est = LogisticRegressionCV(
+            Cs=Cs, cv=folds, penalty=penalty, tol=tol, max_iter=1000, solver=solver
+        )
     elif name.startswith("sklearn-"):
         est = _sklearn_cv(name.removeprefix("sklearn-"), penalty, Cs, folds, tol)
     elif name == "gridsearch-newton-cholesky":
@@ -129,11 +132,11 @@ def run_one(name, problem, X, y, Cs, folds, tol):
     return seconds, float(C), coef, np.atleast_1d(fitted.intercept_)
 
 
-def run(problem, n_scale, peers, tol):
+def run(problem, n_scale, peers, tol, solver="auto"):
     X, y, Cs, folds = make(problem, n_scale)
     rows = {}
     for name in ("torchlogit", *peers):
-        rows[name] = r = run_one(name, problem, X, y, Cs, folds, tol)
+        rows[name] = r = run_one(name, problem, X, y, Cs, folds, tol, solver)
         done = f"{r[0]:.2f} s, C_={r[1]:.4g}" if isinstance(r, tuple) else r
         print(f"# {name}: {done}", file=sys.stderr, flush=True)  # progress, as it goes
     return X, y, rows
@@ -177,10 +180,11 @@ def main(argv=None) -> int:
     parser.add_argument("--n-scale", type=float, default=1.0, help="fraction of the rows")
     parser.add_argument("--peers", nargs="*", default=None, help="peers to run (default all)")
     parser.add_argument("--tol", type=float, default=1e-6)
+    parser.add_argument("--solver", default="auto", help="torchlogit's solver (default auto)")
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args(argv)
     peers = PEERS[args.problem] if args.peers is None else tuple(args.peers)
-    X, y, rows = run(args.problem, args.n_scale, peers, args.tol)
+    X, y, rows = run(args.problem, args.n_scale, peers, args.tol, args.solver)
     print(report(args.problem, X, y, rows, args.markdown))
     return 0
 

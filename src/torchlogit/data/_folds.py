@@ -154,3 +154,60 @@ def fold_counts(data, folds, *, n_classes: int, start: int = 0):
             held_rows[f] += np.bincount(y[held], minlength=K)
         position += n
     return train_weight, held_rows, class_rows
+
+
+#: The most folds a fold-stacked label code holds: ``y 2^F + bits`` must fit in an int64
+#: for ``K`` up to ``2^20`` classes.
+MAX_STACKED_FOLDS = 40
+
+
+def fold_codes(y: torch.Tensor, train: np.ndarray, n_classes: int) -> torch.Tensor:
+    """Class indices and training masks in one int64 label per row (nothing else travels with
+    a row through row blocks and samples): ``c_i = y_i 2^F + sum_f t_fi 2^f``, ``train`` the
+    ``(n, F)`` boolean masks ``t_fi``. Shifts and masks decode it
+    (:func:`decode_fold_codes`), no integer division."""
+    F = train.shape[1]
+    if F > MAX_STACKED_FOLDS or int(n_classes) > 1 << 20:
+        raise ValueError(f"at most {MAX_STACKED_FOLDS} folds can be stacked, got {F}")
+    bits = (train.astype(np.int64) << np.arange(F, dtype=np.int64)).sum(axis=1)
+    return (y << F) | torch.from_numpy(bits).to(y.device)
+
+
+def decode_fold_codes(codes: torch.Tensor, n_folds: int):
+    """``(y, t)`` from :func:`fold_codes`' labels: class indices ``(n,)`` and the training
+    masks ``(n, F)`` (bool)."""
+    F = int(n_folds)
+    shifts = torch.arange(F, device=codes.device)
+    return codes >> F, ((codes.unsqueeze(1) >> shifts) & 1).bool()
+
+
+class StackedFoldData(InMemoryData):
+    """Every fold's training problem on one batch: the rows, their weights ``s_i``, labels
+    that are :func:`fold_codes` (class and the row's training masks) and, when there is one,
+    the offset repeated for each fold's block of raw predictions (``(n, F m)``).
+    ``stacked_folds`` is ``F``; ``weight_sum`` the common divisor ``S`` of the stacked
+    objective (:class:`~torchlogit.objective.FoldStackedObjective`)."""
+
+    def __init__(self, X, codes, sample_weight, *, offset, weight_sum, n_folds: int):
+        super().__init__(X, codes, sample_weight, offset=offset, weight_sum=weight_sum)
+        self.stacked_folds = int(n_folds)
+
+
+def stacked_fold_data(data, folds, *, n_classes: int, weight_sum: float, start: int = 0):
+    """Every fold's training data stacked (:class:`StackedFoldData`) for rows in memory; None
+    for a stream (each fold then runs on :func:`fold_data`) or more than
+    :data:`MAX_STACKED_FOLDS` folds."""
+    if not isinstance(data, InMemoryData) or folds.n_folds > MAX_STACKED_FOLDS:
+        return None
+    batch = data.batch
+    n, F = batch.n_samples, folds.n_folds
+    train = np.stack([folds.masks(f, start, n)[0] for f in range(F)], axis=1)
+    offset = None if batch.offset is None else batch.offset.repeat(1, F)
+    return StackedFoldData(
+        batch.X,
+        fold_codes(batch.y, train, n_classes),
+        batch.sample_weight,
+        offset=offset,
+        weight_sum=weight_sum,
+        n_folds=F,
+    )

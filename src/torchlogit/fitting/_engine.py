@@ -23,6 +23,8 @@ from sklearn.exceptions import ConvergenceWarning
 
 from .. import solvers as _solvers
 from ..objective import (
+    FoldStackedLoss,
+    FoldStackedObjective,
     LinearObjective,
     LookaheadObjective,
     hessian_dtype,
@@ -154,9 +156,13 @@ def build_penalty(spec, training, *, weight_sum: float | None = None):
 
 
 def build_objective(spec, training, penalty) -> LinearObjective:
+    """The averaged objective; the folds' sum on stacked folds (``data.stacked_folds``)."""
     reducer = training.reducer
-    return LinearObjective(
-        make_loss(len(training.classes)),
+    loss, kind = make_loss(len(training.classes)), LinearObjective
+    if getattr(training.data, "stacked_folds", 0):
+        loss, kind = FoldStackedLoss(loss, training.data.stacked_folds), FoldStackedObjective
+    return kind(
+        loss,
         training.data,
         penalty,
         fit_intercept=spec.fit_intercept,
@@ -299,7 +305,9 @@ def fit(spec, training, *, warm_start=None) -> FitResult:
             "payload_counts": {k: v for k, v in sizes.items() if v > 0},
         }
     coef = result.coef.detach().clone()
-    coef = centre_multinomial(coef, centred_entries(penalty, coef))
+    if objective.loss.shift_invariant:  # each fold's block of stacked folds on its own
+        groups = getattr(objective.loss, "shift_groups", 1)
+        coef = centre_multinomial(coef, centred_entries(penalty, coef), groups)
     coef, diff = reducer.same_tensor(coef, "the fitted coefficients")
     if info is not None:
         info["max_rank_difference"] = diff

@@ -24,6 +24,14 @@ The held-out rows' raw predictions ``X W^T + b (+ o)`` come from the same rows (
 pass for a stream), for every ``C`` of a fold in one product ``X [W_1 ... W_L]^T``; on many
 ranks they are gathered, so every rank scores every held-out row.
 
+Folds stacked: with a smooth penalty (L2) and no bounds, on rows in memory on one process,
+and a full-batch solver that is not proximal (declared capabilities), every fold's problem at
+one ``C`` is solved as one (:func:`stacked_path`): the folds' coefficients stacked ``(F m,
+p)``, one product ``X [W_1 ... W_F]^T`` per pass for every fold
+(:class:`~torchlogit.objective.FoldStackedObjective`, whose docstring gives the objective and
+why its stopping rule solves each fold at least as tightly as its own fit). Otherwise each
+fold runs its own path.
+
 For an L1 / elastic-net penalty each point after the first is fitted on the columns the
 sequential strong rule keeps, checked on the others (:mod:`._screening`). Before any fit the
 folds are checked (:func:`check_folds`): every fold has held-out rows and trains on every
@@ -42,8 +50,9 @@ import numpy as np
 import torch
 
 from .. import data as _data
+from .. import solvers as _solvers
 from ..data import linear_predict
-from ._engine import build_objective, build_penalty, fit
+from ._engine import HESSIAN_MAX_BYTES, build_objective, build_penalty, choose, fit, hessian_bytes
 from ._result import FitResult
 from ._screening import fit_screened
 
@@ -138,6 +147,72 @@ def fit_path(spec, training, Cs, *, warm_start=None, screening=True, columns=Non
         warm = (result.coef, result.classes)
     if columns is not None:
         columns.extend(counts)
+    return out
+
+
+#: A Hessian-building solver factors the stacked ``(F m p)``-square matrix, zero blocks and
+#: all (``(F m p)^3 / 3`` flops), where the folds' Grams cost ``~ F n (m p)^2 / 2``: folds are
+#: stacked for it only while ``F^2 m p * STACKED_FACTOR_ROWS <= n``, the factorisation at
+#: most ~1/12 of the Grams (B6: 25 * 101 * 8 = 20,200 <= 200,000).
+STACKED_FACTOR_ROWS = 8
+#: ... unless the stacked matrix is this small (a factorisation of milliseconds).
+STACKED_FACTOR_FREE = 1024
+
+
+@dataclass
+class PathPoint:
+    """One fold's fit at one ``C`` of a stacked path: its ``(m, p)`` block and the stacked
+    fit's iterations."""
+
+    coef: torch.Tensor
+    n_iter: int
+
+
+def stacked_path(spec, training, folds, sums, Cs) -> list[list[PathPoint]] | None:
+    """Every fold's path from one stacked fit per ``C`` (``[fold][C index]``), or None when
+    the problem is not one the stacked form serves: no penalty, one not smooth or with
+    bounds, rows streamed or on several ranks, more folds than a label code holds, or a
+    solver (the one a single fold would get) that is proximal or steps on mini-batches, or
+    one that builds a Hessian too large to factor stacked (:data:`STACKED_FACTOR_ROWS`).
+
+    The stacked objective's divisor is ``S = min_f S_f`` (``sums``): each fold is then
+    solved at least as tightly as its own fit at the same ``tol``. Warm starts along the
+    grid, from the strongest penalty, as :func:`fit_path`.
+    """
+    Cs = np.asarray(Cs, dtype=np.float64)
+    top = dataclasses.replace(spec, C=float(Cs.max()))
+    penalty = build_penalty(top, training)
+    if not (spec.penalized and penalty.is_smooth) or penalty.has_bounds or training.distributed:
+        return None  # unpenalised: each fold's own separability check (engine) stays per fold
+    one = fold_training(training, folds, 0, sums[0])
+    name = choose(top, one, build_objective(top, one, penalty), penalty)
+    cls = _solvers.get_solver(name)
+    if cls.capabilities.proximal or cls.capabilities.minibatch:
+        return None
+    F, m = folds.n_folds, training.n_outputs
+    shape = (F * m, training.n_features + int(spec.fit_intercept))
+    size = hessian_bytes(cls, shape, training.dtype, training.device)
+    n_par = shape[0] * shape[1]
+    if size is not None and (
+        size > HESSIAN_MAX_BYTES
+        or (n_par > STACKED_FACTOR_FREE and F * n_par * STACKED_FACTOR_ROWS > training.n_samples)
+    ):
+        return None
+    S = float(np.min(sums))
+    K = len(training.classes)
+    data = _data.stacked_fold_data(training.data, folds, n_classes=K, weight_sum=S)
+    if data is None:
+        return None
+    stacked = dataclasses.replace(training, data=data, weight_sum=S)
+    if _solvers.resolve_alias(spec.solver, n_classes=K) == "auto":
+        spec = dataclasses.replace(spec, solver=name)
+    out = [[None] * len(Cs) for _ in range(F)]
+    warm = None
+    for k in np.argsort(Cs, kind="stable"):
+        result = fit(dataclasses.replace(spec, C=float(Cs[k])), stacked, warm_start=warm)
+        for f in range(F):
+            out[f][k] = PathPoint(result.coef[f * m : (f + 1) * m], int(result.n_iter))
+        warm = (result.coef, result.classes)
     return out
 
 
@@ -254,10 +329,18 @@ def cross_validate(
     sums = check_folds(training, folds)
     reducer = training.reducer
     coefs, scores, n_iter = None, np.empty((F, R, L)), np.zeros((F, R, L), dtype=np.int32)
+    stacked = None
+    if R == 1:
+        stacked = stacked_path(
+            dataclasses.replace(spec, l1_ratio=l1_ratios[0]), training, folds, sums, Cs
+        )
     for f in range(F):
-        fold = fold_training(training, folds, f, sums[f])
+        fold = None if stacked is not None else fold_training(training, folds, f, sums[f])
         for r, ratio in enumerate(l1_ratios):
-            path = fit_path(dataclasses.replace(spec, l1_ratio=ratio), fold, Cs)
+            if stacked is not None:
+                path = stacked[f]
+            else:
+                path = fit_path(dataclasses.replace(spec, l1_ratio=ratio), fold, Cs)
             blocks = [res.coef for res in path]
             if coefs is None:
                 coefs = np.empty((F, R, L, *blocks[0].shape))

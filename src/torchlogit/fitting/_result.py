@@ -13,17 +13,21 @@ import numpy as np
 import torch
 
 
-def centre_multinomial(coef: torch.Tensor, free: torch.Tensor) -> torch.Tensor:
+def centre_multinomial(coef: torch.Tensor, free: torch.Tensor, groups: int = 1) -> torch.Tensor:
     """The representative of a multinomial ``coef`` whose unpenalised entries sum to zero
     over the classes.
 
     The softmax is invariant to a shift common to all ``K`` rows, so where the penalty does
     not pin the shift (``free``: entries with no penalty at all) the mean over the classes is
-    removed. Two classes (one row) are returned unchanged.
+    removed. Two classes (one row) are returned unchanged. ``groups``: ``coef`` stacks that
+    many models' ``K`` rows (cross-validation folds), each centred over its own rows.
     """
-    if coef.shape[0] <= 1:
+    if coef.shape[0] <= groups:
         return coef
-    return torch.where(free, coef - coef.mean(dim=0, keepdim=True), coef)
+    p = coef.shape[1]
+    stacked = coef.reshape(groups, -1, p)
+    centred = (stacked - stacked.mean(dim=1, keepdim=True)).reshape(coef.shape)
+    return torch.where(free, centred, coef)
 
 
 def coefficient_attributes(coef: torch.Tensor, n_features: int) -> dict:

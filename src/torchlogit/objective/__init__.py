@@ -1,6 +1,7 @@
 """Objective layer: losses on the raw prediction, penalties, and the linear objective."""
 
 from ._box import Box, box_l1_violation
+from ._fold_stacked import FoldStackedLoss, FoldStackedObjective
 from ._linear import LinearObjective
 from ._lookahead import LookaheadObjective
 from ._loss import BinomialLoss, MultinomialLoss, make_loss
@@ -13,6 +14,8 @@ __all__ = [
     "BinomialLoss",
     "Box",
     "ElasticNetPenalty",
+    "FoldStackedLoss",
+    "FoldStackedObjective",
     "Line",
     "LinearObjective",
     "LookaheadObjective",

@@ -35,18 +35,24 @@ from ._linesearch import armijo_on_line
 
 def _null_space_regularizer(objective, coef: torch.Tensor) -> torch.Tensor | None:
     """``sum_j u_j u_j^T`` over the unpenalised columns when the loss is ``shift_invariant``
-    (the multinomial's softmax), or None."""
+    (the multinomial's softmax), or None. A loss that stacks ``shift_groups`` models (the
+    folds of a cross-validation) has one null direction per group and column: ``u_j`` is
+    then taken within each group's rows."""
     m, p = coef.shape
-    if not getattr(getattr(objective, "loss", None), "shift_invariant", False):
+    loss = getattr(objective, "loss", None)
+    if not getattr(loss, "shift_invariant", False):
         return None
     free_cols = objective.penalty.unpenalized_mask(coef)[0]
     if not bool(free_cols.any()):
         return None
+    groups = int(getattr(loss, "shift_groups", 1))
     U = torch.zeros(m * p, m * p, dtype=coef.dtype, device=coef.device)
-    idx = torch.arange(m, device=coef.device) * p
-    for j in torch.nonzero(free_cols).flatten().tolist():
-        rows = idx + j
-        U[rows.unsqueeze(1), rows.unsqueeze(0)] = 1.0
+    size = m // groups
+    for g in range(groups):
+        idx = (torch.arange(size, device=coef.device) + g * size) * p
+        for j in torch.nonzero(free_cols).flatten().tolist():
+            rows = idx + j
+            U[rows.unsqueeze(1), rows.unsqueeze(0)] = 1.0
     return U
 
 
