@@ -38,6 +38,7 @@ __all__ = [
     "mixed_transpose_matmul",
     "mixed_weighted_sums",
     "panel_weighted_gram",
+    "panel_weighted_grams",
 ]
 
 #: Rows per panel converted to float64 for ``X W^T`` and ``X^T G`` (100 columns: 800 kB,
@@ -103,6 +104,44 @@ def panel_weighted_gram(X: torch.Tensor, c: torch.Tensor, *, psd: bool) -> torch
         else:
             out.addmm_(Xp.T, Xp * c[a:b].unsqueeze(1))
     return out
+
+
+#: Bytes of one panel's scaled copies ``[c_1 A_p, ..., c_r A_p]`` in :func:`panel_weighted_grams`
+#: (with the panel itself, within L2 + L3 as for :data:`GRAM_PANEL_ROWS`).
+GRAMS_PANEL_BYTES = 8 << 20
+
+
+def panel_weighted_grams(X: torch.Tensor, C: torch.Tensor, *, intercept: bool) -> torch.Tensor:
+    """``(r, p, p)``: ``A^T diag(C[:, k]) A`` for each of the ``r`` columns of ``C`` (any sign),
+    with ``A = [X, 1]`` (``intercept``, ``p = d + 1``, the ones column last) or ``A = X``, in
+    ``C``'s dtype.
+
+    One panel of rows at a time: ``A_p`` copied (converted, for float32 data) once into a
+    buffer in cache whose ones column is written once, its ``r`` scaled copies side by side,
+    and one product ``A_p^T [c_1 A_p, ..., c_r A_p]`` (``(p, r p)``): one read of ``X`` and one
+    matrix product for all ``r`` Grams and their intercept rows, instead of ``r`` Grams, ``r``
+    weighted column sums and ``r`` copies of each panel. The products are exact in ``C``'s
+    dtype (as :func:`panel_weighted_gram`); each Gram is symmetrised (``(G + G^T) / 2``), as
+    the product leaves its two triangles different by rounding.
+    """
+    n, d = X.shape
+    r = C.shape[1]
+    p = d + int(intercept)
+    width = r * p
+    rows = max(1, min(GRAM_PANEL_ROWS, GRAMS_PANEL_BYTES // (8 * (width + p)), n))
+    out = torch.zeros(p, width, dtype=C.dtype, device=C.device)
+    buf = torch.empty(rows, p, dtype=C.dtype, device=C.device)
+    if intercept:
+        buf[:, d] = 1.0
+    scaled = torch.empty(rows, r, p, dtype=C.dtype, device=C.device)
+    for a, b in _panels(n, rows):
+        k = b - a
+        Ap = buf[:k]
+        Ap[:, :d].copy_(X[a:b])
+        Wp = torch.mul(Ap.unsqueeze(1), C[a:b].unsqueeze(2), out=scaled[:k])
+        out.addmm_(Ap.T, Wp.view(k, width))
+    grams = out.view(p, r, p).transpose(0, 1)
+    return 0.5 * (grams + grams.transpose(1, 2))
 
 
 def mixed_weighted_sums(X: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
