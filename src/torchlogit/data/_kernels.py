@@ -109,6 +109,9 @@ def panel_weighted_gram(X: torch.Tensor, c: torch.Tensor, *, psd: bool) -> torch
 #: Bytes of one panel's scaled copies ``[c_1 A_p, ..., c_r A_p]`` in :func:`panel_weighted_grams`
 #: (with the panel itself, within L2 + L3 as for :data:`GRAM_PANEL_ROWS`).
 GRAMS_PANEL_BYTES = 8 << 20
+#: Fewest rows per panel there (a product over fewer rows runs far below the Gram's speed):
+#: past that, the columns of ``C`` are taken in groups, one read of ``X`` per group.
+GRAMS_MIN_ROWS = 512
 
 
 def panel_weighted_grams(X: torch.Tensor, C: torch.Tensor, *, intercept: bool) -> torch.Tensor:
@@ -127,6 +130,13 @@ def panel_weighted_grams(X: torch.Tensor, C: torch.Tensor, *, intercept: bool) -
     n, d = X.shape
     r = C.shape[1]
     p = d + int(intercept)
+    group = max(1, GRAMS_PANEL_BYTES // (8 * GRAMS_MIN_ROWS * p) - 1)
+    if r > group:  # wide rows: the columns in groups, so that panels keep enough rows
+        parts = [
+            panel_weighted_grams(X, C[:, a : a + group], intercept=intercept)
+            for a in range(0, r, group)
+        ]
+        return torch.cat(parts)
     width = r * p
     rows = max(1, min(GRAM_PANEL_ROWS, GRAMS_PANEL_BYTES // (8 * (width + p)), n))
     out = torch.zeros(p, width, dtype=C.dtype, device=C.device)
