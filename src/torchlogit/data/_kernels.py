@@ -94,15 +94,18 @@ def panel_weighted_gram(X: torch.Tensor, c: torch.Tensor, *, psd: bool) -> torch
     scaled copy of X (on one thread of the benchmark CPU, 200,000 x 100: 90 ms against
     163 ms for ``Xs = X * sqrt(c)`` then ``Xs^T Xs``).
     """
-    d = X.shape[1]
+    n, d = X.shape
     out = torch.zeros(d, d, dtype=c.dtype, device=c.device)
-    root = c.sqrt() if psd else None
-    for a, b, Xp in _float64_panels(X, c.dtype):
-        if psd:
-            Xs = Xp.mul_(root[a:b].unsqueeze(1))
+    if psd:  # each scaled panel written once (converted and multiplied: the same numbers)
+        root = c.sqrt().unsqueeze(1)
+        rows = min(GRAM_PANEL_ROWS, n)
+        buf = torch.empty(rows, d, dtype=c.dtype, device=c.device)
+        for a, b in _panels(n, rows or 1):
+            Xs = torch.mul(X[a:b], root[a:b], out=buf[: b - a])
             out.addmm_(Xs.T, Xs)
-        else:
-            out.addmm_(Xp.T, Xp * c[a:b].unsqueeze(1))
+        return out
+    for a, b, Xp in _float64_panels(X, c.dtype):
+        out.addmm_(Xp.T, Xp * c[a:b].unsqueeze(1))
     return out
 
 
