@@ -54,3 +54,15 @@ def test_no_switch_at_loose_tol(data, monkeypatch):
     off = _fit(X, y, 1e-4, monkeypatch, switch=False)
     assert on.n_iter_[0] == off.n_iter_[0]
     np.testing.assert_array_equal(on.coef_, off.coef_)
+
+
+def test_multinomial_does_not_switch(monkeypatch):
+    """Three classes: the exact Hessian's six Grams cost more than the iterations they save
+    (module docstring of _exact_pays): the sampled path, bit for bit."""
+    X, y = make_classification(
+        60_000, 8, n_informative=6, n_redundant=0, n_classes=3, random_state=1
+    )
+    on = _fit(X, y, 1e-10)
+    off = _fit(X, y, 1e-10, monkeypatch, switch=False)
+    assert on.n_iter_[0] == off.n_iter_[0]
+    np.testing.assert_array_equal(on.coef_, off.coef_)

@@ -320,21 +320,22 @@ class NewtonSolver(SolverBase):
     def _exact_pays(self, it, gnorm: float, gnorm_new: float) -> bool:
         """After a full step on a fresh sampled Hessian: switch to the exact Hessian?
 
-        The sampled steps contract ``g = max|grad|`` linearly near the optimum, by ``rate =
-        gnorm_new / gnorm`` (set by the sample's error); exact Newton, within its quadratic
-        region, as ``g+ ~ c g^2``. Two conditions, so that two exact steps (the second often
-        a kept-Hessian chord step) replace three or more sampled ones:
+        Sampled steps contract ``g = max|grad|`` linearly near the optimum, by ``rate =
+        gnorm_new / gnorm`` (the sample's error); exact Newton, in its quadratic region, as
+        ``g+ ~ c g^2``. Switch when two exact steps (the second often a chord step on the kept
+        Hessian) replace more than :data:`EXACT_SWITCH_ITERATIONS` sampled ones:
 
-        - within the quadratic region: ``g <= EXACT_SWITCH_RELATIVE g_0`` (``g_0`` at the
-          start; farther out exact steps contract no better than sampled ones: 0.2-0.35 on
-          I1 and B1 at ``g / g_0 ~ 0.05``) and ``g <= EXACT_SWITCH_FACTOR sqrt(tol)``, from
-          where two exact steps reach ``c^3 EXACT_SWITCH_FACTOR^4 tol^2 <= tol`` (``c`` of
-          order ten, as measured on I1 and B1);
-        - the sampled rate needs more than :data:`EXACT_SWITCH_ITERATIONS` more iterations
-          to reach ``tol``: ``log(tol / g) / log(rate)``.
+        - ``g <= EXACT_SWITCH_RELATIVE g_0`` (farther out exact steps contract no better:
+          0.2-0.35 on I1 and B1 at ``g / g_0 ~ 0.05``) and ``g <= EXACT_SWITCH_FACTOR
+          sqrt(tol)``, whence two exact steps reach ``c^3 EXACT_SWITCH_FACTOR^4 tol^2 <= tol``
+          (``c`` ~ 10 on I1 and B1);
+        - the sampled rate needs more than EXACT_SWITCH_ITERATIONS iterations to ``tol``
+          (``log(tol / g) / log(rate)``) and the Gram (``p / GRAM_COLUMNS_PER_PASS`` passes'
+          time) costs at most their two passes each;
+        - two classes: the multinomial's ``m (m + 1) / 2`` Grams made 3 classes (200,000 x
+          30, tol 1e-10) slower, 0.60 -> 0.75 s, for 8 iterations instead of 12.
 
-        I1 (tol 1e-10): sampled rate ~0.08 from ``g = 1e-4``; 10 iterations, 22 passes, become
-        6 iterations, 15 passes. At tol 1e-4 neither I1 nor B1 switches.
+        I1 (tol 1e-10): 10 iterations / 22 passes become 6 / 15. tol 1e-4: no switch on I1/B1.
         """
         if not 0.0 < gnorm_new < gnorm or gnorm_new <= self.tol:
             return False
@@ -343,7 +344,10 @@ class NewtonSolver(SolverBase):
         ):
             return False
         rate = gnorm_new / gnorm
-        return math.log(self.tol / gnorm_new) / math.log(rate) > EXACT_SWITCH_ITERATIONS
+        sampled = math.log(self.tol / gnorm_new) / math.log(rate)  # iterations still to go
+        m, p = it.pt.coef.shape
+        gram_passes = p / GRAM_COLUMNS_PER_PASS
+        return m == 1 and sampled > EXACT_SWITCH_ITERATIONS and gram_passes <= 2 * sampled
 
     def _state(self, it) -> dict:
         return {"step": it.step}
@@ -383,12 +387,10 @@ SAMPLE_STAGE_TOL = 1e-4
 REUSE_RATE = 0.25
 REUSE_MIN_GRAM_COST = 20
 REUSE_MIN_SIZE = 10_000_000
-# Sampled Hessian -> exact once max|grad| <= min(EXACT_SWITCH_RELATIVE g_0,
-# EXACT_SWITCH_FACTOR sqrt(tol)) and the sampled rate
-# needs more than EXACT_SWITCH_ITERATIONS iterations to tol (NewtonSolver._exact_pays).
-EXACT_SWITCH_FACTOR = 10.0
-EXACT_SWITCH_RELATIVE = 2e-3
-EXACT_SWITCH_ITERATIONS = 2.0
+# Sampled -> exact Hessian (NewtonSolver._exact_pays). A Gram of p columns takes ~p / 25 passes'
+# time (2 threads of the benchmark CPU, 1M x 51: ~80 ms at ~65 GFLOP/s, ~40 ms to read X).
+EXACT_SWITCH_FACTOR, EXACT_SWITCH_RELATIVE, EXACT_SWITCH_ITERATIONS = 10.0, 2e-3, 2.0
+GRAM_COLUMNS_PER_PASS = 25.0
 # A sampled-Hessian step that shrinks max|grad| by less than this grows the sample. (Not
 # lower: far from the optimum exact Newton steps shrink it by only 0.2-0.4 too, and growing
 # the sample then buys nothing; B2 took 17 passes instead of 14 with 0.25.)
