@@ -12,6 +12,7 @@ from ._design import (
     transpose_matmul,
     weighted_cross_gram,
     weighted_gram,
+    weighted_grams,
     weighted_square_sums,
 )
 from ._folds import (
@@ -108,5 +109,6 @@ __all__ = [
     "validate_sample_weight",
     "weighted_cross_gram",
     "weighted_gram",
+    "weighted_grams",
     "weighted_square_sums",
 ]

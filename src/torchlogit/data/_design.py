@@ -23,6 +23,7 @@ from ._kernels import (
     mixed_transpose_matmul,
     mixed_weighted_sums,
     panel_weighted_gram,
+    panel_weighted_grams,
 )
 from ._sparse import SparseDesign
 
@@ -121,6 +122,26 @@ def add_gram_block(H, X, c, k: int, l: int, p: int, d: int, fit_intercept: bool,
         H[rk + d, rl + d] += c.sum()
     if k != l:
         H[rl : rl + p, rk : rk + p] = H[rk : rk + p, rl : rl + p].T
+
+
+def weighted_grams(X, C: torch.Tensor, fit_intercept: bool) -> torch.Tensor:
+    """``(r, p, p)``: ``A^T diag(C[:, k]) A`` for each column of ``C`` ``(n, r)`` (any sign),
+    ``A = [X, 1]`` with ``fit_intercept`` (intercept last, ``p = d + 1``) else ``X``, in
+    ``C``'s dtype, symmetric. Dense: one read of ``X`` and one product per row panel for
+    all ``r`` (:func:`~._kernels.panel_weighted_grams`); sparse: one Gram per column."""
+    if not isinstance(X, SparseDesign):
+        return panel_weighted_grams(X, C, intercept=fit_intercept)
+    X = X.to(C.dtype)
+    d = X.shape[1]
+    p = d + int(fit_intercept)
+    out = torch.zeros(C.shape[1], p, p, dtype=C.dtype, device=C.device)
+    for k in range(C.shape[1]):
+        c = C[:, k].contiguous()
+        out[k, :d, :d] = _sparse_gram(X, c)
+        if fit_intercept:
+            xc = _weighted_sums(X, c)
+            out[k, :d, d], out[k, d, :d], out[k, d, d] = xc, xc, c.sum()
+    return out
 
 
 def _weighted_sums(X, c: torch.Tensor) -> torch.Tensor:

@@ -40,6 +40,7 @@ __all__ = [
     "mixed_weighted_sums",
     "panel_rows",
     "panel_weighted_gram",
+    "panel_weighted_grams",
 ]
 
 #: Rows per panel converted to float64 for ``X W^T`` and ``X^T G`` (100 columns: 800 kB,
@@ -115,19 +116,73 @@ def panel_weighted_gram(X: torch.Tensor, c: torch.Tensor, *, psd: bool, with_sum
     panels while they are in cache (one conversion and one read of X for both, instead of a
     second pass over X for the sums).
     """
-    d = X.shape[1]
+    n, d = X.shape
     out = torch.zeros(d, d, dtype=c.dtype, device=c.device)
     sums = torch.zeros(d, dtype=c.dtype, device=c.device) if with_sums else None
-    root = c.sqrt() if psd else None
+    if psd:  # each scaled panel written once (converted and multiplied: the same numbers)
+        root = c.sqrt().unsqueeze(1)
+        rows = min(panel_rows(X, GRAM_PANEL_ROWS), n)
+        buf = torch.empty(rows, d, dtype=c.dtype, device=c.device)
+        for a, b in _panels(n, rows or 1):
+            Xs = torch.mul(X[a:b], root[a:b], out=buf[: b - a])
+            out.addmm_(Xs.T, Xs)
+            if sums is not None:  # sum_i c_i x_i = sum_i sqrt(c_i) (sqrt(c_i) x_i)
+                sums.addmv_(Xs.T, root[a:b, 0])
+        return (out, sums) if with_sums else out
     for a, b, Xp in _float64_panels(X, c.dtype):
         if sums is not None:
             sums.addmv_(Xp.T, c[a:b])
-        if psd:
-            Xs = Xp.mul_(root[a:b].unsqueeze(1))
-            out.addmm_(Xs.T, Xs)
-        else:
-            out.addmm_(Xp.T, Xp * c[a:b].unsqueeze(1))
+        out.addmm_(Xp.T, Xp * c[a:b].unsqueeze(1))
     return (out, sums) if with_sums else out
+
+
+#: Bytes of one panel's scaled copies ``[c_1 A_p, ..., c_r A_p]`` in :func:`panel_weighted_grams`
+#: (with the panel itself, within L2 + L3 as for :data:`GRAM_PANEL_ROWS`).
+GRAMS_PANEL_BYTES = 8 << 20
+#: Fewest rows per panel there (a product over fewer rows runs far below the Gram's speed):
+#: past that, the columns of ``C`` are taken in groups, one read of ``X`` per group.
+GRAMS_MIN_ROWS = 512
+
+
+def panel_weighted_grams(X: torch.Tensor, C: torch.Tensor, *, intercept: bool) -> torch.Tensor:
+    """``(r, p, p)``: ``A^T diag(C[:, k]) A`` for each of the ``r`` columns of ``C`` (any sign),
+    with ``A = [X, 1]`` (``intercept``, ``p = d + 1``, the ones column last) or ``A = X``, in
+    ``C``'s dtype.
+
+    One panel of rows at a time: ``A_p`` copied (converted, for float32 data) once into a
+    buffer in cache whose ones column is written once, its ``r`` scaled copies side by side,
+    and one product ``A_p^T [c_1 A_p, ..., c_r A_p]`` (``(p, r p)``): one read of ``X`` and one
+    matrix product for all ``r`` Grams and their intercept rows, instead of ``r`` Grams, ``r``
+    weighted column sums and ``r`` copies of each panel. The products are exact in ``C``'s
+    dtype (as :func:`panel_weighted_gram`); each Gram is symmetrised (``(G + G^T) / 2``), as
+    the product leaves its two triangles different by rounding.
+    """
+    n, d = X.shape
+    r = C.shape[1]
+    p = d + int(intercept)
+    group = max(1, GRAMS_PANEL_BYTES // (8 * GRAMS_MIN_ROWS * p) - 1)
+    if r > group:  # wide rows: the columns in groups, so that panels keep enough rows
+        parts = [
+            panel_weighted_grams(X, C[:, a : a + group], intercept=intercept)
+            for a in range(0, r, group)
+        ]
+        return torch.cat(parts)
+    width = r * p
+    budget = GRAMS_PANEL_BYTES if X.device.type == "cpu" else DEVICE_PANEL_BYTES
+    rows = max(1, min(panel_rows(X, GRAM_PANEL_ROWS), budget // (8 * (width + p)), n))
+    out = torch.zeros(p, width, dtype=C.dtype, device=C.device)
+    buf = torch.empty(rows, p, dtype=C.dtype, device=C.device)
+    if intercept:
+        buf[:, d] = 1.0
+    scaled = torch.empty(rows, r, p, dtype=C.dtype, device=C.device)
+    for a, b in _panels(n, rows):
+        k = b - a
+        Ap = buf[:k]
+        Ap[:, :d].copy_(X[a:b])
+        Wp = torch.mul(Ap.unsqueeze(1), C[a:b].unsqueeze(2), out=scaled[:k])
+        out.addmm_(Ap.T, Wp.view(k, width))
+    grams = out.view(p, r, p).transpose(0, 1)
+    return 0.5 * (grams + grams.transpose(1, 2))
 
 
 def mixed_weighted_sums(X: torch.Tensor, c: torch.Tensor) -> torch.Tensor:

@@ -42,10 +42,10 @@ import torch
 from ..data import (
     Batch,
     SparseDesign,
-    add_gram_block,
     iter_row_blocks,
     linear_predict,
     transpose_matmul,
+    weighted_grams,
 )
 from ..objective import make_loss
 from ._engine import SeparableDataWarning, build_penalty
@@ -112,11 +112,16 @@ def _block_order(p: int, d: int, fit_intercept: bool) -> np.ndarray:
     return np.r_[d, 0:d] if fit_intercept else np.arange(p)
 
 
-def _add_blocks(out, X, blocks, p: int, d: int, fit_intercept: bool) -> None:
-    """``out[k, l] += A^T diag(c) A`` for each ``((k, l), c)`` (``A = [X, 1]``), mirrored;
-    ``c`` of any sign (a score product), so the cross Gram."""
-    for (k, l), c in blocks:
-        add_gram_block(out, X, c, k, l, p, d, fit_intercept, psd=False)
+def _add_blocks(targets, X, p: int, fit_intercept: bool) -> None:
+    """``out[k, l] += A^T diag(c) A`` (``A = [X, 1]``, intercept last), mirrored, for each
+    ``(out, (k, l), c)`` in ``targets``: every Gram of the block from one read of ``X``
+    (:func:`~torchlogit.data.weighted_grams`; ``c`` of any sign, a score product)."""
+    C = torch.stack([c for _, _, c in targets], dim=1)
+    grams = weighted_grams(X, C, fit_intercept)
+    for (out, (k, l), _), gram in zip(targets, grams, strict=True):
+        out[k * p : (k + 1) * p, l * p : (l + 1) * p] += gram
+        if k != l:
+            out[l * p : (l + 1) * p, k * p : (k + 1) * p] += gram.T
 
 
 BLOCK_ROWS = 65_536  # rows per product: bounded temporaries, float64 copies of float32 rows
@@ -152,13 +157,15 @@ class _Sums:
         self.head[1] += sw.sum()
         self.head[2:] += torch.zeros_like(self.head[2:]).index_add_(0, y, sw.double())
         blocks = list(self.loss.hessian_blocks(raw))
-        _add_blocks(self.info, X, [(kl, sw * h) for kl, h in blocks], p, d, fi)
+        targets = [(self.info, kl, sw * h) for kl, h in blocks]
         for (k, l), h in blocks:
             if k == l:
                 self.sq[k] += decided_square_sums(X, sw, 4 * h < DECIDED, fi)
         if self.meat is not None:
-            pairs = [((k, l), sw * r[:, k] * r[:, l]) for k in range(m) for l in range(k, m)]
-            _add_blocks(self.meat, X, pairs, p, d, fi)
+            targets += [
+                (self.meat, (k, l), sw * r[:, k] * r[:, l]) for k in range(m) for l in range(k, m)
+            ]
+        _add_blocks(targets, X, p, fi)
         if codes is not None:
             G = self.clus.shape[0]
             for k in range(m):
