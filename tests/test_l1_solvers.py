@@ -231,38 +231,87 @@ def test_cuda_matches_cpu(solver, dtype):
         np.testing.assert_array_equal(gpu.coef_ != 0, cpu.coef_ != 0)
 
 
-@pytest.mark.parametrize("n_classes", [2, 3])
-def test_row_sampled_hessian_phase_reaches_the_same_minimiser(n_classes):
-    """The early iterations' Hessian from every 4th row (n >= 200 q) changes the path, not the
-    minimiser: same coefficients as with the exact Hessian throughout, same support."""
+def _sampled_problem(n_classes, C=0.01, seed=9):
     from torchlogit.data import InMemoryData
     from torchlogit.objective import LinearObjective, make_loss
-    from torchlogit.solvers import ProxNewtonCDSolver
 
-    X, y = _data(n_classes, n=8_000, d=10, seed=9)
-    Xt = torch.tensor(X)
-    data = InMemoryData(Xt, torch.tensor(y), torch.ones(len(y), dtype=torch.float64))
-    C, l1_ratio = 0.01, 0.6
-    scale = 1.0 / (C * len(y))
-    obj = LinearObjective(
-        make_loss(n_classes),
-        data,
-        ElasticNetPenalty(l1_ratio * scale, (1 - l1_ratio) * scale, 10),
-        fit_intercept=True,
-        n_features=10,
-    )
-    coef0 = torch.zeros(obj.coef_shape, dtype=torch.float64)
-    sampled = ProxNewtonCDSolver(tol=1e-11, hessian_stride=4)
-    q = obj.coef_shape[0] * 11
-    assert sampled._stride(obj, 1.0, 1.0, q) == 4  # the sampled phase is taken here
-    assert sampled._stride(obj, 1e-3, 1.0, q) == 1  # and left near the optimum
-    a = sampled.solve(obj, coef0)
-    b = ProxNewtonCDSolver(tol=1e-11, hessian_stride=1).solve(obj, coef0)
+    X, y = _data(n_classes, n=8_000, d=10, seed=seed)
+    data = InMemoryData(torch.tensor(X), torch.tensor(y), torch.ones(len(y), dtype=torch.float64))
+    l1_ratio, scale = 0.6, 1.0 / (C * len(y))
+    pen = ElasticNetPenalty(l1_ratio * scale, (1 - l1_ratio) * scale, 10)
+    return LinearObjective(make_loss(n_classes), data, pen, fit_intercept=True, n_features=10)
+
+
+def _same_minimiser(a, b, n_classes):
     assert a.converged and b.converged
     torch.testing.assert_close(a.coef != 0, b.coef != 0)
     for res in (a, b):  # the intercepts of a softmax are defined up to a common shift
         res.coef[:, -1] -= res.coef[:, -1].mean() if n_classes > 2 else 0.0
     torch.testing.assert_close(a.coef, b.coef, rtol=1e-7, atol=1e-9)
+
+
+def _spy_strides(monkeypatch):
+    from torchlogit.solvers import _prox_newton
+
+    strides = []
+    build = _prox_newton.working_set_hessian
+
+    def spy(objective, coef, cols, *, stride=1):
+        strides.append(stride)
+        return build(objective, coef, cols, stride=stride)
+
+    monkeypatch.setattr(_prox_newton, "working_set_hessian", spy)
+    return strides
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_row_sampled_hessian_phase_reaches_the_same_minimiser(n_classes, monkeypatch):
+    """The early iterations' Hessian from every 4th row (n >= 200 q) changes the path, not the
+    minimiser: same coefficients as with the exact Hessian throughout, same support. On small
+    data (iterations, not Grams, are the cost) the sampled phase ends with the global one."""
+    from torchlogit.solvers import ProxNewtonCDSolver
+
+    obj = _sampled_problem(n_classes)
+    coef0 = torch.zeros(obj.coef_shape, dtype=torch.float64)
+    sampled = ProxNewtonCDSolver(tol=1e-11, hessian_stride=4)
+    strides = _spy_strides(monkeypatch)
+    a = sampled.solve(obj, coef0)
+    viol = a.history.gradient_norm
+    assert len(strides) == a.n_iter  # no sampled step failed and was retried
+    assert strides[0] == 4 and 1 in strides
+    for i, stride in enumerate(strides):  # sampled exactly while above 1e-2 of the first
+        assert stride == (4 if viol[i] > 1e-2 * viol[0] else 1)
+    b = ProxNewtonCDSolver(tol=1e-11, hessian_stride=1).solve(obj, coef0)
+    _same_minimiser(a, b, n_classes)
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_costly_gram_keeps_the_sampled_hessian_while_it_works(n_classes, monkeypatch):
+    """Where the exact Gram dwarfs an iteration's passes (here: newton's thresholds set to 0),
+    the sampled Hessian is kept past the global phase exactly while its full steps shrink the
+    violation by SAMPLED_RATE_LIMIT (here 0.1, so that the switch happens on this problem:
+    its sampled steps shrink it 4-20x), never taken again once one does not; same minimiser."""
+    from torchlogit.solvers import ProxNewtonCDSolver, _prox_newton
+
+    monkeypatch.setattr(_prox_newton, "REUSE_MIN_SIZE", 0)
+    monkeypatch.setattr(_prox_newton, "REUSE_MIN_GRAM_COST", 0)
+    rate = 0.1
+    monkeypatch.setattr(_prox_newton, "SAMPLED_RATE_LIMIT", rate)
+    obj = _sampled_problem(n_classes, C=1.0)
+    coef0 = torch.zeros(obj.coef_shape, dtype=torch.float64)
+    strides = _spy_strides(monkeypatch)
+    a = ProxNewtonCDSolver(tol=1e-11, hessian_stride=4).solve(obj, coef0)
+    viol, steps = a.history.gradient_norm, a.history.step_size
+    assert len(strides) == a.n_iter
+    assert strides == sorted(strides, reverse=True)  # 4, ..., 4, 1, ...
+    past_global = [i for i in range(a.n_iter) if strides[i] == 4 and viol[i] <= 1e-2 * viol[0]]
+    assert past_global and 1 in strides  # both branches taken
+    for i, stride in enumerate(strides[:-1]):
+        if stride == 4:  # iteration i: violation viol[i] -> viol[i + 1], step steps[i + 1]
+            works = viol[i] > 1e-2 * viol[0] or steps[i + 1] < 1 or viol[i + 1] <= rate * viol[i]
+            assert strides[i + 1] == (4 if works else 1)
+    b = ProxNewtonCDSolver(tol=1e-11, hessian_stride=1).solve(obj, coef0)
+    _same_minimiser(a, b, n_classes)
 
 
 @pytest.mark.parametrize("solver", SOLVERS)

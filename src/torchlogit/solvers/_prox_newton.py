@@ -10,8 +10,9 @@ smooth ``lambda_2`` part) each outer iteration
    entering (largest ``|g_j| - lambda_1 f_j``), ``max(ws_min, 2 |support|)`` columns in all
    (Johnson & Guestrin 2015, *Blitz*; Massias et al. 2018, *Celer*; Bertrand et al. 2022,
    *skglm*), and the intercept;
-3. builds the exact Hessian of ``f`` restricted to the working set, ``X_W^T diag(c) X_W`` (one
-   pass: ``n |W|^2`` flops instead of ``n d^2``);
+3. builds the Hessian of ``f`` restricted to the working set, ``X_W^T diag(c) X_W`` (one
+   pass: ``n |W|^2`` flops instead of ``n d^2``), from every 4th row in the global phase and,
+   where the exact one is costly, while such steps work (see ``hessian_stride``);
 4. solves the L1-penalised quadratic model ``g.D + 1/2 D^T H D + lambda_1 sum f_j |w_j + D_j|``
    over the working set by coordinate descent with subspace Newton steps
    (:func:`~torchlogit.solvers._l1_quadratic.solve_l1_quadratic`), to a violation of at most
@@ -26,7 +27,8 @@ coordinate descent clamps each update to the box and holds coordinates at a boun
 subspace-Newton face (``lower`` / ``upper`` of ``solve_l1_quadratic``), and the trial points
 of the line search (convex combinations of feasible points) are projected to undo rounding.
 
-Converges quadratically once the support is found; a handful of outer iterations in practice.
+Converges quadratically once the support is found and the Hessian is exact (linearly, at about
+the sampling error, while it is sampled); a handful of outer iterations in practice.
 Binary and multinomial (the working set is a set of feature columns, each with all ``K``
 classes' coefficients). The Hessian is built on the compute device; the inner solve runs on
 the host in float64 (the working set is small).
@@ -44,6 +46,7 @@ from ..data import is_sparse_design
 from ..objective import hessian_dtype
 from ._base import SolverBase, SolverCapabilities, evaluations_of, register_solver
 from ._l1_quadratic import solve_l1_quadratic
+from ._newton import REUSE_MIN_GRAM_COST, REUSE_MIN_SIZE, SAMPLED_RATE_LIMIT
 
 SIGMA = 1e-4
 
@@ -164,9 +167,18 @@ class ProxNewtonCDSolver(SolverBase):
         While the violation is above ``sample_until`` times the first one (the global phase,
         where the step is steered by the support and the nonlinearity more than by the
         Hessian's last digits), the Hessian is estimated from every ``hessian_stride``-th row,
-        when that still leaves ``50 q`` rows for ``q`` working-set columns. The gradient is
-        always exact, and the last iterations use the exact Hessian, so the minimiser and the
-        final (quadratic) convergence are unchanged. ``1`` disables it.
+        when that still leaves ``50 q`` rows for ``q`` working-set columns (relative error
+        about ``sqrt(q stride / n) <= 0.14``). Past it, the sampled Hessian is kept only where
+        the exact one costs far more than the passes of an iteration (its flops over a pass's
+        reads, ``q^2 (m + 1) / (2 d)`` for ``m`` coefficient rows, at least
+        :data:`~torchlogit.solvers._newton.REUSE_MIN_GRAM_COST`, on data of at least
+        :data:`~torchlogit.solvers._newton.REUSE_MIN_SIZE` entries: ``"newton"``'s measure)
+        and only while it works: a full step that shrinks the violation by less than
+        :data:`~torchlogit.solvers._newton.SAMPLED_RATE_LIMIT` switches to the exact Hessian
+        for the rest of the fit, as ``"newton"``'s sample grows to all rows. A sampled step
+        that fails (no descent, or the line search) is retried with the exact Hessian. The
+        gradient and the line search are always exact, so the minimiser is unchanged, and so is
+        the final (quadratic) convergence, once exact. ``1`` disables it.
     sample_until : float, default=1e-2
     """
 
@@ -196,14 +208,23 @@ class ProxNewtonCDSolver(SolverBase):
         self.hessian_stride = int(hessian_stride)
         self.sample_until = float(sample_until)
 
-    def _stride(self, objective, viol: float, viol0: float, q: int) -> int:
-        """Row stride for this iteration's Hessian (1: exact)."""
-        if self.hessian_stride <= 1 or viol <= self.sample_until * viol0:
+    def _stride(self, objective, it, m: int, k: int) -> int:
+        """Row stride for this iteration's Hessian (1: exact), ``k`` working-set columns."""
+        if self.hessian_stride <= 1 or it.exact_hessian:
             return 1
+        q = m * k
         n = getattr(objective.data, "n_samples", None)
         if n is None:  # a streamed source without a row count: one pass to count
             n = sum(b.X.shape[0] for b in objective.data.batches())
-        return self.hessian_stride if n >= 50 * q * self.hessian_stride else 1
+        if n < 50 * q * self.hessian_stride:
+            return 1
+        if it.measure > self.sample_until * it.viol0:  # the global phase
+            return self.hessian_stride
+        # past it: where the exact Gram's flops dwarf an iteration's passes (newton's measure)
+        d = objective.n_features
+        gram_cost = k * k * (m + 1) / (2 * max(d, 1))
+        costly = n * d >= REUSE_MIN_SIZE and gram_cost >= REUSE_MIN_GRAM_COST
+        return self.hessian_stride if costly else 1
 
     def _working_set(self, coef, grad, penalty, d) -> torch.Tensor:
         """Support columns (and unpenalised ones) plus the columns closest to entering.
@@ -235,10 +256,24 @@ class ProxNewtonCDSolver(SolverBase):
         viol = float(pen.optimality(coef, g).max())
         viol0 = state.get("viol0")
         return _CDIterate(
-            coef, F, viol, float(state.get("step", math.nan)), g, viol if viol0 is None else viol0
+            coef,
+            F,
+            viol,
+            float(state.get("step", math.nan)),
+            g,
+            viol if viol0 is None else viol0,
+            bool(state.get("exact_hessian", False)),
         )
 
     def _step(self, objective, it) -> str | None:
+        while True:  # a sampled Hessian whose step fails is replaced by the exact one
+            failure, stride = self._prox_newton_step(objective, it)
+            if failure is None or stride == 1:
+                return failure
+            it.exact_hessian = True
+
+    def _prox_newton_step(self, objective, it) -> tuple[str | None, int]:
+        """One step: ``(failure or None, the Hessian's row stride)``."""
         pen = objective.penalty
         coef, g, viol = it.coef, it.gradient, it.measure
         m = coef.shape[0]
@@ -246,7 +281,7 @@ class ProxNewtonCDSolver(SolverBase):
         fi = int(objective.fit_intercept)
         cols = self._working_set(coef, g, pen, d)
         idx = torch.cat([cols, torch.arange(d, d + fi, device=coef.device)])
-        stride = self._stride(objective, viol, it.viol0, m * (idx.numel()))
+        stride = self._stride(objective, it, m, idx.numel())
         H = working_set_hessian(objective, coef, cols, stride=stride)
         Hn = H.detach().to("cpu", torch.float64).numpy()
 
@@ -267,19 +302,22 @@ class ProxNewtonCDSolver(SolverBase):
         delta_n = u - wn
         decrease = float(gn @ delta_n + lamn @ (np.abs(u) - np.abs(wn)))
         if not decrease < 0:
-            return self._no_decrease(coef.dtype, "no descent direction on the working set")
+            return self._no_decrease(coef.dtype, "no descent direction on the working set"), stride
         delta = torch.zeros_like(coef)
         delta[:, idx] = torch.from_numpy(delta_n).to(coef).reshape(m, -1)
         t, coef_new, _, g_new, F_new = self._line_search(objective, coef, delta, it.value, decrease)
         it.step = t
         if t == 0.0:
-            return self._no_decrease(coef.dtype)
+            return self._no_decrease(coef.dtype), stride
         it.coef, it.gradient, it.value = coef_new, g_new, F_new
         it.measure = float(pen.optimality(coef_new, g_new).max())
-        return None
+        past_global = viol <= self.sample_until * it.viol0
+        if stride > 1 and past_global and t == 1.0 and it.measure > SAMPLED_RATE_LIMIT * viol:
+            it.exact_hessian = True  # the sampling error now dominates the step
+        return None, stride
 
     def _state(self, it) -> dict:
-        return {"step": it.step, "viol0": it.viol0}
+        return {"step": it.step, "viol0": it.viol0, "exact_hessian": it.exact_hessian}
 
     @staticmethod
     def _line_search(objective, coef, delta, F0, decrease, max_halvings=40):
@@ -312,4 +350,5 @@ class _CDIterate:
     measure: float  # KKT violation
     step: float
     gradient: torch.Tensor  # of the smooth part
-    viol0: float  # the first violation: ends the sampled-Hessian phase
+    viol0: float  # the first violation: ends the global (sampled-Hessian) phase
+    exact_hessian: bool  # a sampled Hessian stopped working: exact from here on
