@@ -100,3 +100,32 @@ def test_weak_l1_logistic_with_fewer_rows_than_support(monkeypatch):
     W_ref, b_ref = reference_fit(X, yy, 1, **kw)
     f_ours = objective(X, yy, m.coef_, m.intercept_, **kw)
     assert f_ours <= objective(X, yy, W_ref, b_ref, **kw) * (1 + 1e-8)
+
+
+def test_inner_solve_runs_on_one_thread_and_restores_the_count(monkeypatch):
+    # A small solve runs its k x k LAPACK calls on one torch thread (a thread team stalls on a
+    # shared machine) and gives the caller its thread count back; the minimum is Lasso's.
+    import torch
+
+    import torchlogit.solvers._l1_quadratic as l1q
+
+    X, y, H, b, alpha, u0 = _lasso_model(40, 150, 1e-2, 0)
+    lam = np.full(150, alpha)
+    seen = []
+    real = l1q._solve_psd
+
+    def spy(*args, **kwargs):
+        seen.append(torch.get_num_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(l1q, "_solve_psd", spy)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        u, viol, _ = solve_l1_quadratic(H, b, lam, u0, tol=1e-10, max_sweeps=1000)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert seen and set(seen) == {1}
+    ref = Lasso(alpha=alpha, fit_intercept=False, tol=1e-12, max_iter=100_000).fit(X, y)
+    np.testing.assert_allclose(_q(H, b, lam, u), _q(H, b, lam, ref.coef_), rtol=1e-9)
