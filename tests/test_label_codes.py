@@ -44,3 +44,38 @@ def test_target_type_errors_are_scikit_learns():
         LogisticRegression().fit(X, np.array([0.5, 1.0, 1.5, 0.5, 1.0, 1.5]))
     with pytest.raises(ValueError, match="Input y contains NaN"):
         LogisticRegression().fit(X, np.array([0.0, 1.0, np.nan, 0.0, 1.0, 1.0]))
+
+
+@pytest.mark.parametrize("labels", [[0, 1, 2], [-3, 7, 40], [5, 5 + 2**21, 9], [False, True]])
+def test_integer_tensor_labels_are_coded_where_they_are(labels):
+    """1-D integer / boolean labels given as a tensor are coded without a host copy; the
+    model is the one fitted from the same labels in NumPy (classes, weights, coefficients)."""
+    import torch
+
+    from torchlogit import LogisticRegression
+
+    X = RNG.standard_normal((120, 3))
+    y = np.array(labels)[np.arange(120) % len(labels)]
+    kw = dict(tol=1e-10, class_weight={labels[0]: 2.0})
+    ref = LogisticRegression(**kw).fit(X, y)
+    got = LogisticRegression(**kw).fit(torch.as_tensor(X), torch.as_tensor(y))
+    np.testing.assert_array_equal(got.classes_, ref.classes_)
+    assert got.classes_.dtype == ref.classes_.dtype
+    np.testing.assert_allclose(got.coef_, ref.coef_, rtol=1e-12, atol=1e-14)
+    np.testing.assert_array_equal(got.predict(X), ref.predict(X))
+    tv = torch.as_tensor(y)
+    np.testing.assert_array_equal(label_values(tv), np.unique(y))
+    classes = np.unique(y)
+    np.testing.assert_array_equal(label_indices(classes, tv).numpy(), np.searchsorted(classes, y))
+
+
+def test_integer_tensor_labels_errors_are_the_numpy_ones():
+    import torch
+
+    from torchlogit import LogisticRegression
+
+    X = torch.as_tensor(RNG.standard_normal((6, 2)))
+    with pytest.raises(ValueError, match="at least 2 classes"):
+        LogisticRegression().fit(X, torch.ones(6, dtype=torch.int64))
+    with pytest.raises(ValueError, match=r"inconsistent numbers of samples: \[6, 5\]"):
+        LogisticRegression().fit(X, torch.tensor([0, 1, 0, 1, 0]))

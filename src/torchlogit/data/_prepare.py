@@ -291,7 +291,9 @@ def _prepare_arrays(X, y, sample_weight, offset, validator, class_weight, dtype,
         Xt, y_np, _ = validate_X_y(validator, X, y, dtype=dtype, device=device)
         _check_scale(Xt)
         y_np = check_labels(y_np)
-        sw = validate_sample_weight(sample_weight, Xt.shape[0], allow_zero_total=many)
+        sw = None  # ones: built where the labels are coded (no n-row host array to copy)
+        if sample_weight is not None:
+            sw = validate_sample_weight(sample_weight, Xt.shape[0], allow_zero_total=many)
     names = getattr(validator, "feature_names_in_", None)
     meta = reducer.all_gather_object(
         {
@@ -306,13 +308,18 @@ def _prepare_arrays(X, y, sample_weight, offset, validator, class_weight, dtype,
     check_schema(meta)
     classes = global_classes([m["labels"] for m in meta])
     K = len(classes)
-    y_index = label_indices(classes, y_np)
-    counts = _reduced_sums(reducer, np.bincount(y_index, weights=sw, minlength=K))
-    cw = per_class_weights(class_weight, classes, counts)
-    if np.any(cw != 1.0):  # (no n-row product for the common case: no class weights)
-        sw = sw * cw[y_index]
     dev = Xt.device
-    sw_t = torch.from_numpy(sw).to(device=dev, dtype=Xt.dtype)
+    y_index = torch.as_tensor(label_indices(classes, y_np)).to(dev)
+    if sw is None:  # unweighted: class weight sums are label counts (exact in integers)
+        counts = torch.bincount(y_index, minlength=K).cpu().numpy().astype(np.float64)
+        sw_t = torch.ones(Xt.shape[0], dtype=torch.float64, device=dev)
+    else:
+        counts = np.bincount(y_index.cpu().numpy(), weights=sw, minlength=K)
+        sw_t = torch.from_numpy(sw).to(dev)
+    cw = per_class_weights(class_weight, classes, _reduced_sums(reducer, counts))
+    if np.any(cw != 1.0):  # (no n-row product for the common case: no class weights)
+        sw_t = sw_t * torch.from_numpy(cw).to(dev)[y_index]
+    sw_t = sw_t.to(Xt.dtype)
     # the weights as the objective sees them (float32 for float32 data), summed in float64
     local_sum = torch.tensor([float(sw_t.sum(dtype=torch.float64))], dtype=torch.float64)
     S = float(reducer.all_reduce_sum(local_sum)[0])
@@ -324,7 +331,7 @@ def _prepare_arrays(X, y, sample_weight, offset, validator, class_weight, dtype,
                 m = _n_outputs(K)
                 off = validate_offset(offset, Xt.shape[0], m, dtype=Xt.dtype, device=dev)
         _same_on_every_rank(reducer, offset is not None, "an offset")
-    data = InMemoryData(Xt, torch.from_numpy(y_index).to(dev), sw_t, offset=off, weight_sum=S)
+    data = InMemoryData(Xt, y_index, sw_t, offset=off, weight_sum=S)
     rows = [m["n_samples"] for m in meta]
     return _in_memory_set(data, classes, names, weight_sum=S, rows=rows, reducer=reducer)
 

@@ -219,8 +219,20 @@ def validate_X(estimator, X, *, reset: bool, dtype=None, device=None):
     return to_device_tensor(X, dtype=dt, device=device or torch.device("cpu")), False
 
 
+def _integer_labels_tensor(y) -> bool:
+    """A 1-D tensor of integer or boolean labels: nothing of scikit-learn's target checks can
+    fail on it (always "binary" or "multiclass"), so it is coded where it lives."""
+    return (
+        is_tensor(y)
+        and not y.is_sparse
+        and y.ndim == 1
+        and not (y.is_floating_point() or y.is_complex())
+    )
+
+
 def validate_X_y(estimator, X, y, *, dtype=None, device=None):
-    """Validate training data. Returns ``(X_tensor, y_numpy, was_tensor)``.
+    """Validate training data. Returns ``(X_tensor, y, was_tensor)``: ``y`` NumPy, or the
+    tensor itself for 1-D integer labels given as a tensor with a tensor ``X``.
 
     ``X_tensor`` is a :class:`~torchlogit.data._sparse.SparseDesign` for sparse input.
     """
@@ -234,6 +246,13 @@ def validate_X_y(estimator, X, y, *, dtype=None, device=None):
         # Training never differentiates through X: without this, a tensor that requires grad
         # would make every pass over the data record an autograd graph.
         Xt = Xt.detach()
+        if _integer_labels_tensor(y):  # coded on its device (no host copy of n labels)
+            if y.shape[0] != Xt.shape[0]:
+                raise ValueError(
+                    f"Found input variables with inconsistent numbers of samples: "
+                    f"[{Xt.shape[0]}, {y.shape[0]}]"
+                )
+            return Xt, y.detach(), True
         y_np = y.detach().cpu().numpy() if is_tensor(y) else y
         if y_np is None:
             raise ValueError(
