@@ -57,3 +57,17 @@ def write_npy(folder, X, y, weight=None):
         np.save(folder / "w.npy", weight)
         out.append(str(folder / "w.npy"))
     return out
+
+
+def count_source_reads(monkeypatch, source_class) -> list:
+    """A list that gains one entry each time any ``source_class`` starts a read of its files
+    (``_chunks``, one call a pass): ``len(...)`` is the number of passes."""
+    reads = []
+    original = source_class._chunks
+
+    def counted(self):
+        reads.append(1)
+        yield from original(self)
+
+    monkeypatch.setattr(source_class, "_chunks", counted)
+    return reads

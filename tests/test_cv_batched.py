@@ -14,8 +14,8 @@ import torch
 from sklearn.datasets import make_classification
 from sklearn.linear_model import LogisticRegressionCV as SkCV
 from sklearn.model_selection import StratifiedKFold
-from sklearn.preprocessing import StandardScaler
 
+from test_cv_path import _data as _cv_path_data
 from torchlogit import LogisticRegression, LogisticRegressionCV, fitting
 from torchlogit.data import IndexFolds, InMemoryData, fold_data, stacked_fold_data
 from torchlogit.objective import (
@@ -30,12 +30,8 @@ CV = StratifiedKFold(3, shuffle=True, random_state=0)
 
 
 def _data(n_classes, n=240, d=6, seed=1):
-    X, y = make_classification(
-        n, d, n_informative=4, n_classes=n_classes, n_clusters_per_class=1, random_state=seed
-    )
-    X = StandardScaler().fit_transform(X)
-    sw = np.random.default_rng(seed).uniform(0.5, 2.0, n)
-    return X, y, sw
+    """test_cv_path's problem (scaled make_classification, weights in [0.5, 2]), smaller."""
+    return _cv_path_data(n_classes, n=n, d=d, seed=seed)
 
 
 def _splits(X, y):

@@ -13,6 +13,7 @@ import scipy.sparse as sp
 import statsmodels.api as sm
 import torch
 
+from _streaming_helpers import count_source_reads
 from torchlogit import LogisticRegression
 from torchlogit.data import ArraySource, ParquetSource
 
@@ -171,14 +172,7 @@ def test_parquet_table_is_one_pass_beyond_the_fit(tmp_path, monkeypatch):
     df.to_parquet(tmp_path / "d.parquet", row_group_size=50)
     source = ParquetSource(tmp_path / "d.parquet", target="y", chunk_rows=32)
     clf = _fit(source)
-    reads = []
-    original = ParquetSource._chunks
-
-    def counted(self):
-        reads.append(1)
-        yield from original(self)
-
-    monkeypatch.setattr(ParquetSource, "_chunks", counted)
+    reads = count_source_reads(monkeypatch, ParquetSource)
     table = clf.coef_table(source, cov_type="HC0")
     assert len(reads) == 1
     Xdf = df[["a", "b", "c", "d"]]

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from _streaming_helpers import count_source_reads
 from test_inference import RTOL, _binary_problem, _fit, _sm, assert_cov_close, assert_table_matches
 from torchlogit.data import ParquetSource
 
@@ -79,14 +80,7 @@ def test_parquet_source_is_read_once_for_both_tables(tmp_path, monkeypatch):
     df.to_parquet(tmp_path / "d.parquet", row_group_size=64)
     source = ParquetSource(tmp_path / "d.parquet", target="y", chunk_rows=40)
     clf = _fit(source, None)
-    reads = []
-    original = ParquetSource._chunks
-
-    def counted(self):
-        reads.append(1)
-        yield from original(self)
-
-    monkeypatch.setattr(ParquetSource, "_chunks", counted)
+    reads = count_source_reads(monkeypatch, ParquetSource)
     result = clf.inference(source)
     nonrobust, hc0 = result.coef_table(), result.coef_table("HC0")
     assert len(reads) == 1
