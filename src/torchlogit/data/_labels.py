@@ -50,12 +50,17 @@ def check_labels(y) -> np.ndarray:
 COUNTED_LABEL_RANGE = 2**20
 
 
-def _small_integer_range(y: np.ndarray) -> int | None:
-    """``min(y)`` for integer / boolean labels of a range below :data:`COUNTED_LABEL_RANGE`."""
-    if y.dtype.kind not in "iub" or y.size == 0:
+def _as_integer_tensor(y) -> torch.Tensor | None:
+    """Integer / boolean labels as a tensor (NumPy ones viewed without a copy; unsigned
+    wider than 8 bits, which torch has few kernels for, converted to int64); None for any
+    other labels (floats, strings, objects)."""
+    if isinstance(y, torch.Tensor):
+        return y
+    if y.dtype.kind not in "iub" or y.dtype == np.uint64:  # uint64 may not fit in int64
         return None
-    lo, hi = int(y.min()), int(y.max())
-    return lo if hi - lo < COUNTED_LABEL_RANGE else None
+    if y.dtype.kind == "u" and y.dtype.itemsize > 1:
+        y = y.astype(np.int64)
+    return torch.from_numpy(np.ascontiguousarray(y))
 
 
 def _tensor_range(y: torch.Tensor) -> tuple[int, int]:
@@ -74,7 +79,8 @@ def _tensor_values(y: torch.Tensor) -> np.ndarray:
         present = torch.nonzero(torch.bincount(y.to(torch.int64) - lo)).reshape(-1) + lo
     else:
         present = torch.unique(y.to(torch.int64))
-    return present.cpu().numpy().astype(y[:0].cpu().numpy().dtype)
+    dtype = y[:0].cpu().numpy().dtype
+    return present.cpu().numpy().astype(dtype)
 
 
 def _tensor_indices(classes: np.ndarray, y: torch.Tensor) -> torch.Tensor:
@@ -92,40 +98,25 @@ def _tensor_indices(classes: np.ndarray, y: torch.Tensor) -> torch.Tensor:
 
 
 def label_values(y) -> np.ndarray:
-    """``np.unique(y)`` for a 1-D label array; integer labels of a small range by a count
-    (``O(n)``: 20,000,000 labels in ~0.1 s against ~1 s for the sort); integer labels given
-    as a tensor (on a GPU, say) counted where they are."""
-    if isinstance(y, torch.Tensor):
-        return _tensor_values(y)
-    lo = _small_integer_range(y)
-    if lo is None:
+    """``np.unique(y)`` for 1-D labels; integer labels of a small range by a count (``O(n)``:
+    20,000,000 labels in ~0.1 s against ~1 s for the sort), where they are (a tensor on a
+    GPU: on the device; the classes, few, copied to the host)."""
+    t = _as_integer_tensor(y)
+    if t is None:
         return np.unique(y)
-    present = np.flatnonzero(np.bincount(_shifted(y, lo)))
-    return (present + lo).astype(y.dtype)
-
-
-def _shifted(y: np.ndarray, lo: int) -> np.ndarray:
-    """``y - lo`` as array indices (no copy for labels from 0 in the index dtype)."""
-    if lo == 0 and y.dtype == np.intp:
-        return y
-    return (y - lo).astype(np.intp, copy=False)
+    values = _tensor_values(t)
+    return values if isinstance(y, torch.Tensor) else values.astype(y.dtype)
 
 
 def label_indices(classes: np.ndarray, y):
     """Each label's index in the sorted ``classes`` (every label is one of them), int64:
-    ``np.searchsorted(classes, y)``, or a lookup table for integer labels of a small range; a
-    tensor on ``y``'s device for integer labels given as a tensor."""
-    if isinstance(y, torch.Tensor):
-        return _tensor_indices(classes, y)
-    lo = _small_integer_range(y)
-    if lo is None or classes.dtype.kind not in "iub":
+    ``np.searchsorted(classes, y)``, or a lookup table for integer labels of a small range;
+    NumPy for NumPy labels, a tensor on ``y``'s device for a tensor."""
+    t = _as_integer_tensor(y)
+    if t is None or classes.dtype.kind not in "iub":
         return np.searchsorted(classes, y).astype(np.int64).reshape(-1)
-    if np.array_equal(classes, np.arange(len(classes))):  # labels 0 .. K-1: their own index
-        return np.array(y, dtype=np.int64).reshape(-1)
-    table = np.zeros(int(y.max()) - lo + 1, dtype=np.int64)
-    inside = (classes >= lo) & (classes <= lo + table.shape[0] - 1)
-    table[classes[inside].astype(np.int64) - lo] = np.flatnonzero(inside)
-    return table[_shifted(y, lo)].reshape(-1)
+    index = _tensor_indices(classes, t)
+    return index if isinstance(y, torch.Tensor) else index.numpy()
 
 
 def encode_labels(y) -> tuple[np.ndarray, np.ndarray]:
