@@ -86,7 +86,8 @@ def test_sampled_hessian_is_the_rescaled_hessian_of_its_rows(n_classes, fit_inte
     coef = _coef(obj, 4)
     pt = obj.point(coef)
     Hs = obj.hessian(pt, row_fraction=0.25)
-    ((_, (rows, _, scale)),) = obj._hessian_samples.items()
+    ((_, kept),) = obj._hessian_samples.items()
+    rows, scale = kept.rows, kept.scale
     assert 400 < rows.numel() < 600 and rows.unique().numel() == rows.numel()
     assert scale == 2000 / rows.numel()
     batch = obj.data.batch

@@ -195,11 +195,14 @@ class FoldStackedObjective(LinearObjective):
             blocks.append(part.hessian(pt, row_fraction=row_fraction, seed=seed))
         return self._merge(parts, blocks)
 
-    def value_gradient_hessian(self, coef: torch.Tensor):
+    def value_gradient_hessian(self, coef: torch.Tensor, *, row_fraction=1.0, seed=None):
         f, g = self.value_gradient(coef)
         parts = self._parts()
         blocks = [
-            part.value_gradient_hessian(self._block(coef, k))[2] for k, part in enumerate(parts)
+            part.value_gradient_hessian(self._block(coef, k), row_fraction=row_fraction, seed=seed)[
+                2
+            ]
+            for k, part in enumerate(parts)
         ]
         return f, g, self._merge(parts, blocks)
 

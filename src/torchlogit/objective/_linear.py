@@ -195,37 +195,43 @@ class LinearObjective(RowSampledHessian):
         for batch in self.data.batches():
             yield from iter_row_blocks(batch, rows)
 
-    def value_gradient_hessian(self, coef: torch.Tensor):
-        """``(f, grad, H)`` with the exact Hessian ``H`` of shape ``(m p, m p)``.
+    def value_gradient_hessian(
+        self, coef: torch.Tensor, *, row_fraction: float = 1.0, seed: int | None = None
+    ):
+        """``(f, grad, H)`` in one pass: the Hessian exact, or from a row sample.
 
         Binary: ``H = X_a^T diag(s p (1-p) / S) X_a`` (``X_a = [X, 1]``). Multinomial: block
         ``(k, l)`` is ``X_a^T diag(s (p_k delta_kl - p_k p_l) / S) X_a``. Plus the smooth
-        penalty's diagonal.
+        penalty's diagonal. ``row_fraction < 1``: the data term from the kept row sample of
+        :meth:`hessian` (the same rows, scaled by ``n_b / |sample_b|``), so a stream's pass
+        costs its reading and two products instead of a Gram of every row; ``f`` and
+        ``grad`` stay exact.
 
         ``H`` is in :func:`~torchlogit.objective.hessian_dtype` (float64 for float32 ``coef``:
         accumulated there from the float32 numbers), ``f`` and ``grad`` in ``coef``'s dtype.
         """
         self.n_evaluations += 1
-        self.n_passes += 3
+        self.n_passes += 2  # X W^T and G^T X; the Hessian counts its own rows
         S = self._weight_sum()
         m, p = self.coef_shape
         n_par = m * p
         acc = torch.zeros(1 + n_par, dtype=coef.dtype, device=coef.device)
         hdt = hessian_dtype(coef.dtype, coef.device)
         H = torch.zeros(n_par, n_par, dtype=hdt, device=coef.device)
-        for batch in self.data.batches():
+        for i, batch in enumerate(self.data.batches()):
             raw = self.batch_raw(batch, coef)
             lo, G = self.loss.loss_gradient(batch.y, raw)
             sw = self._weights(batch, raw.dtype)
             acc[0] += (sw * lo).sum()
             acc[1:] += self._grad_from_raw_grad(batch, G * sw.unsqueeze(1)).reshape(-1)
-            self._add_data_hessian(H, batch, raw)
+            self._add_batch_hessian(H, i, batch, raw, row_fraction, seed)
         acc = self.reduce(acc)
         f = acc[0] / S + self.penalty.smooth_value(coef)
         g = acc[1:].reshape(coef.shape) / S + self.penalty.smooth_gradient(coef)
-        H = self.reduce(H.reshape(-1)).view(n_par, n_par) / S
-        H.diagonal().add_(self.penalty.smooth_hessian_diagonal(coef.to(hdt)).reshape(-1))
-        return f, g, H
+        return f, g, self._finish_hessian(H, coef, row_fraction)
+
+    #: ``value_gradient_hessian`` takes ``row_fraction`` / ``seed`` (see the solvers' adapter)
+    samples_hessian = True
 
     def _add_data_hessian(self, H, batch: Batch, raw: torch.Tensor) -> None:
         """Add ``sum_i s_i X_a,i^T h_i X_a,i`` of ``batch`` to ``H`` (not yet divided by ``S``).

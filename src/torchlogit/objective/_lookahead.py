@@ -13,22 +13,37 @@ import torch
 
 
 class LookaheadObjective:
-    """Wrap a :class:`LinearObjective`: ``value`` also computes and keeps ``(g, H)``."""
+    """Wrap a :class:`LinearObjective`: ``value`` also computes and keeps ``(g, H)``.
+
+    ``hessian_options`` (``row_fraction``, ``seed``: set by the solver's adapter, see
+    :meth:`LinearObjective.value_gradient_hessian`) choose the rows the kept Hessian is built
+    from; a later ``value_gradient_hessian`` at the same point with the same options is
+    answered from what was kept, without a pass.
+    """
 
     def __init__(self, objective):
         self.objective = objective
-        self._kept: tuple[torch.Tensor, tuple] | None = None
+        self.hessian_options: dict = {}
+        self._kept: tuple[torch.Tensor, dict, tuple] | None = None
 
     def __getattr__(self, name):
+        if name == "objective":
+            raise AttributeError(name)
         return getattr(self.objective, name)
 
     def value(self, coef: torch.Tensor) -> torch.Tensor:
-        out = self.objective.value_gradient_hessian(coef)
-        self._kept = (coef.detach().clone(), out)
+        options = dict(self.hessian_options)
+        out = self.objective.value_gradient_hessian(coef, **options)
+        self._kept = (coef.detach().clone(), options, out)
         return out[0]
 
-    def value_gradient_hessian(self, coef: torch.Tensor):
+    def value_gradient_hessian(self, coef: torch.Tensor, **options):
         kept, self._kept = self._kept, None
-        if kept is not None and kept[0].shape == coef.shape and torch.equal(kept[0], coef):
-            return kept[1]
-        return self.objective.value_gradient_hessian(coef)
+        if (
+            kept is not None
+            and kept[1] == options
+            and kept[0].shape == coef.shape
+            and torch.equal(kept[0], coef)
+        ):
+            return kept[2]
+        return self.objective.value_gradient_hessian(coef, **options)

@@ -7,7 +7,7 @@ Hessian and a line search at it need no product with ``X``; a :class:`Line` eval
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -39,6 +39,7 @@ class Point:
     gradient: torch.Tensor  # shape of coef
     raw: list
     hessian: torch.Tensor | None = None  # when it came with the value (plain objectives)
+    hessian_options: dict = field(default_factory=dict)  # its row sample ({}: all rows)
 
 
 class Line:

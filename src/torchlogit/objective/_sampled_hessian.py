@@ -16,11 +16,25 @@ does not depend on the sample.
 
 from __future__ import annotations
 
+import weakref
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
 from ..data import Batch, weighted_gram
 from ._points import BatchList, Point, hessian_dtype
+
+
+@dataclass
+class _KeptSample:
+    """A batch's row sample: indices and scale ``n_b / |rows|``; its gathered rows
+    ``X_a[rows]`` once the same ``X`` (``seen``, a weak reference) came back."""
+
+    rows: torch.Tensor
+    scale: float
+    X_rows: torch.Tensor | None = None
+    seen: weakref.ref | None = None
 
 
 class RowSampledHessian:
@@ -44,30 +58,44 @@ class RowSampledHessian:
         """
         self.n_evaluations += 1
         m, p = self.coef_shape
-        n_par = m * p
         coef = point.coef
-        hdt = hessian_dtype(coef.dtype, coef.device)
-        H = torch.zeros(n_par, n_par, dtype=hdt, device=coef.device)
+        H = torch.zeros(
+            m * p, m * p, dtype=hessian_dtype(coef.dtype, coef.device), device=coef.device
+        )
         for i, (batch, raw) in enumerate(zip(self.data.batches(), point.raw, strict=True)):
-            if row_fraction < 1.0 and _is_dense(batch.X):
-                self._add_sampled_hessian(H, i, batch, raw, row_fraction, seed)
-                continue
-            if m > 1 and _is_dense(batch.X) and batch.n_samples * m * p <= _ONE_PRODUCT_MAX:
-                # all rows through the one-product Laplacian form (see _add_sampled_hessian)
-                self._add_sampled_hessian(H, i, batch, raw, 1.0)
-                continue
+            self._add_batch_hessian(H, i, batch, raw, row_fraction, seed)
+        return self._finish_hessian(H, coef, row_fraction)
+
+    def _add_batch_hessian(self, H, index: int, batch: Batch, raw, row_fraction: float, seed):
+        """Add batch ``index``'s data Hessian (exact, or from its kept row sample) to ``H``."""
+        m, p = self.coef_shape
+        if row_fraction < 1.0 and _is_dense(batch.X):
+            self._add_sampled_hessian(H, index, batch, raw, row_fraction, seed)
+        elif m > 1 and _is_dense(batch.X) and batch.n_samples * m * p <= _ONE_PRODUCT_MAX:
+            # all rows through the one-product Laplacian form (see _add_sampled_hessian)
+            self._add_sampled_hessian(H, index, batch, raw, 1.0)
+        else:
             self.n_passes += batch.n_samples / max(self._n_rows(), 1)
             self._add_data_hessian(H, batch, raw)
+
+    def _finish_hessian(self, H, coef, row_fraction: float) -> torch.Tensor:
+        """The summed data Hessians ``H`` (every batch added) reduced over ranks, divided by
+        ``S``, plus the smooth penalty's diagonal."""
+        m, p = self.coef_shape
+        n_par = m * p
         if row_fraction < 1.0 or m > 1:  # products leave diagonal blocks off by rounding
             H = 0.5 * (H + H.T)
         H = self.reduce(H.reshape(-1)).view(n_par, n_par) / self._weight_sum()
-        H.diagonal().add_(self.penalty.smooth_hessian_diagonal(coef.to(hdt)).reshape(-1))
+        H.diagonal().add_(self.penalty.smooth_hessian_diagonal(coef.to(H.dtype)).reshape(-1))
         return H
 
     def _hessian_sample(self, index: int, batch: Batch, fraction: float, seed=None):
         """``(rows, X_a[rows], n_b / |rows|)``, drawn once (per ``seed``) and kept.
 
-        ``X_a = [X, 1]`` with an intercept: the Gram then holds the intercept's row too.
+        ``X_a = [X, 1]`` with an intercept: the Gram then holds the intercept's row too. The
+        row indices are kept for every batch; the gathered rows only once the same ``X``
+        comes back (data in memory), so a stream, whose every pass brings new chunks, keeps
+        indices alone (8 bytes a sampled row) and gathers its rows again in each pass.
         """
         n = batch.n_samples
         key = (index, float(fraction), seed)
@@ -80,11 +108,15 @@ class RowSampledHessian:
             if not bool(keep.any()):
                 keep[0] = True
             rows = torch.nonzero(keep)[:, 0].to(batch.X.device)
-            Xs = batch.X[rows]
+            cached = self._hessian_samples[key] = _KeptSample(rows, n / rows.shape[0])
+        Xs = cached.X_rows
+        if Xs is None or cached.seen is None or cached.seen() is not batch.X:
+            Xs = batch.X[cached.rows]
             if self.fit_intercept:
                 Xs = torch.cat([Xs, torch.ones_like(Xs[:, :1])], dim=1)
-            cached = self._hessian_samples[key] = (rows, Xs, n / rows.shape[0])
-        return cached
+            again = cached.seen is not None and cached.seen() is batch.X
+            cached.X_rows, cached.seen = (Xs if again else None), weakref.ref(batch.X)
+        return cached.rows, Xs, cached.scale
 
     def row_sample(self, fraction: float, seed: int | None = None):
         """The same objective on the kept row sample of :meth:`hessian` for ``seed`` (its
