@@ -101,3 +101,30 @@ def test_list_typed_parquet_target(tmp_path, frame):
     pq.write_table(pa.table({"a": frame.a, "b": frame.b, "label": labels}), tmp_path / "l.parquet")
     with pytest.raises(ValueError, match=r"l.parquet': target column 'label' has type list"):
         ParquetSource(tmp_path / "l.parquet", target="label")
+
+
+@pytest.mark.parametrize("chunk_rows", [37, 100, 1000])
+def test_parquet_row_groups_read_whole_or_batch_by_batch_give_the_same_chunks(
+    tmp_path, frame, chunk_rows, monkeypatch
+):
+    """Small row groups are read whole and sliced; past ROW_GROUP_READ_BYTES, batch by
+    batch (bounded memory): the same chunks, rows and positions either way."""
+    import torchlogit.data._parquet as parquet_module
+
+    p = tmp_path / "d.parquet"
+    pq.write_table(pa.Table.from_pandas(frame), p, row_group_size=150)
+    src = ParquetSource(p, target="label", chunk_rows=chunk_rows)
+
+    def chunks():
+        return [(c.X.copy(), c.y.copy(), c.where, c.first_row) for c in src._chunks()]
+
+    whole = chunks()
+    monkeypatch.setattr(parquet_module, "ROW_GROUP_READ_BYTES", 0)
+    by_batch = chunks()
+    assert [c[2:] for c in whole] == [c[2:] for c in by_batch]
+    assert all(len(c[1]) <= chunk_rows for c in whole)
+    for a, b in zip(whole, by_batch, strict=True):
+        np.testing.assert_array_equal(a[0], b[0])
+        np.testing.assert_array_equal(a[1], b[1])
+    X = np.concatenate([c[0] for c in whole])
+    np.testing.assert_array_equal(X, frame[["a", "b"]].to_numpy())

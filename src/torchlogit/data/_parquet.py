@@ -17,6 +17,9 @@ import numpy as np
 from ._paths import FILE_FORMATS, expand_paths
 from ._sources import Chunk, StreamingSource, file_fingerprint
 
+#: Row groups up to this many decoded bytes are read whole (see ParquetSource._row_group_batches).
+ROW_GROUP_READ_BYTES = 128 << 20
+
 # ids of the sources whose training pass this thread is reading (see training_chunks)
 _TRAINING = threading.local()
 
@@ -304,6 +307,24 @@ class ParquetSource(StreamingSource):
             if mine:
                 ids.discard(id(self))
 
+    def _row_group_batches(self, pf, rg: int, cols: list[str]):
+        """Row group ``rg`` as record batches of at most ``chunk_rows`` rows.
+
+        A row group of at most :data:`ROW_GROUP_READ_BYTES` decoded bytes is read whole (its
+        column chunks decoded in parallel, one read call each) and cut into zero-copy slices:
+        on S1's files (row groups of 131,072 rows x 101 columns, 53 MB) that decodes in
+        about 60 % of the CPU time of ``iter_batches``, which decodes a row group batch by
+        batch. Larger row groups are read batch by batch, so memory stays bounded by the
+        chunk size.
+        """
+        if pf.metadata.row_group(rg).total_byte_size <= ROW_GROUP_READ_BYTES:
+            table = pf.read_row_group(rg, columns=cols, use_threads=True)
+            yield from table.to_batches(max_chunksize=self.chunk_rows)
+            return
+        yield from pf.iter_batches(
+            batch_size=self.chunk_rows, row_groups=[rg], columns=cols, use_threads=True
+        )
+
     def _chunks(self):
         import pyarrow as pa
 
@@ -316,10 +337,7 @@ class ParquetSource(StreamingSource):
                 where = f"Parquet file {path!r}, row group {rg}"
                 offset = first
                 try:
-                    batches = pf.iter_batches(
-                        batch_size=self.chunk_rows, row_groups=[rg], columns=cols, use_threads=True
-                    )
-                    for batch in batches:
+                    for batch in self._row_group_batches(pf, rg, cols):
                         yield record_batch_to_chunk(
                             batch,
                             self.features,
