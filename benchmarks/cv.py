@@ -67,7 +67,7 @@ def _sklearn_cv(solver, penalty, Cs, folds, tol):
     return LogisticRegressionCV(
         Cs=Cs,
         cv=folds,
-        penalty=penalty,
+        l1_ratios=[1.0 if penalty == "l1" else 0.0],  # scikit-learn 1.9: no penalty=
         solver=solver,
         scoring="neg_log_loss",
         tol=tol,
@@ -83,7 +83,7 @@ def run_one(name, problem, X, y, Cs, folds, tol, solver="auto"):
     if name == "torchlogit":
         from torchlogit import LogisticRegressionCV
 
-        est = LogisticRegressionCV(
+        est = LogisticRegressionCV(  # its penalty= (l1_ratios= only with "elasticnet")
             Cs=Cs, cv=folds, penalty=penalty, tol=tol, max_iter=1000, solver=solver
         )
     elif name.startswith("sklearn-"):

@@ -117,11 +117,9 @@ def _torchlogit(solver: str):
                 LogisticRegression().__sklearn_tags__().input_tags, "sparse", False
             ):
                 raise NotSupported("not supported yet: sparse X")
-        penalty = problem.penalty
         clf = LogisticRegression(
-            penalty,
             C=problem.C,
-            l1_ratio=problem.l1_ratio if penalty == "elasticnet" else None,
+            l1_ratio=problem.l1_fraction,  # scikit-learn 1.9's API: no deprecated penalty=
             solver=solver,
             tol=tol,
             max_iter=1000,
