@@ -19,6 +19,7 @@ from _streaming_helpers import write_parquet
 from torchlogit import LogisticRegression
 from torchlogit.data import ParquetSource
 from torchlogit.solvers import Checkpoint
+from torchlogit.solvers._checkpoint import read_verified
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 TESTS = str(Path(__file__).resolve().parent)
@@ -125,3 +126,23 @@ def test_resume_after_sigkill(solver, files, tmp_path):
     np.testing.assert_array_equal(resumed.intercept_, full.intercept_)
     assert resumed.n_iter_[0] == full.n_iter_[0]
     assert len(resumed.passes_) < len(full.passes_)
+
+
+def test_resume_keeps_the_grown_hessian_sample(tmp_path):
+    """A streamed Newton fit whose row sample grew before the interruption resumes with the
+    grown sample: the same steps, bit for bit, as the uninterrupted fit."""
+    X, y = make_classification(6000, 8, n_informative=5, random_state=4)
+    write_parquet(tmp_path / "pq", X, y, row_group_size=500)
+    src = lambda: ParquetSource(tmp_path / "pq", target="label", chunk_rows=700)  # noqa: E731
+    opts = {"hessian_rows": 30}  # a 0.5 % sample: it grows within the first iterations
+    full = _est("newton", solver_options=opts).fit(src())
+    ckpt = tmp_path / "ckpt"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        _est("newton", solver_options=opts, max_iter=3, checkpoint_dir=ckpt).fit(src())
+    doc, _ = read_verified(Checkpoint(ckpt, meta={}).path)
+    assert doc["scalars"]["fraction"] > 30 / 6000  # it had grown before the interruption
+    resumed = _est("newton", solver_options=opts, checkpoint_dir=ckpt).fit(src())
+    np.testing.assert_array_equal(resumed.coef_, full.coef_)
+    np.testing.assert_array_equal(resumed.intercept_, full.intercept_)
+    assert resumed.n_iter_[0] == full.n_iter_[0]

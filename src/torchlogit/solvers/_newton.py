@@ -255,7 +255,8 @@ class NewtonSolver(SolverBase):
         return res.coef, stage._last_hessian
 
     def _start(self, objective, coef, state, resumed):
-        fraction = self._initial_fraction(objective, coef)
+        # a resumed fit goes on with the sample it had grown to, as the uninterrupted one did
+        fraction = float(state.get("fraction", self._initial_fraction(objective, coef)))
         # The seed of the row sample, for objectives that sample
         sampling = {} if self.random_state is None else {"seed": self.random_state}
         obj = line_objective(
@@ -365,7 +366,7 @@ class NewtonSolver(SolverBase):
         return m == 1 and sampled > EXACT_SWITCH_ITERATIONS and gram_passes <= 2 * sampled
 
     def _state(self, it) -> dict:
-        return {"step": it.step}
+        return {"step": it.step, "fraction": it.fraction}
 
 
 @dataclass
