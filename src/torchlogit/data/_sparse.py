@@ -31,6 +31,8 @@ import warnings
 import numpy as np
 import torch
 
+from ._kernels import csr_weighted_grams, map_threads, row_parts
+
 __all__ = ["SparseDesign", "is_sparse_design"]
 
 _SPARSE_LAYOUTS = (
@@ -347,16 +349,56 @@ class SparseDesign:
         return sq.rmatmul(C)
 
     def weighted_gram(self, c: torch.Tensor) -> torch.Tensor:
-        """``X.T diag(c) X`` as a dense ``(d, d)`` tensor, ``c`` of any sign.
+        """``X.T diag(c) X`` as a dense ``(d, d)`` tensor, ``c`` of any sign, symmetrised.
 
-        One sparse-sparse product ``CSR(X.T) @ CSR(diag(c) X)``; only the ``(d, d)`` result
-        is dense. Work ``O(sum_i nnz_i^2)``, memory ``O(d^2 + nnz)``.
+        Sparse-sparse products ``X.T @ (diag(c) X)``; only the ``(d, d)`` result is dense.
+        Work ``O(sum_i nnz_i^2)``, memory ``O(d^2 + nnz)``. (:meth:`column_weighted_grams`.)
         """
-        scaled_values = self.values * c.detach()[self.row_ids]
-        if self.kernels == "scipy":
-            scaled = _scipy_csr(self.crow, self.col, scaled_values, self.shape)
-            return torch.from_numpy((self._scipy_t() @ scaled).toarray())
-        scaled = _csr_tensor(self.crow, self.col, scaled_values, self.shape)
+        return self.column_weighted_grams(None, c.reshape(-1, 1))[0][0]
+
+    def column_weighted_grams(self, cols: torch.Tensor | None, C: torch.Tensor):
+        """``(grams, sums)``: ``X_W^T diag(C[:, s]) X_W`` (``(r, k, k)``, dense, symmetrised)
+        and ``C^T X_W`` (``(r, k)``) for ``X_W = X[:, cols]`` (``cols=None``: every column)
+        and ``C`` ``(n, r)`` of any sign, in ``C``'s dtype (float32 values with a float64 ``C``:
+        exact products, float64 sums). What a working-set Hessian needs, in one call.
+
+        SciPy kernels: the rows in parts of about equal stored values, one per torch thread
+        (:func:`~._kernels.row_parts`), each part's columns gathered and its Grams formed on a
+        thread of its own (:func:`~._kernels.csr_weighted_grams`; SciPy's loops release the
+        GIL), then summed: on B4's working set (100,000 x 418) 55 ms on two threads against
+        the 160 ms of a gather and a SciPy product. torch kernels: the columns gathered, then
+        one sparse-sparse product ``CSR(X_W.T) @ CSR(diag(c) X_W)`` per Gram.
+        """
+        C = C.detach()
+        X = self if cols is None else None
+        if self.kernels != "scipy":
+            X = self.index_select(1, cols) if X is None else self
+            X = X.to(C.dtype)
+            grams = torch.stack([X._torch_gram(C[:, s]) for s in range(C.shape[1])])
+            sums = X.rmatmul(C).T
+        else:
+            Cn = C.numpy()
+            index = None if cols is None else cols.cpu().numpy()
+            workers = torch.get_num_threads()
+
+            def part(rows):
+                a, b = rows
+                A = self[a:b]._scipy()
+                return csr_weighted_grams(A if index is None else A[:, index], Cn[a:b])
+
+            results = map_threads(part, row_parts(self.crow.numpy(), workers), workers)
+            k = self.shape[1] if index is None else index.size
+            grams = np.zeros((C.shape[1], k, k), dtype=Cn.dtype)
+            sums = np.zeros((C.shape[1], k), dtype=Cn.dtype)
+            for g, s in results:
+                grams += g
+                sums += s
+            grams, sums = torch.from_numpy(grams), torch.from_numpy(sums)
+        return 0.5 * (grams + grams.transpose(1, 2)), sums
+
+    def _torch_gram(self, c: torch.Tensor) -> torch.Tensor:
+        """``X.T diag(c) X`` with torch's kernels: one sparse-sparse product, densified."""
+        scaled = _csr_tensor(self.crow, self.col, self.values * c[self.row_ids], self.shape)
         return (self.transpose_csr @ scaled).to_dense()
 
 
