@@ -242,19 +242,47 @@ def row_parts(indptr, parts: int, min_nnz: int = MIN_PART_NNZ) -> list[tuple[int
 #: row) one thread forms the Gram in 78 ms in panels of 8,192 rows, 91 ms in one panel.
 GRAM_PANEL_NNZ = 1 << 17
 
+#: Costs of a sparse Gram's parts on one thread of the benchmark CPU, in ns per row (fitted on
+#: B4's working sets): a multiply-add of the dense block's product ``D^T C D``, a dense entry
+#: (zeroed, filled, scaled), a pair ``x_ia x_ib`` of the sparse product.
+DENSE_FMA_NS, DENSE_ENTRY_NS, SPARSE_PAIR_NS = 0.1, 1.0, 2.0
 
-def csr_weighted_grams(A, C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+
+def dense_column_count(density) -> int:
+    """How many of the densest columns a sparse Gram takes as a dense block (0: none).
+
+    ``density``: each column's fraction of non-zero rows, in decreasing order. With the ``t``
+    densest columns dense (``D``), a row costs about ``DENSE_FMA_NS t^2 + DENSE_ENTRY_NS t``
+    for ``D^T C D`` and ``SPARSE_PAIR_NS E[r_L r]`` for the other columns' rows of the Gram
+    (each sparse entry meets its row's ``r`` entries; ``r_L`` of them sparse), with
+    ``E[r_L r] = s_L s + sum_L p_j (1 - p_j)`` for independent columns (``s``, ``s_L``: the
+    mean number of entries a row has, in all and in the sparse columns). Returns the
+    minimising ``t``. Text data (Zipf word frequencies): a few dozen columns.
+    """
+    p = np.asarray(density, dtype=np.float64)
+    tail = lambda v: np.concatenate([np.cumsum(v[::-1])[::-1], [0.0]])  # noqa: E731
+    s_light, q_light = tail(p), tail(p * (1 - p))  # [t]: over the columns t, t+1, ...
+    t = np.arange(p.size + 1)
+    pairs = s_light * s_light[0] + q_light
+    cost = DENSE_FMA_NS * t * t + DENSE_ENTRY_NS * t + SPARSE_PAIR_NS * pairs
+    return int(np.argmin(cost))
+
+
+def csr_weighted_grams(A, C: np.ndarray, dense: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """``(grams, sums)``: ``A^T diag(C[:, s]) A`` (``(r, k, k)``, dense) and ``C^T A``
     (``(r, k)``) for a SciPy CSR ``A`` ``(n, k)`` and ``C`` ``(n, r)`` of any sign, in
     ``C``'s dtype (float32 values with float64 ``C``: exact products, float64 sums).
 
-    Row panels of :data:`GRAM_PANEL_NNZ` stored values: per panel ``P`` one transpose
-    ``P^T`` (CSR) for all ``r``, and per column of ``C`` the sparse product
-    ``P^T diag(c) P`` added into the dense Gram. SciPy's own product would size its sparse
-    result in a first pass over every pair of entries (40 of its 100 ms on B4's working set);
-    a result added into a dense ``(k, k)`` array cannot hold more than ``k^2`` (nor
-    ``sum_i nnz_i^2``) entries, so the numeric pass runs alone, into buffers of that size
-    reused from panel to panel. Work ``O(sum_i nnz_i^2)``, never a dense copy of ``A``;
+    Row panels of :data:`GRAM_PANEL_NNZ` stored values; per panel ``P`` one transpose
+    ``P^T`` (CSR) for all ``r``. The first ``dense`` columns (the densest, placed first by the
+    caller: :func:`dense_column_count`) make the block ``D^T diag(c) D``, one dense product
+    (``D``: those columns of ``P``); the other columns' rows of the Gram,
+    ``P_L^T diag(c) P``, a sparse product added into the dense Gram (the block between the
+    two parts is the transpose of the one computed). SciPy's own product would size its
+    sparse result in a first pass over every pair of entries (40 of its 100 ms on B4's
+    working set); a result added into a dense ``(k, k)`` array cannot hold more than ``k^2``
+    (nor ``sum_i nnz_i^2``) entries, so the numeric pass runs alone, into buffers of that
+    size reused from panel to panel. Never a dense copy of ``A``'s sparse columns;
     falls back to the public product without SciPy's sparsetools. Not symmetrised.
     """
     import scipy.sparse as sp
@@ -264,17 +292,16 @@ def csr_weighted_grams(A, C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     except ImportError:  # pragma: no cover - a SciPy without its (long-stable) sparsetools
         _sparsetools = None
     n, k = A.shape
-    r = C.shape[1]
+    r, t = C.shape[1], int(dense)
     index = np.int32 if max(n, k * k, A.nnz) < 2**31 - 1 else np.int64
     indptr = A.indptr.astype(index, copy=False)
     indices = A.indices.astype(index, copy=False)
     values = A.data.astype(C.dtype, copy=False)
     row_nnz = np.diff(indptr)
-    row_of = np.repeat(np.arange(n), row_nnz)
     panels = row_parts(indptr, -(-int(indptr[-1]) // GRAM_PANEL_NNZ), 1)
     pairs = np.concatenate([[0], np.cumsum(row_nnz.astype(np.int64) ** 2)])
-    cap = min(k * k, max((int(pairs[b] - pairs[a]) for a, b in panels), default=0))
-    out_ptr = np.empty(k + 1, dtype=index)
+    cap = min((k - t) * k, max((int(pairs[b] - pairs[a]) for a, b in panels), default=0))
+    out_ptr = np.empty(k - t + 1, dtype=index)
     out_idx = np.empty(cap, dtype=index)
     out_val = np.empty(cap, dtype=C.dtype)
     grams = np.zeros((r, k, k), dtype=C.dtype)
@@ -286,15 +313,27 @@ def csr_weighted_grams(A, C: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         Pt = P.T.tocsr()
         Pt_ptr, Pt_idx = Pt.indptr.astype(index, copy=False), Pt.indices.astype(index, copy=False)
         sums += np.asarray(Pt @ C[a:b]).T
-        for s in range(r):
-            scaled = values[lo:hi] * C[row_of[lo:hi], s]
+        p0 = int(Pt_ptr[t])
+        light_ptr, light_idx = (Pt_ptr[t:] - p0).astype(index, copy=False), Pt_idx[p0:]
+        if t:  # D^T: the dense columns' rows of P^T
+            Pt_dense = sp.csr_matrix((Pt.data[:p0], Pt_idx[:p0], Pt_ptr[: t + 1]), (t, b - a))
+            Dt = Pt_dense.toarray()
+        for s in range(r):  # (P_L^T diag(c)) P: P_L^T's entries scaled by their rows' c
+            c = C[a:b, s]
+            if t:  # a sparse-dense product: SciPy's single-threaded loop (BLAS's threads,
+                # started for a product this small on a busy core, stalled for milliseconds)
+                grams[s, :t, :t] += Pt_dense @ np.ascontiguousarray((Dt * c).T)
+            if t == k:
+                continue
+            scaled = Pt.data[p0:] * c[light_idx]
             if _sparsetools is None:  # pragma: no cover
-                B = sp.csr_matrix((scaled, indices[lo:hi], ptr), shape=(b - a, k))
-                grams[s] += (Pt @ B).toarray()
+                Bt = sp.csr_matrix((scaled, light_idx, light_ptr), shape=(k - t, b - a))
+                grams[s, t:] += (Bt @ P).toarray()
                 continue
             _sparsetools.csr_matmat(
-                k, k, Pt_ptr, Pt_idx, Pt.data, ptr, indices[lo:hi], scaled,
+                k - t, k, light_ptr, light_idx, scaled, ptr, indices[lo:hi], values[lo:hi],
                 out_ptr, out_idx, out_val,
             )  # fmt: skip
-            _sparsetools.csr_todense(k, k, out_ptr, out_idx, out_val, grams[s])  # adds
+            _sparsetools.csr_todense(k - t, k, out_ptr, out_idx, out_val, grams[s, t:])  # adds
+    grams[:, :t, t:] = grams[:, t:, :t].transpose(0, 2, 1)
     return grams, sums

@@ -31,7 +31,7 @@ import warnings
 import numpy as np
 import torch
 
-from ._kernels import csr_weighted_grams, map_threads, row_parts
+from ._kernels import csr_weighted_grams, dense_column_count, map_threads, row_parts
 
 __all__ = ["SparseDesign", "is_sparse_design"]
 
@@ -148,6 +148,7 @@ class SparseDesign:
         self._transpose = None  # (crow_t, col_t, values_t) until first use
         self._sp = None  # SciPy view (CPU kernels)
         self._row = None
+        self._col_counts = None  # stored values per column (SciPy's Grams)
         self._slices: dict[tuple, SparseDesign] = {}
 
     # ------------------------------------------------------------------ tensor-like surface
@@ -377,24 +378,40 @@ class SparseDesign:
             grams = torch.stack([X._torch_gram(C[:, s]) for s in range(C.shape[1])])
             sums = X.rmatmul(C).T
         else:
-            Cn = C.numpy()
-            index = None if cols is None else cols.cpu().numpy()
-            workers = torch.get_num_threads()
-
-            def part(rows):
-                a, b = rows
-                A = self[a:b]._scipy()
-                return csr_weighted_grams(A if index is None else A[:, index], Cn[a:b])
-
-            results = map_threads(part, row_parts(self.crow.numpy(), workers), workers)
-            k = self.shape[1] if index is None else index.size
-            grams = np.zeros((C.shape[1], k, k), dtype=Cn.dtype)
-            sums = np.zeros((C.shape[1], k), dtype=Cn.dtype)
-            for g, s in results:
-                grams += g
-                sums += s
-            grams, sums = torch.from_numpy(grams), torch.from_numpy(sums)
+            grams, sums = self._scipy_column_grams(cols, C)
         return 0.5 * (grams + grams.transpose(1, 2)), sums
+
+    def _scipy_column_grams(self, cols: torch.Tensor | None, C: torch.Tensor):
+        """:meth:`column_weighted_grams` with SciPy's kernels (unsymmetrised)."""
+        n, d = self.shape
+        Cn = C.numpy()
+        index = np.arange(d) if cols is None else cols.cpu().numpy()
+        if self._col_counts is None:  # the structure never changes: counted once
+            self._col_counts = np.bincount(self.col.numpy(), minlength=d)
+        counts = self._col_counts[index]
+        order = np.argsort(-counts, kind="stable")  # the densest columns first
+        dense = dense_column_count(counts[order] / max(n, 1))
+        if dense or cols is not None:
+            index = index[order]
+        else:  # every column, none dense: no gather
+            index = order = None
+        workers = torch.get_num_threads()
+
+        def part(rows):
+            a, b = rows
+            A = self[a:b]._scipy()
+            return csr_weighted_grams(A if index is None else A[:, index], Cn[a:b], dense)
+
+        k = d if index is None else index.size
+        grams = np.zeros((C.shape[1], k, k), dtype=Cn.dtype)
+        sums = np.zeros((C.shape[1], k), dtype=Cn.dtype)
+        for g, s in map_threads(part, row_parts(self.crow.numpy(), workers), workers):
+            grams += g
+            sums += s
+        if order is not None:  # back to the order of cols
+            back = np.argsort(order)
+            grams, sums = grams[:, back[:, None], back], sums[:, back]
+        return torch.from_numpy(grams), torch.from_numpy(sums)
 
     def _torch_gram(self, c: torch.Tensor) -> torch.Tensor:
         """``X.T diag(c) X`` with torch's kernels: one sparse-sparse product, densified."""

@@ -37,7 +37,7 @@ the host in float64 (the working set is small).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -89,15 +89,20 @@ def working_set_hessian(
     H = torch.zeros(m * q, m * q, dtype=dtype, device=device)
     objective.n_evaluations += 1
     for batch in objective.data.batches():
+        work, scale = dtype, 1.0
+        if stride > 1:  # the sampled rows only: their predictions, curvatures and products
+            batch = replace(
+                batch,
+                X=batch.X[::stride],
+                y=batch.y[::stride],
+                sample_weight=batch.sample_weight[::stride],
+                offset=None if batch.offset is None else batch.offset[::stride],
+            )
+            work, scale = torch.float32, float(stride)
         raw = objective.batch_raw(batch, coef).to(dtype)
-        sw = batch.sample_weight.to(dtype)
+        sw = batch.sample_weight.to(dtype) * scale
         curv = {kl: sw * h for kl, h in objective.loss.hessian_blocks(raw)}
         X = batch.X
-        work = dtype
-        if stride > 1:
-            X = X[::stride]
-            curv = {key: c[::stride] * stride for key, c in curv.items()}
-            work = torch.float32
         if is_sparse_design(X):  # one call for every block: columns gathered once, no copy
             keys = list(curv)
             C = torch.stack([curv[key] for key in keys], dim=1).to(work)
