@@ -24,6 +24,10 @@ returns the operand's dtype. With ``u = 2^-24`` (float32's unit roundoff):
 
 The uniform case (every operand in X's dtype) does not come here: :mod:`._design` keeps its
 plain products for it.
+
+Sparse (CSR, SciPy) Grams ``A^T diag(c) A`` with a dense result (:func:`csr_weighted_grams`)
+live here too: row panels, the densest columns as a dense block, SciPy's sparse product
+without its sizing pass, float32 values converted to the weights' dtype (exact products).
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ __all__ = [
     "MIN_PART_NNZ",
     "GRAM_PANEL_ROWS",
     "PREDICT_PANEL_ROWS",
+    "column_grams",
     "csr_weighted_grams",
     "map_threads",
     "mixed_predict",
@@ -337,3 +342,40 @@ def csr_weighted_grams(A, C: np.ndarray, dense: int = 0) -> tuple[np.ndarray, np
             _sparsetools.csr_todense(k - t, k, out_ptr, out_idx, out_val, grams[s, t:])  # adds
     grams[:, :t, t:] = grams[:, t:, :t].transpose(0, 2, 1)
     return grams, sums
+
+
+def column_grams(A, index, C: np.ndarray, counts, workers: int):
+    """:func:`csr_weighted_grams` of the columns ``index`` of a SciPy CSR ``A`` (``None``:
+    all), ``counts`` stored values per column of ``A``: ``(grams, sums)`` in the order of
+    ``index``, unsymmetrised.
+
+    The columns are gathered densest first (the first :func:`dense_column_count` of them the
+    dense block); the rows in parts of about equal stored values (:func:`row_parts`), each
+    part gathered and multiplied on a thread of its own (:func:`map_threads`), then summed.
+    """
+    import scipy.sparse as sp
+
+    n, d = A.shape
+    index = np.arange(d) if index is None else np.asarray(index)
+    order = np.argsort(-counts[index], kind="stable")  # the densest columns first
+    dense = dense_column_count(counts[index[order]] / max(n, 1))
+    gather = index[order]
+    if not dense and gather.size == d and (gather == np.arange(d)).all():
+        gather = None  # every column in place, none dense: no gather
+
+    def part(rows):
+        a, b = rows
+        lo, hi = A.indptr[a], A.indptr[b]
+        P = sp.csr_matrix((A.data[lo:hi], A.indices[lo:hi], A.indptr[a : b + 1] - lo), (b - a, d))
+        return csr_weighted_grams(P if gather is None else P[:, gather], C[a:b], dense)
+
+    k = index.size
+    grams = np.zeros((C.shape[1], k, k), dtype=C.dtype)
+    sums = np.zeros((C.shape[1], k), dtype=C.dtype)
+    for g, s in map_threads(part, row_parts(A.indptr, workers), workers):
+        grams += g
+        sums += s
+    if (order == np.arange(k)).all():
+        return grams, sums
+    back = np.argsort(order)  # to the order of index
+    return grams[:, back[:, None], back], sums[:, back]

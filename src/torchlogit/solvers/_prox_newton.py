@@ -58,8 +58,9 @@ def working_set_hessian(
 
     Local parameter ``(k, i)`` (class ``k``, ``i``-th entry of ``cols`` then the intercept) has
     flat index ``k q + i`` with ``q = len(cols) + fit_intercept``. Returns ``(m q, m q)``.
-    One pass over the data; rows are processed in blocks so that the temporary copy of
-    ``X[:, cols]`` stays near 128 MB.
+    One pass over the data; dense rows are processed in blocks so that the temporary copy of
+    ``X[:, cols]`` stays near 128 MB; sparse data in one call for all blocks ``(k, l)``
+    (:meth:`~torchlogit.data.SparseDesign.column_weighted_grams`: the columns gathered once).
 
     ``stride > 1`` estimates the data term from every ``stride``-th row of each batch, with
     weights multiplied by ``stride`` (a systematic sample: ``stride`` times cheaper, relative
