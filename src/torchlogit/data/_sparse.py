@@ -33,7 +33,7 @@ import warnings
 import numpy as np
 import torch
 
-from ._kernels import column_grams
+from ._kernels import column_grams, parallel_product
 
 __all__ = ["SparseDesign", "is_sparse_design"]
 
@@ -314,9 +314,10 @@ class SparseDesign:
         B = B.detach()
         vec = B.ndim == 1 or B.shape[1] == 1
         b = B.reshape(-1) if vec else B
-        if self.kernels == "scipy":
-            A = self._scipy() if which == "x" else self._scipy_t()
-            out = torch.from_numpy(np.asarray(A @ np.ascontiguousarray(b.numpy())))
+        if self.kernels == "scipy":  # in row parts on torch's threads (SciPy's loops)
+            out = torch.from_numpy(
+                parallel_product(self._scipy(), np.ascontiguousarray(b.numpy()), which == "t")
+            )
         else:
             A = self.to_torch() if which == "x" else self.transpose_csr
             out = torch.mv(A, b.contiguous()) if vec else A @ b.contiguous()
