@@ -280,30 +280,31 @@ def row_parts(indptr, parts: int, min_nnz: int = MIN_PART_NNZ) -> list[tuple[int
 #: row) one thread forms the Gram in 78 ms in panels of 8,192 rows, 91 ms in one panel.
 GRAM_PANEL_NNZ = 1 << 17
 
-#: Costs of a sparse Gram's parts on one thread of the benchmark CPU, in ns per row (fitted on
-#: B4's working sets): a multiply-add of the dense block's product ``D^T C D``, a dense entry
-#: (zeroed, filled, scaled), a pair ``x_ia x_ib`` of the sparse product.
-DENSE_FMA_NS, DENSE_ENTRY_NS, SPARSE_PAIR_NS = 0.1, 1.0, 2.0
+#: Costs of a sparse Gram's parts on one thread of the benchmark CPU, in ns (fitted on B4's
+#: working sets): a dense entry of the dense block (filled, scaled, transposed), a multiply-add
+#: of its sparse-dense product, a pair ``x_ia x_ib`` of the sparse-sparse product.
+DENSE_ENTRY_NS, SPARSE_DENSE_FMA_NS, SPARSE_PAIR_NS = 2.0, 0.5, 2.0
 
 
 def dense_column_count(density) -> int:
     """How many of the densest columns a sparse Gram takes as a dense block (0: none).
 
     ``density``: each column's fraction of non-zero rows, in decreasing order. With the ``t``
-    densest columns dense (``D``), a row costs about ``DENSE_FMA_NS t^2 + DENSE_ENTRY_NS t``
-    for ``D^T C D`` and ``SPARSE_PAIR_NS E[r_L r]`` for the other columns' rows of the Gram
-    (each sparse entry meets its row's ``r`` entries; ``r_L`` of them sparse), with
-    ``E[r_L r] = s_L s + sum_L p_j (1 - p_j)`` for independent columns (``s``, ``s_L``: the
-    mean number of entries a row has, in all and in the sparse columns). Returns the
-    minimising ``t``. Text data (Zipf word frequencies): a few dozen columns.
+    densest columns as the block ``D``, a row costs about ``DENSE_ENTRY_NS t`` and
+    ``SPARSE_DENSE_FMA_NS s_D t`` for ``D^T C D`` (a sparse-dense product: each of the row's
+    ``s_D`` dense-block entries meets ``t`` dense ones) and ``SPARSE_PAIR_NS E[r_L r]`` for
+    the other columns' rows of the Gram (each sparse entry meets its row's ``r`` entries, ``r_L``
+    of them sparse), with ``E[r_L r] = s_L s + sum_L p_j (1 - p_j)`` for independent columns
+    (``s``, ``s_L``, ``s_D``: the mean number of a row's entries in all, the sparse and the
+    dense columns). Returns the minimising ``t``. Text data (Zipf word frequencies): a dozen
+    or two, where B4's Gram costs 67 against 75 ms with none (the optimum is flat from 8 to 32).
     """
     p = np.asarray(density, dtype=np.float64)
     tail = lambda v: np.concatenate([np.cumsum(v[::-1])[::-1], [0.0]])  # noqa: E731
     s_light, q_light = tail(p), tail(p * (1 - p))  # [t]: over the columns t, t+1, ...
     t = np.arange(p.size + 1)
-    pairs = s_light * s_light[0] + q_light
-    cost = DENSE_FMA_NS * t * t + DENSE_ENTRY_NS * t + SPARSE_PAIR_NS * pairs
-    return int(np.argmin(cost))
+    dense = DENSE_ENTRY_NS * t + SPARSE_DENSE_FMA_NS * (s_light[0] - s_light) * t
+    return int(np.argmin(dense + SPARSE_PAIR_NS * (s_light * s_light[0] + q_light)))
 
 
 def csr_weighted_grams(A, C: np.ndarray, dense: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -313,8 +314,10 @@ def csr_weighted_grams(A, C: np.ndarray, dense: int = 0) -> tuple[np.ndarray, np
 
     Row panels of :data:`GRAM_PANEL_NNZ` stored values; per panel ``P`` one transpose
     ``P^T`` (CSR) for all ``r``. The first ``dense`` columns (the densest, placed first by the
-    caller: :func:`dense_column_count`) make the block ``D^T diag(c) D``, one dense product
-    (``D``: those columns of ``P``); the other columns' rows of the Gram,
+    caller: :func:`dense_column_count`) make the block ``D^T diag(c) D``, their rows of
+    ``P^T`` times the dense ``diag(c) D`` (SciPy's single-threaded loop: BLAS's threads,
+    started for a product this small on a busy core, stalled for milliseconds); the other
+    columns' rows of the Gram,
     ``P_L^T diag(c) P``, a sparse product added into the dense Gram (the block between the
     two parts is the transpose of the one computed). SciPy's own product would size its
     sparse result in a first pass over every pair of entries (40 of its 100 ms on B4's
@@ -358,8 +361,7 @@ def csr_weighted_grams(A, C: np.ndarray, dense: int = 0) -> tuple[np.ndarray, np
             Dt = Pt_dense.toarray()
         for s in range(r):  # (P_L^T diag(c)) P: P_L^T's entries scaled by their rows' c
             c = C[a:b, s]
-            if t:  # a sparse-dense product: SciPy's single-threaded loop (BLAS's threads,
-                # started for a product this small on a busy core, stalled for milliseconds)
+            if t:
                 grams[s, :t, :t] += Pt_dense @ np.ascontiguousarray((Dt * c).T)
             if t == k:
                 continue
@@ -386,7 +388,6 @@ def column_grams(A, index, C: np.ndarray, counts, workers: int):
     dense block); the rows in parts of about equal stored values (:func:`row_parts`), each
     part gathered and multiplied on a thread of its own (:func:`map_threads`), then summed.
     """
-
     n, d = A.shape
     index = np.arange(d) if index is None else np.asarray(index)
     order = np.argsort(-counts[index], kind="stable")  # the densest columns first
