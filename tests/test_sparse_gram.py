@@ -110,10 +110,11 @@ def test_dense_column_count_follows_the_costs():
 
 @pytest.mark.parametrize("transpose", [False, True])
 @pytest.mark.parametrize("shape", [(300,), (300, 3)])
-def test_parallel_product_matches_dense(transpose, shape, monkeypatch):
-    """``X @ B`` and ``X^T B`` in row parts on two threads (float32 values, float64 B)."""
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_parallel_product_matches_dense(transpose, shape, dtype, monkeypatch):
+    """``X @ B`` and ``X^T B`` in row parts on two threads (float32 values: float64 B)."""
     monkeypatch.setattr(_kernels, "MIN_PART_NNZ", 50)
-    A, dense = random_csr(seed=5, dtype=np.float32)
+    A, dense = random_csr(seed=5, dtype=dtype)
     rng = np.random.default_rng(0)
     B = rng.normal(size=(A.shape[1 - int(transpose)],) + shape[1:])
     before = torch.get_num_threads()
@@ -122,7 +123,7 @@ def test_parallel_product_matches_dense(transpose, shape, monkeypatch):
         out = _kernels.parallel_product(A, B, transpose)
     finally:
         torch.set_num_threads(before)
-    ref = (dense.astype(np.float32).T if transpose else dense.astype(np.float32)) @ B
+    ref = (dense.astype(dtype).T if transpose else dense.astype(dtype)) @ B
     assert out.dtype == np.float64 and out.shape == ref.shape
     np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-12)
     empty = _kernels.parallel_product(sp.csr_matrix((0, 4)), np.ones((0, 2)), True)
