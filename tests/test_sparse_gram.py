@@ -128,3 +128,14 @@ def test_parallel_product_matches_dense(transpose, shape, dtype, monkeypatch):
     np.testing.assert_allclose(out, ref, rtol=1e-12, atol=1e-12)
     empty = _kernels.parallel_product(sp.csr_matrix((0, 4)), np.ones((0, 2)), True)
     assert empty.shape == (4, 2) and not empty.any()
+
+
+def test_thread_pool_works_in_a_forked_child():
+    """A child forked after the pool started gets a pool of its own (the parent's threads do
+    not exist there: reusing its pool would wait forever)."""
+    import multiprocessing
+
+    _kernels.map_threads(abs, [-1, -2], 2)  # the parent's pool
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(1) as pool:
+        assert pool.apply_async(_kernels.map_threads, (abs, [-1, -2], 2)).get(timeout=60) == [1, 2]

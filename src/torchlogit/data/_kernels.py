@@ -218,7 +218,7 @@ def mixed_square_sums(X: torch.Tensor, C: torch.Tensor) -> torch.Tensor:
 #: Fewest stored values in one thread's share of a sparse Gram (less is not worth a thread).
 MIN_PART_NNZ = 100_000
 
-_POOL: list = []  # one thread pool, made on first use
+_POOL: dict = {}  # one thread pool per process (a forked child has none of its threads)
 
 
 def map_threads(fn, items: list, workers: int) -> list:
@@ -226,11 +226,15 @@ def map_threads(fn, items: list, workers: int) -> list:
     (for work that releases the GIL: SciPy's sparse loops, NumPy's and torch's kernels)."""
     if workers <= 1 or len(items) <= 1:
         return [fn(x) for x in items]
+    import os
     from concurrent.futures import ThreadPoolExecutor
 
-    if not _POOL or _POOL[0]._max_workers < workers:
-        _POOL[:] = [ThreadPoolExecutor(max_workers=workers, thread_name_prefix="torchlogit")]
-    return list(_POOL[0].map(fn, items))
+    pool = _POOL.get(os.getpid())
+    if pool is None or pool._max_workers < workers:
+        pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="torchlogit")
+        _POOL.clear()
+        _POOL[os.getpid()] = pool
+    return list(pool.map(fn, items))
 
 
 def row_block(A, a: int, b: int):
