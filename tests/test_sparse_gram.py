@@ -139,3 +139,27 @@ def test_thread_pool_works_in_a_forked_child():
     ctx = multiprocessing.get_context("fork")
     with ctx.Pool(1) as pool:
         assert pool.apply_async(_kernels.map_threads, (abs, [-1, -2], 2)).get(timeout=60) == [1, 2]
+
+
+@pytest.mark.parametrize("n_classes", [2, 3])
+def test_cd_fit_on_parts_and_panels_equals_dense(n_classes, monkeypatch):
+    """``solver="cd"`` on sparse data whose Grams and products run in many row parts (two
+    threads) and panels, with a dense block: the dense fit's coefficients."""
+    from torchlogit import LogisticRegression
+
+    monkeypatch.setattr(_kernels, "MIN_PART_NNZ", 100)
+    monkeypatch.setattr(_kernels, "GRAM_PANEL_NNZ", 300)
+    A, dense = random_csr(n=600, seed=7)
+    rng = np.random.default_rng(2)
+    y = rng.integers(0, n_classes, size=A.shape[0])
+    y[dense[:, np.argmax((dense != 0).sum(0))] > 0] = 0  # a signal in the densest column
+    kw = dict(l1_ratio=1.0, C=0.5, solver="cd", tol=1e-10, max_iter=1000)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        a = LogisticRegression(**kw).fit(A, y)
+        b = LogisticRegression(**kw).fit(dense, y)
+    finally:
+        torch.set_num_threads(before)
+    np.testing.assert_allclose(a.coef_, b.coef_, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(a.intercept_, b.intercept_, rtol=1e-6, atol=1e-8)
