@@ -37,7 +37,7 @@ the host in float64 (the working set is small).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -58,8 +58,9 @@ def working_set_hessian(
 
     Local parameter ``(k, i)`` (class ``k``, ``i``-th entry of ``cols`` then the intercept) has
     flat index ``k q + i`` with ``q = len(cols) + fit_intercept``. Returns ``(m q, m q)``.
-    One pass over the data; rows are processed in blocks so that the temporary copy of
-    ``X[:, cols]`` stays near 128 MB.
+    One pass over the data; dense rows are processed in blocks so that the temporary copy of
+    ``X[:, cols]`` stays near 128 MB; sparse data in one call for all blocks ``(k, l)``
+    (:meth:`~torchlogit.data.SparseDesign.column_weighted_grams`: the columns gathered once).
 
     ``stride > 1`` estimates the data term from every ``stride``-th row of each batch, with
     weights multiplied by ``stride`` (a systematic sample: ``stride`` times cheaper, relative
@@ -89,44 +90,46 @@ def working_set_hessian(
     H = torch.zeros(m * q, m * q, dtype=dtype, device=device)
     objective.n_evaluations += 1
     for batch in objective.data.batches():
+        work, scale = dtype, 1.0
+        if stride > 1:  # the sampled rows only: their predictions, curvatures and products
+            batch = replace(
+                batch,
+                X=batch.X[::stride],
+                y=batch.y[::stride],
+                sample_weight=batch.sample_weight[::stride],
+                offset=None if batch.offset is None else batch.offset[::stride],
+            )
+            work, scale = torch.float32, float(stride)
         raw = objective.batch_raw(batch, coef).to(dtype)
-        sw = batch.sample_weight.to(dtype)
+        sw = batch.sample_weight.to(dtype) * scale
         curv = {kl: sw * h for kl, h in objective.loss.hessian_blocks(raw)}
         X = batch.X
-        work = dtype
-        if stride > 1:
-            X = X[::stride]
-            curv = {key: c[::stride] * stride for key, c in curv.items()}
-            work = torch.float32
+        if is_sparse_design(X):  # one call for every block: columns gathered once, no copy
+            keys = list(curv)
+            C = torch.stack([curv[key] for key in keys], dim=1).to(work)
+            grams, crosses = X.column_weighted_grams(None if all_cols else cols, C)
+            for i, (k, l) in enumerate(keys):
+                _add_block(H, grams[i], crosses[i], C[:, i].sum(), k, l, q, nc, fi)
+            continue
         n = X.shape[0]
-        sparse = is_sparse_design(X)  # products on CSR: no dense copy, no row blocks needed
-        rows = n if sparse else max(1, (1 << 24) // max(q, 1))
+        rows = max(1, (1 << 24) // max(q, 1))
         for start in range(0, n, rows):
             stop = min(start + rows, n)
             Xb = X[start:stop]
             copied = not all_cols or Xb.dtype != work  # Xb below is a copy of X
-            if not all_cols:  # dense: advanced indexing gathers 1.3-3x faster than
-                # index_select along dim 1 (B5's sampled rows: 48 against 140 ms)
-                Xb = Xb.index_select(1, cols) if sparse else Xb[:, cols]
+            if not all_cols:  # advanced indexing gathers 1.3-3x faster than index_select
+                Xb = Xb[:, cols]  # along dim 1 (B5's sampled rows: 48 against 140 ms)
             Xb = Xb.to(work)
             for (k, l), c in curv.items():
                 cb = c[start:stop].to(work)
-                if sparse:  # X_ws^T diag(c) X_ws as one sparse-sparse product
-                    gram, cross = Xb.weighted_gram(cb), cb @ Xb
-                elif m == 1:  # c >= 0: a symmetric product of one scaled copy
+                if m == 1:  # c >= 0: a symmetric product of one scaled copy
                     root = cb.sqrt()
                     Xs = Xb.mul_(root.unsqueeze(1)) if copied else Xb * root.unsqueeze(1)
                     gram, cross = Xs.T @ Xs, Xs.T @ root
                 else:
                     Xc = Xb * cb.unsqueeze(1)
                     gram, cross = Xb.T @ Xc, Xc.sum(dim=0)
-                gram, cross, csum = gram.to(dtype), cross.to(dtype), cb.sum().to(dtype)
-                for r, s in {(k, l), (l, k)}:
-                    H[r * q : r * q + nc, s * q : s * q + nc] += gram
-                    if fi:
-                        H[r * q : r * q + nc, s * q + nc] += cross
-                        H[r * q + nc, s * q : s * q + nc] += cross
-                        H[r * q + nc, s * q + nc] += csum
+                _add_block(H, gram, cross, cb.sum(), k, l, q, nc, fi)
     if stride > 1:  # float32 products are symmetric only up to rounding
         H = 0.5 * (H + H.T)
     H = objective.reduce(H.reshape(-1)).reshape(m * q, m * q) / float(objective.data.weight_sum)
@@ -135,6 +138,18 @@ def working_set_hessian(
         objective.penalty.smooth_hessian_diagonal(coef.to(dtype))[:, local].reshape(-1)
     )
     return H
+
+
+def _add_block(H, gram, cross, csum, k: int, l: int, q: int, nc: int, fi: int) -> None:
+    """Add the Gram of classes ``(k, l)`` (and its mirror ``(l, k)``) to ``H``, with the
+    intercept's row and column (``cross``: ``c @ X_W``, ``csum``: ``sum c``) when ``fi``."""
+    gram, cross, csum = gram.to(H.dtype), cross.to(H.dtype), csum.to(H.dtype)
+    for r, s in {(k, l), (l, k)}:
+        H[r * q : r * q + nc, s * q : s * q + nc] += gram
+        if fi:
+            H[r * q : r * q + nc, s * q + nc] += cross
+            H[r * q + nc, s * q : s * q + nc] += cross
+            H[r * q + nc, s * q + nc] += csum
 
 
 def _fix_softmax_null_space(H: np.ndarray, free: np.ndarray, m: int) -> None:
