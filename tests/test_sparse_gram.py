@@ -1,7 +1,8 @@
 """Sparse weighted Grams (the working-set Hessians of ``solver="cd"`` on sparse data).
 
-:func:`~torchlogit.data._kernels.csr_weighted_grams` (row panels, a dense block of the densest
-columns, SciPy's product into a dense result) and :meth:`SparseDesign.column_weighted_grams`
+:func:`~torchlogit.data._sparse_kernels.csr_weighted_grams` (row panels, a dense block of the
+densest columns, SciPy's product into a dense result) and
+:meth:`SparseDesign.column_weighted_grams`
 (columns gathered in row parts on threads, the densest first) against NumPy's
 ``X^T diag(c) X`` on the dense matrix: empty rows and columns, weights of both signs, float32
 values with float64 weights (float64 products and sums), several panels and row parts.
@@ -12,7 +13,7 @@ import pytest
 import scipy.sparse as sp
 import torch
 
-from torchlogit.data import _kernels
+from torchlogit.data import _sparse_kernels as _kernels
 from torchlogit.data._sparse_input import from_scipy
 
 CPU = torch.device("cpu")

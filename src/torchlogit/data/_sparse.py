@@ -15,7 +15,7 @@ sparse-dense product:
   ``O(sum_i nnz_i^2)`` work. Affordable when ``d`` is small (a Newton solver); solvers for
   wide data use Hessian-vector products, or Grams of a working set of columns
   (:meth:`SparseDesign.column_weighted_grams`: SciPy's kernels, in row parts on threads, the
-  densest columns as a dense block, :func:`~._kernels.csr_weighted_grams`).
+  densest columns as a dense block, :func:`~._sparse_kernels.csr_weighted_grams`).
 
 Kernels: on CUDA (and on CPU with ``kernels="torch"``) torch's sparse CSR kernels (cuSPARSE /
 MKL). On CPU the default is SciPy's single-threaded CSR kernels run on the *same* memory
@@ -33,7 +33,7 @@ import warnings
 import numpy as np
 import torch
 
-from ._kernels import column_grams, parallel_product
+from ._sparse_kernels import column_grams, parallel_product
 
 __all__ = ["SparseDesign", "is_sparse_design"]
 
@@ -371,8 +371,8 @@ class SparseDesign:
         exact products, float64 sums). What a working-set Hessian needs, in one call.
 
         SciPy kernels: the rows in parts of about equal stored values, one per torch thread
-        (:func:`~._kernels.row_parts`), each part's columns gathered (the densest first) and
-        its Grams formed on a thread of its own (:func:`~._kernels.csr_weighted_grams`;
+        (:func:`~._sparse_kernels.row_parts`), each part's columns gathered (the densest first) and
+        its Grams formed on a thread of its own (:func:`~._sparse_kernels.csr_weighted_grams`;
         SciPy's loops release the GIL), then summed. On B4's working set (100,000 x 418):
         101 ms on one thread, 61 on two, against 150 ms for a gather and SciPy's product.
         torch kernels: the columns gathered, one sparse-sparse product
