@@ -32,6 +32,10 @@ def _first_nonfinite(values: torch.Tensor, crow: torch.Tensor, col: torch.Tensor
     """A ValueError naming the first non-finite stored entry (row, column), or nothing."""
     if not values.is_floating_point():
         return
+    # One sum (~0.6 ms for 3M values) is finite when every value is; only a sum that is
+    # not (a non-finite value, or finite values overflowing it) pays for the exact search.
+    if bool(torch.isfinite(values.sum())):
+        return
     bad = ~torch.isfinite(values)
     if not bool(bad.any()):
         return
