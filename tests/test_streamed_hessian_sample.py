@@ -114,6 +114,8 @@ def test_the_adapter_hands_the_solvers_sample_to_the_lookahead():
     H = adapter.hessian(nxt, row_fraction=1.0)
     assert calls[-1] == {} and look.hessian_options == {}
     torch.testing.assert_close(H, real(nxt.coef)[2], rtol=1e-14, atol=0)
+    n_calls = len(calls)
+    assert adapter.hessian(nxt, row_fraction=1.0) is H and len(calls) == n_calls  # kept
 
 
 @pytest.mark.parametrize("n_classes", [2, 3])

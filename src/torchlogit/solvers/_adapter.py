@@ -65,9 +65,11 @@ class _GenericAdapter:
 
     def hessian(self, point: Point, *, row_fraction: float = 1.0, seed=None) -> torch.Tensor:
         self._use(sampling_options(row_fraction, seed))
-        if point.hessian is not None and point.hessian_options == self.options:
-            return point.hessian
-        return self.objective.value_gradient_hessian(point.coef, **self.options)[2]
+        if point.hessian is None or point.hessian_options != self.options:
+            # another sample than the point's (the solver grew it): one more pass, kept
+            point.hessian = self.objective.value_gradient_hessian(point.coef, **self.options)[2]
+            point.hessian_options = dict(self.options)
+        return point.hessian
 
 
 def sampling_options(row_fraction: float, seed=None) -> dict:
