@@ -28,7 +28,7 @@ __all__ = [
 #: Fewest stored values in one thread's share of a sparse Gram (less is not worth a thread).
 MIN_PART_NNZ = 100_000
 
-_POOL: dict = {}  # one thread pool per process (a forked child has none of its threads)
+_POOL: dict = {}  # pid -> (pool, workers): one pool per process (a fork has no threads)
 
 
 def map_threads(fn, items: list, workers: int) -> list:
@@ -39,11 +39,13 @@ def map_threads(fn, items: list, workers: int) -> list:
     import os
     from concurrent.futures import ThreadPoolExecutor
 
-    pool = _POOL.get(os.getpid())
-    if pool is None or pool._max_workers < workers:
+    pool, size = _POOL.get(os.getpid(), (None, 0))
+    if size < workers:
+        if pool is not None:  # a smaller pool of this process: its idle threads end
+            pool.shutdown(wait=False)
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="torchlogit")
         _POOL.clear()
-        _POOL[os.getpid()] = pool
+        _POOL[os.getpid()] = (pool, workers)
     return list(pool.map(fn, items))
 
 
